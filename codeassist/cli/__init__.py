@@ -1,0 +1,1 @@
+"""The `codeassist` command line: thin typer adapters over the packages' functions."""

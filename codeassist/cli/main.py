@@ -1,0 +1,57 @@
+"""Entry point: builds the typer app from one module per command group."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.markup import escape
+
+from codeassist import __version__
+from codeassist.cli import config_cmd, doctor, model, placeholders
+from codeassist.cli.common import err_console
+from codeassist.errors import UserError
+
+app = typer.Typer(
+    name="codeassist",
+    help="A private coding assistant: Gemma 4 on your own machine. Nothing leaves it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"codeassist {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """A private coding assistant: Gemma 4 on your own machine. Nothing leaves it."""
+
+
+app.command("config")(config_cmd.config)
+app.command("doctor")(doctor.doctor)
+app.add_typer(model.app, name="model")
+placeholders.register(app)
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as error:
+        err_console.print(f"[bold red]error:[/] {escape(str(error))}")
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
