@@ -12,7 +12,6 @@ import dataclasses
 import difflib
 import os
 import tomllib
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -121,10 +120,11 @@ def _field_types(section: str) -> dict[str, Any]:
 
 
 def _type_name(tp: Any) -> str:
-    if typing.get_origin(tp) in (list, types.GenericAlias) or typing.get_origin(tp) is list:
+    if typing.get_origin(tp) is list:
         (inner,) = typing.get_args(tp)
-        return f"list of {inner.__name__}"
-    return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(tp, str(tp))
+        return f"a list of {inner.__name__}"
+    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
+    return names.get(tp, str(tp))
 
 
 def _coerce(value: Any, tp: Any, *, from_text: bool) -> Any:
@@ -189,7 +189,7 @@ def _apply(
         coerced = _coerce(value, tp, from_text=from_text)
     except (ValueError, TypeError):
         raise UserError(
-            f"{source}: '{section}.{key}' must be a {_type_name(tp)}, got {value!r}. "
+            f"{source}: '{section}.{key}' must be {_type_name(tp)}, got {value!r}. "
             f"Fix the value (example default: {getattr(getattr(Settings(), section), key)!r})."
         ) from None
     setattr(getattr(settings, section), key, coerced)
@@ -210,7 +210,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UserError(f"config file {path} does not exist; create it or unset the path.") from None
+        raise UserError(
+            f"config file {path} does not exist; create it or unset the path."
+        ) from None
     except (PermissionError, IsADirectoryError, UnicodeDecodeError) as error:
         raise UserError(
             f"config file {path} cannot be read ({error.__class__.__name__}); "

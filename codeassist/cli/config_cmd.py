@@ -13,7 +13,11 @@ from codeassist.config import load_settings
 
 
 def config(
-    repo: Path = typer.Option(None, "--repo", help="Repository whose settings apply (default: git root of the current directory)."),
+    repo: Path = typer.Option(
+        None,
+        "--repo",
+        help="Repository whose settings apply (default: git root of the current directory).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON: {key: {value, source}}."),
 ) -> None:
     """Print the effective settings and the source of each value."""

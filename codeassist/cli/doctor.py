@@ -42,14 +42,22 @@ def _at_least(version: str, minimum: tuple[int, ...]) -> bool:
 def check_python() -> Check:
     ok = sys.version_info >= (3, 11)
     detail = f"Python {platform.python_version()}"
-    return Check("python", "OK" if ok else "FIX", detail if ok else f"{detail}; install Python 3.11+")
+    return Check(
+        "python", "OK" if ok else "FIX", detail if ok else f"{detail}; install Python 3.11+"
+    )
 
 
 def check_torch() -> list[Check]:
     try:
         import torch
     except ImportError:
-        return [Check("torch", "FIX", "not installed; pip install torch (the CPU or CUDA build for this machine)")]
+        return [
+            Check(
+                "torch",
+                "FIX",
+                "not installed; pip install torch (the CPU or CUDA build for this machine)",
+            )
+        ]
     checks = [Check("torch", "OK", f"torch {torch.__version__}")]
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
@@ -60,7 +68,9 @@ def check_torch() -> list[Check]:
             detail += "; the 26B-A4B in 4-bit wants ~16 GiB plus KV cache: expect a short context"
         checks.append(Check("gpu", status, detail))
     else:
-        build = "a CPU-only build" if torch.version.cuda is None else f"CUDA {torch.version.cuda} build"
+        build = (
+            "a CPU-only build" if torch.version.cuda is None else f"CUDA {torch.version.cuda} build"
+        )
         checks.append(
             Check(
                 "gpu",
@@ -96,8 +106,8 @@ def check_model(settings: Settings) -> Check:
     return Check(
         "model",
         "OK",
-        f"{settings.model.path}: Gemma 4 ({config['model_type']}), {layers} layers, {experts} experts "
-        f"(source: {settings.source_of('model.path')})",
+        f"{settings.model.path}: Gemma 4 ({config['model_type']}), {layers} layers, "
+        f"{experts} experts (source: {settings.source_of('model.path')})",
     )
 
 

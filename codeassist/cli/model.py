@@ -9,7 +9,9 @@ import typer
 
 from codeassist.cli.common import not_built
 
-app = typer.Typer(help="Model checkpoints: make the tiny test model, quantize, plan memory.", no_args_is_help=True)
+app = typer.Typer(
+    help="Model checkpoints: make the tiny test model, quantize, plan memory.", no_args_is_help=True
+)
 
 
 @app.command("make-tiny")
@@ -22,10 +24,14 @@ def make_tiny(
 
     start = time.perf_counter()
     make_tiny_checkpoint(directory, seed=seed)
-    typer.echo(f"wrote tiny Gemma 4 checkpoint to {directory} in {time.perf_counter() - start:.1f} s")
+    typer.echo(
+        f"wrote tiny Gemma 4 checkpoint to {directory} in {time.perf_counter() - start:.1f} s"
+    )
 
 
-@app.command("quantize", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(
+    "quantize", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
 def quantize(ctx: typer.Context) -> None:
     """(not built yet: issue 3)"""
     not_built("model quantize", 3)

@@ -1,7 +1,7 @@
 """Commands whose issues have not landed yet: each says so and exits 2.
 
-When a command is built, its module under codeassist/cli/ registers it in main.py and its
-entry here is deleted.
+When a command (or command group) is built, its module under codeassist/cli/ registers it in
+main.py and its entry here is deleted.
 """
 
 from __future__ import annotations
@@ -10,25 +10,21 @@ import typer
 
 from codeassist.cli.common import not_built
 
-# command -> issue that builds it
-PENDING_COMMANDS = {
+# command or group -> issue that builds it
+PENDING = {
     "serve": 4,
+    "daemon": 4,
     "lsp": 6,
     "review": 7,
+    "hook": 7,
     "index": 5,
     "context": 5,
-}
-PENDING_GROUPS = {
-    "daemon": 4,
-    "hook": 7,
     "eval": 5,
 }
 
 
 def _pending(name: str, issue: int):
-    def command(
-        ctx: typer.Context,
-    ) -> None:
+    def command(ctx: typer.Context) -> None:
         not_built(name, issue)
 
     command.__doc__ = f"(not built yet: issue {issue})"
@@ -37,11 +33,5 @@ def _pending(name: str, issue: int):
 
 def register(app: typer.Typer) -> None:
     settings = {"allow_extra_args": True, "ignore_unknown_options": True}
-    for name, issue in PENDING_COMMANDS.items():
+    for name, issue in PENDING.items():
         app.command(name, context_settings=settings)(_pending(name, issue))
-    for name, issue in PENDING_GROUPS.items():
-        group = typer.Typer(help=f"(not built yet: issue {issue})")
-        group.callback(invoke_without_command=True, context_settings=settings)(
-            _pending(name, issue)
-        )
-        app.add_typer(group, name=name)

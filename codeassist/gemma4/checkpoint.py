@@ -20,7 +20,9 @@ def read_checkpoint_config(path: str | Path) -> dict[str, Any]:
         )
     root = Path(path).expanduser()
     if not root.exists():
-        raise UserError(f"model path {root} does not exist; point [model] path at a Gemma 4 checkpoint.")
+        raise UserError(
+            f"model path {root} does not exist; point [model] path at a Gemma 4 checkpoint."
+        )
     if not root.is_dir():
         raise UserError(f"model path {root} is not a directory; give the checkpoint's folder.")
     config_file = root / "config.json"
@@ -32,7 +34,9 @@ def read_checkpoint_config(path: str | Path) -> dict[str, Any]:
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UserError(f"{config_file} cannot be read as JSON ({error}); re-download it.") from None
+        raise UserError(
+            f"{config_file} cannot be read as JSON ({error}); re-download it."
+        ) from None
     model_type = config.get("model_type")
     if model_type not in GEMMA4_MODEL_TYPES:
         raise UserError(

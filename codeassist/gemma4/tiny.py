@@ -120,7 +120,9 @@ def build_model(out_dir: Path, seed: int = 0) -> None:
     stop_ids = [
         t.FIXED_IDS[t.EOS],
         t.FIXED_IDS[t.TURN_CLOSE],
-        len(special_tokens()) - len(t.OTHER_SPECIALS) + t.OTHER_SPECIALS.index(t.TOOL_RESPONSE_OPEN),
+        len(special_tokens())
+        - len(t.OTHER_SPECIALS)
+        + t.OTHER_SPECIALS.index(t.TOOL_RESPONSE_OPEN),
     ]
     model.generation_config = GenerationConfig(
         bos_token_id=t.FIXED_IDS[t.BOS],
