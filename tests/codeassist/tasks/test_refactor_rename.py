@@ -1,0 +1,68 @@
+"""Renames edit exactly the given locations, across files, and refuse stale or bad names."""
+
+from __future__ import annotations
+
+import pytest
+
+from codeassist.tasks.edits import EditRefused, apply_edits
+from codeassist.tasks.refactor import read_from_disk
+from codeassist.tasks.rename import Document, Location, check_new_name, plan_rename
+
+
+@pytest.fixture
+def files(tmp_path):
+    a = tmp_path / "a.py"
+    b = tmp_path / "b.py"
+    a.write_text("def load(path):\n    return path\n\n# load is documented here\n")
+    b.write_text("from a import load\n\nload('x')\nunload = 1\n")
+    return a, b
+
+
+def test_rename_touches_exactly_the_locations(files):
+    a, b = files
+    locations = [
+        Location(str(a), 0, 4),
+        Location(str(b), 0, 14),
+        Location(str(b), 2, 0),
+        Location(str(b), 2, 0),  # duplicates from definitions + references count once
+    ]
+    plans = plan_rename("load", "read_config", locations, read_from_disk, "python")
+    assert [p.path for p in plans] == [str(a), str(b)]
+    assert all(p.version is None for p in plans)
+    texts = {p.path: apply_edits(read_from_disk(p.path).text, p.edits) for p in plans}
+    # The comment and `unload` are not references: they stay as they were.
+    assert texts[str(a)] == "def read_config(path):\n    return path\n\n# load is documented here\n"
+    assert texts[str(b)] == "from a import read_config\n\nread_config('x')\nunload = 1\n"
+
+
+def test_open_buffer_version_is_used(files):
+    a, _ = files
+
+    def read(path):
+        return Document("x = 1\ndef load(): pass\n", 12)
+
+    (plan,) = plan_rename("load", "fetch", [Location(str(a), 1, 4)], read, "python")
+    assert plan.version == 12
+
+
+def test_location_that_no_longer_holds_the_name_refuses_everything(files):
+    a, b = files
+    with pytest.raises(EditRefused, match=r"b\.py:2 no longer holds 'load'"):
+        plan_rename(
+            "load", "fetch", [Location(str(a), 0, 4), Location(str(b), 1, 0)], read_from_disk
+        )
+    assert "def load(path)" in a.read_text()
+
+
+@pytest.mark.parametrize(
+    ("new", "message"),
+    [("load", "same as the old"), ("2fast", "not a valid identifier"), ("class", "reserved")],
+)
+def test_bad_new_names(new, message):
+    with pytest.raises(EditRefused, match=message):
+        check_new_name("load", new, "python")
+
+
+def test_no_locations_is_a_clear_refusal():
+    with pytest.raises(EditRefused, match="knows no occurrences"):
+        plan_rename("load", "fetch", [], read_from_disk)
