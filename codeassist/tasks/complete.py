@@ -1,0 +1,364 @@
+"""Code completion at a cursor: context, prompt, model call, post-processing.
+
+Gemma 4 has no fill-in-the-middle tokens (GEMMA4.md), so the prompt is a chat: retrieved
+repository context first, then the code after the cursor, then the code before the cursor
+pre-written into the model turn so that the model continues it. The parts that change per
+keystroke come last, so the daemon's prefix cache reuses everything before them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from codeassist.config import CompletionSettings
+from codeassist.gemma4.prompt import render_chat
+from codeassist.tasks.postprocess import FENCE, clean_suggestion
+
+Mode = Literal["line", "block"]
+CountTokens = Callable[[str], int]
+
+# Share of the prompt budget for the code before / after the cursor; context gets the rest.
+PREFIX_SHARE = 0.45
+SUFFIX_SHARE = 0.15
+# Tokens kept free for the fixed instructions and rounding of the token estimate.
+PROMPT_OVERHEAD_TOKENS = 160
+# The first line of the prefix window snaps to multiples of this, so consecutive keystrokes
+# render the same prompt up to the cursor and the prefix cache reuses it.
+WINDOW_GRID_LINES = 16
+MAX_WINDOW_LINES = 2000
+LINE_MODE_MAX_TOKENS = 48
+
+SYSTEM_PROMPT = (
+    "You are a code completion engine inside an editor. The user shows code from the "
+    "repository and the code that follows the cursor. Your reply starts with the code before "
+    "the cursor: continue it exactly where it stops with the code that belongs at the cursor, "
+    "then close the code block with ```. Write only code, no explanations."
+)
+
+LANGUAGE_TAGS = {
+    ".py": "python",
+    ".pyi": "python",
+    ".js": "javascript",
+    ".jsx": "jsx",
+    ".ts": "typescript",
+    ".tsx": "tsx",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+    ".c": "c",
+    ".h": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".hpp": "cpp",
+    ".rb": "ruby",
+    ".html": "html",
+    ".md": "markdown",
+    ".toml": "toml",
+    ".json": "json",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".sh": "bash",
+}
+
+
+@dataclass
+class CompletionInput:
+    path: str  # repository-relative path (labels the prompt, keys retrieval)
+    text: str  # the buffer as the editor has it, saved or not
+    line: int  # 0-based
+    col: int  # 0-based, in code points, clamped to the line's length
+    language: str = ""  # editor language id; the file extension decides when empty
+
+
+@dataclass
+class ContextPiece:
+    path: str
+    start_line: int  # 1-based, inclusive
+    end_line: int
+    text: str
+
+
+@dataclass
+class Windows:
+    prefix: str  # code before the cursor that goes into the model turn
+    suffix: str  # code after the cursor shown in the user turn
+    first_line: int  # 0-based line where prefix starts
+    last_line: int  # 0-based line where suffix ends
+    cursor_line: int
+
+
+@dataclass
+class PreparedCompletion:
+    prompt: str
+    mode: Mode
+    before: str  # all text before the cursor
+    after: str  # all text after the cursor
+    max_tokens: int
+    stop: list[str]
+    temperature: float
+    prompt_tokens: int  # estimate
+    context: list[ContextPiece] = field(default_factory=list)
+
+
+@dataclass
+class Completion:
+    text: str  # what to insert at the cursor ("" for nothing)
+    mode: Mode
+    finish_reason: str | None
+    raw: str
+
+
+def split_at(text: str, line: int, col: int) -> tuple[str, str] | None:
+    """(before, after) the 0-based line/col; None if line is past the end. col is clamped."""
+    if line < 0 or col < 0:
+        return None
+    parts = text.split("\n", line)
+    if len(parts) <= line:
+        return None
+    line_start = len(text) - len(parts[-1])
+    line_end = text.find("\n", line_start)
+    if line_end < 0:
+        line_end = len(text)
+    offset = min(line_start + col, line_end)
+    return text[:offset], text[offset:]
+
+
+def completion_mode(after: str) -> Mode:
+    """Single line when code follows the cursor on its line, else multi-line."""
+    return "line" if after.split("\n", 1)[0].strip() else "block"
+
+
+def prompt_budget(budget_tokens: int, max_tokens: int, context_limit: int | None) -> int:
+    """The prompt's token budget: the setting, never more than the memory plan's context."""
+    if context_limit is None or context_limit <= 0:
+        return max(0, budget_tokens)
+    return max(0, min(budget_tokens, context_limit - max_tokens - PROMPT_OVERHEAD_TOKENS))
+
+
+def cut_windows(
+    before: str,
+    after: str,
+    *,
+    prefix_budget: int,
+    suffix_budget: int,
+    count_tokens: CountTokens,
+) -> Windows:
+    """The code before/after the cursor that fits the budgets, in whole lines.
+
+    The prefix window's first line snaps to a grid so that it stays put while the user types.
+    """
+    cursor_line = before.count("\n")
+    tail = before.rsplit("\n", MAX_WINDOW_LINES)
+    taken = 1  # the cursor's line is always in
+    used = count_tokens(tail[-1])
+    while taken < len(tail):
+        cost = count_tokens(tail[-1 - taken]) + 1
+        if used + cost > prefix_budget:
+            break
+        used += cost
+        taken += 1
+    first_line = cursor_line - taken + 1
+    if first_line > 0:
+        snapped = -(-first_line // WINDOW_GRID_LINES) * WINDOW_GRID_LINES
+        if snapped < cursor_line:
+            taken -= snapped - first_line
+            first_line = snapped
+    prefix = "\n".join(tail[len(tail) - taken :])
+
+    head = after.split("\n", MAX_WINDOW_LINES)
+    kept = 1
+    used = count_tokens(head[0])
+    while kept < len(head):
+        cost = count_tokens(head[kept]) + 1
+        if used + cost > suffix_budget:
+            break
+        used += cost
+        kept += 1
+    suffix = "\n".join(head[:kept])
+    return Windows(prefix, suffix, first_line, cursor_line + kept - 1, cursor_line)
+
+
+def language_tag(path: str, language: str = "") -> str:
+    """The code-fence tag for a file."""
+    if language:
+        return language
+    dot = path.rfind(".")
+    return LANGUAGE_TAGS.get(path[dot:].lower(), "") if dot >= 0 else ""
+
+
+def drop_overlapping(
+    items: Sequence[ContextPiece], path: str, windows: Windows
+) -> list[ContextPiece]:
+    """Context pieces minus those of the edited file that repeat lines already in the prompt."""
+    first, last = windows.first_line + 1, windows.last_line + 1  # 1-based like ContextItem
+    return [
+        item
+        for item in items
+        if item.path != path or item.end_line < first or item.start_line > last
+    ]
+
+
+def render_prompt(path: str, tag: str, context: Sequence[ContextPiece], windows: Windows) -> str:
+    """The full prompt text: context, then code after the cursor, then code before it."""
+    if context:
+        blocks = [
+            f"{item.path} lines {item.start_line}-{item.end_line}:\n{FENCE}{tag}\n"
+            f"{item.text.rstrip()}\n{FENCE}"
+            for item in context
+        ]
+        context_text = "Code from the repository:\n\n" + "\n\n".join(blocks)
+    else:
+        context_text = "No other code from the repository is needed."
+    user = (
+        f"{context_text}\n\nThe file being edited is {path}. "
+        f"The code after the cursor is:\n{FENCE}{tag}\n{windows.suffix}\n{FENCE}\n\n"
+        "Continue the code in your reply from the cursor."
+    )
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    return render_chat(
+        messages, enable_thinking=False, model_prefix=f"{FENCE}{tag}\n{windows.prefix}"
+    )
+
+
+class ContextMemo:
+    """The last retrieved context per file, reused while the cursor stays on the same line.
+
+    Keeping the context fixed between keystrokes keeps the prompt's start fixed, which is what
+    the daemon's prefix cache reuses.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[tuple[Any, ...], list[ContextPiece]]] = {}
+
+    def get(self, path: str, key: tuple[Any, ...]) -> list[ContextPiece] | None:
+        entry = self._last.get(path)
+        return entry[1] if entry is not None and entry[0] == key else None
+
+    def put(self, path: str, key: tuple[Any, ...], pieces: list[ContextPiece]) -> None:
+        self._last[path] = (key, pieces)
+
+
+def retrieve_context(
+    index: Any,
+    inp: CompletionInput,
+    *,
+    budget: int,
+    count_tokens: CountTokens,
+    open_buffers: dict[str, str] | None,
+) -> list[ContextPiece]:
+    """Context from a retrieval.RepoIndex for the cursor (1-based line for retrieval)."""
+    if index is None or budget <= 0:
+        return []
+    packed = index.context_for_position(
+        inp.path,
+        inp.line + 1,
+        inp.col,
+        buffer=inp.text,
+        budget=budget,
+        count_tokens=count_tokens,
+        open_buffers=open_buffers,
+    )
+    return [ContextPiece(i.path, i.start_line, i.end_line, i.text) for i in packed.items]
+
+
+def default_token_counter() -> CountTokens:
+    """The documented estimator, for when no model tokenizer is at hand."""
+    from retrieval.tokens import estimate_tokens
+
+    return estimate_tokens
+
+
+def prepare_completion(
+    inp: CompletionInput,
+    settings: CompletionSettings,
+    *,
+    index: Any = None,
+    count_tokens: CountTokens | None = None,
+    context_limit: int | None = None,
+    open_buffers: dict[str, str] | None = None,
+    memo: ContextMemo | None = None,
+) -> PreparedCompletion | None:
+    """Everything needed for the model call; None if the position is outside the text."""
+    split = split_at(inp.text, inp.line, inp.col)
+    if split is None:
+        return None
+    before, after = split
+    count = count_tokens or default_token_counter()
+    mode = completion_mode(after)
+    max_tokens = (
+        settings.max_tokens if mode == "block" else min(settings.max_tokens, LINE_MODE_MAX_TOKENS)
+    )
+    budget = prompt_budget(settings.budget_tokens, max_tokens, context_limit)
+    windows = cut_windows(
+        before,
+        after,
+        prefix_budget=int(budget * PREFIX_SHARE),
+        suffix_budget=int(budget * SUFFIX_SHARE),
+        count_tokens=count,
+    )
+    context_budget = budget - count(windows.prefix) - count(windows.suffix) - PROMPT_OVERHEAD_TOKENS
+    key = (inp.line, windows.first_line, windows.last_line, context_budget // 256)
+    context = memo.get(inp.path, key) if memo is not None else None
+    if context is None:
+        context = retrieve_context(
+            index, inp, budget=context_budget, count_tokens=count, open_buffers=open_buffers
+        )
+        context = drop_overlapping(context, inp.path, windows)
+        if memo is not None:
+            memo.put(inp.path, key, context)
+    prompt = render_prompt(inp.path, language_tag(inp.path, inp.language), context, windows)
+    stop = [FENCE, "\n"] if mode == "line" else [FENCE]
+    return PreparedCompletion(
+        prompt=prompt,
+        mode=mode,
+        before=before,
+        after=after,
+        max_tokens=max_tokens,
+        stop=stop,
+        temperature=settings.temperature,
+        prompt_tokens=count(prompt),
+        context=context,
+    )
+
+
+def finish_completion(prepared: PreparedCompletion, raw: str) -> str:
+    """The model's raw continuation turned into the text to insert."""
+    return clean_suggestion(raw, before=prepared.before, after=prepared.after, mode=prepared.mode)
+
+
+def call_model(
+    client: Any, prepared: PreparedCompletion, cancel: threading.Event | None = None
+) -> tuple[str, str | None]:
+    """(raw text, finish reason) of one interactive raw-completion call."""
+    result = client.complete(
+        prepared.prompt,
+        max_tokens=prepared.max_tokens,
+        temperature=prepared.temperature,
+        stop=prepared.stop,
+        priority="interactive",
+        cancel=cancel,
+    )
+    return result.text, result.finish_reason
+
+
+def complete(
+    inp: CompletionInput,
+    settings: CompletionSettings,
+    client: Any,
+    *,
+    index: Any = None,
+    count_tokens: CountTokens | None = None,
+    context_limit: int | None = None,
+    cancel: threading.Event | None = None,
+) -> Completion | None:
+    """One completion at inp's cursor (the CLI path; the language server runs the same steps)."""
+    prepared = prepare_completion(
+        inp, settings, index=index, count_tokens=count_tokens, context_limit=context_limit
+    )
+    if prepared is None:
+        return None
+    raw, reason = call_model(client, prepared, cancel)
+    return Completion(finish_completion(prepared, raw), prepared.mode, reason, raw)

@@ -1,0 +1,200 @@
+"""Completion prompt building, windows, modes, budget and the type-through cache (pure parts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from codeassist.config import CompletionSettings
+from codeassist.gemma4 import tokens as t
+from codeassist.tasks.complete import (
+    WINDOW_GRID_LINES,
+    CompletionInput,
+    ContextMemo,
+    ContextPiece,
+    completion_mode,
+    cut_windows,
+    drop_overlapping,
+    prepare_completion,
+    prompt_budget,
+    split_at,
+)
+from codeassist.tasks.typethrough import TypeThroughCache
+
+
+def count(text: str) -> int:
+    """A deterministic stand-in for a tokenizer: one token per 4 characters."""
+    return (len(text) + 3) // 4
+
+
+@dataclass
+class Item:
+    path: str
+    start_line: int
+    end_line: int
+    text: str
+
+
+@dataclass
+class Packed:
+    items: list
+
+
+class RecordingIndex:
+    """A retrieval index double that records its calls (retrieval has its own tests)."""
+
+    def __init__(self, items):
+        self.items = items
+        self.calls = []
+
+    def context_for_position(self, path, line, col, *, buffer, budget, count_tokens, open_buffers):
+        self.calls.append((path, line, col, budget))
+        return Packed(self.items)
+
+
+SOURCE = "import os\n\n\ndef size(path):\n    return os.path.getsize(path)\n\n\nprint(size('x'))\n"
+
+
+def test_split_at_positions():
+    assert split_at("ab\ncd", 1, 1) == ("ab\nc", "d")
+    assert split_at("ab\ncd", 1, 99) == ("ab\ncd", "")  # col clamped to the line
+    assert split_at("ab\ncd", 0, 2) == ("ab", "\ncd")
+    assert split_at("ab\ncd", 2, 0) is None  # past the last line
+    assert split_at("", 0, 0) == ("", "")
+    assert split_at("ab", -1, 0) is None
+
+
+def test_mode_single_line_mid_line_multi_line_at_end_or_empty_block():
+    assert completion_mode("foo)\n") == "line"
+    assert completion_mode("\n    return x\n") == "block"
+    assert completion_mode("   \n") == "block"
+    assert completion_mode("") == "block"
+
+
+def test_budget_never_exceeds_the_memory_plan():
+    assert prompt_budget(3072, 128, None) == 3072
+    assert prompt_budget(3072, 128, 1_000_000) == 3072
+    assert prompt_budget(3072, 128, 2048) < 2048 - 128
+    assert prompt_budget(3072, 128, 100) == 0
+
+
+def test_prompt_order_context_then_suffix_then_prefix_in_model_turn():
+    items = [Item("lib/util.py", 3, 4, "def helper():\n    return 1")]
+    index = RecordingIndex(items)
+    inp = CompletionInput("app.py", SOURCE, 4, 11)  # after "    return "
+    prepared = prepare_completion(inp, CompletionSettings(), index=index, count_tokens=count)
+    prompt = prepared.prompt
+    assert prompt.startswith(t.BOS)
+    ctx = prompt.index("lib/util.py lines 3-4")
+    suffix = prompt.index("os.path.getsize(path)\n\n\nprint(size('x'))")
+    model_turn = prompt.index(f"{t.TURN_OPEN}model\n{t.EMPTY_THOUGHT}")
+    assert ctx < suffix < model_turn
+    # The model turn is pre-written up to the cursor, thinking off, and ends there.
+    assert prompt.endswith("def size(path):\n    return ")
+    assert t.THINK not in prompt
+    assert prepared.mode == "line" and "\n" in prepared.stop
+    assert index.calls == [("app.py", 5, 11, index.calls[0][3])]
+
+
+def test_block_mode_at_end_of_line():
+    inp = CompletionInput("app.py", SOURCE, 3, 15)  # end of "def size(path):"
+    prepared = prepare_completion(inp, CompletionSettings(), count_tokens=count)
+    assert prepared.mode == "block"
+    assert "\n" not in prepared.stop
+    assert prepared.max_tokens == CompletionSettings().max_tokens
+
+
+def test_prompt_stays_within_budget():
+    big = "".join(f"value_{i} = compute({i}, {i + 1})\n" for i in range(5000))
+    items = [Item("lib/big.py", 1, 400, "x = 1\n" * 400)]
+    settings = CompletionSettings(budget_tokens=1000)
+    inp = CompletionInput("big.py", big, 2500, 0)
+    index = RecordingIndex(items)
+    prepared = prepare_completion(inp, settings, index=index, count_tokens=count)
+    used_by_windows = prepared.prompt_tokens - count("x = 1\n" * 400)
+    assert used_by_windows <= 1000
+    assert index.calls[0][3] < 1000  # the context got only what the windows left
+
+
+def test_consecutive_keystrokes_share_the_prompt_up_to_the_cursor():
+    lines = [f"item_{i} = load({i})" for i in range(300)]
+    settings = CompletionSettings(budget_tokens=800)
+    texts = []
+    typed = ""
+    for char in "result = ":
+        typed += char
+        body = "\n".join(lines[:200] + [typed] + lines[200:])
+        inp = CompletionInput("a.py", body, 200, len(typed))
+        texts.append(prepare_completion(inp, settings, count_tokens=count, memo=ContextMemo()))
+    first, last = texts[0].prompt, texts[-1].prompt
+    # Everything but the typed characters is identical: the prefix cache reuses it all.
+    assert last.startswith(first[:-1])
+    assert last[len(first) - 1 :] == "result = "
+
+
+def test_window_start_snaps_to_grid():
+    before = "\n".join(f"line {i}" for i in range(500)) + "\nx"
+    windows = cut_windows(before, "", prefix_budget=400, suffix_budget=100, count_tokens=count)
+    assert windows.first_line % WINDOW_GRID_LINES == 0
+    assert windows.cursor_line == 500
+    assert windows.prefix.endswith("line 499\nx")
+
+
+def test_context_repeating_lines_of_the_window_is_dropped():
+    inp_windows = cut_windows(
+        "a\nb\nc", "\nd", prefix_budget=100, suffix_budget=100, count_tokens=count
+    )
+    pieces = [
+        ContextPiece("x.py", 1, 2, "a\nb"),  # the edited file, inside the window
+        ContextPiece("y.py", 1, 2, "other"),
+        ContextPiece("x.py", 50, 60, "far away"),
+    ]
+    kept = drop_overlapping(pieces, "x.py", inp_windows)
+    assert [(p.path, p.start_line) for p in kept] == [("y.py", 1), ("x.py", 50)]
+
+
+def test_context_memo_reused_on_the_same_line_only():
+    index = RecordingIndex([Item("lib/util.py", 1, 1, "X = 1")])
+    memo = ContextMemo()
+    settings = CompletionSettings()
+    for col in (0, 1, 2):
+        inp = CompletionInput("app.py", SOURCE, 4, col)
+        prepare_completion(inp, settings, index=index, count_tokens=count, memo=memo)
+    assert len(index.calls) == 1
+    prepare_completion(
+        CompletionInput("app.py", SOURCE, 3, 0),
+        settings,
+        index=index,
+        count_tokens=count,
+        memo=memo,
+    )
+    assert len(index.calls) == 2
+
+
+def test_position_past_the_end_gives_no_prompt():
+    assert (
+        prepare_completion(
+            CompletionInput("a.py", "x\n", 7, 0), CompletionSettings(), count_tokens=count
+        )
+        is None
+    )
+
+
+def test_type_through_cache_answers_typed_prefix_of_suggestion():
+    cache = TypeThroughCache()
+    cache.put("doc", "x = ", "\n", "compute(a, b)")
+    assert cache.get("doc", "x = ", "\n") == "compute(a, b)"
+    assert cache.get("doc", "x = com", "\n") == "pute(a, b)"
+    assert cache.get("doc", "x = cx", "\n") is None  # typed something else
+    assert cache.get("doc", "x = compute(a, b)", "\n") is None  # all typed: nothing left
+    assert cache.get("doc", "x = com", "\nchanged") is None  # text after the cursor changed
+    assert cache.get("other", "x = com", "\n") is None
+    cache.drop("doc")
+    assert cache.get("doc", "x = ", "\n") is None
+
+
+def test_type_through_cache_ignores_whitespace_only():
+    cache = TypeThroughCache()
+    cache.put("doc", "a", "", "   ")
+    assert cache.get("doc", "a", "") is None
+    cache.put("doc", "a", "", "b\n")
+    assert cache.get("doc", "ab", "") is None  # only a newline would be left
