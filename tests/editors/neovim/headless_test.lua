@@ -1,0 +1,129 @@
+-- Headless Neovim run driven by tests/editors/test_neovim_plugin.py.
+-- Loads editors/neovim through setup(), opens a file of a real git repository, asks for a
+-- completion, lists and applies a code action, runs :CodeassistReview, and writes what happened
+-- to $CODEASSIST_NVIM_OUT as JSON. Every step records its outcome; the pytest side asserts.
+local env = vim.env
+local out_path = env.CODEASSIST_NVIM_OUT
+local result = { nvim = tostring(vim.version().major) .. "." .. vim.version().minor .. "." .. vim.version().patch, steps = {} }
+local timeout_ms = tonumber(env.CODEASSIST_NVIM_TIMEOUT_MS or "120000")
+
+local function write_result()
+  local f = assert(io.open(out_path, "w"))
+  f:write(vim.fn.json_encode(result))
+  f:close()
+end
+
+local function step(name, fn)
+  local ok, value = pcall(fn)
+  if ok then
+    result.steps[name] = value == nil and true or value
+  else
+    result.steps[name] = { error = tostring(value) }
+  end
+  write_result()
+  return ok and value or nil
+end
+
+local function finish(code)
+  write_result()
+  vim.cmd((code == 0 and "qall!" or "cquit! " .. code))
+end
+
+vim.opt.runtimepath:prepend(env.CODEASSIST_NVIM_PLUGIN)
+vim.lsp.set_log_level(env.CODEASSIST_NVIM_LOG_LEVEL or "WARN")
+result.lsp_log = vim.lsp.get_log_path()
+
+local ca = require("codeassist")
+local cmd = vim.fn.json_decode(env.CODEASSIST_NVIM_CMD)
+local settings = vim.fn.json_decode(env.CODEASSIST_NVIM_SETTINGS or "{}")
+
+step("setup", function()
+  assert(ca.setup({ cmd = cmd, settings = settings }) == true, "setup() returned false")
+  local commands = vim.api.nvim_get_commands({})
+  for _, name in ipairs({ "CodeassistReview", "CodeassistReviewChanges", "CodeassistRefactor", "CodeassistRewrite", "CodeassistActions", "CodeassistRestart", "CodeassistLog", "CodeassistStatus", "CodeassistReindex" }) do
+    assert(commands[name] ~= nil, "missing user command " .. name)
+  end
+  return true
+end)
+
+vim.cmd("edit " .. vim.fn.fnameescape(env.CODEASSIST_NVIM_FILE))
+local bufnr = vim.api.nvim_get_current_buf()
+
+local client = step("attach", function()
+  local c
+  local ok = vim.wait(timeout_ms, function()
+    c = ca.lsp.client_for(bufnr)
+    return c ~= nil and c.initialized ~= false and c.server_capabilities ~= nil
+  end, 100)
+  assert(ok, "no codeassist client attached to the buffer within the timeout")
+  result.root_dir = c.config.root_dir
+  result.completion_mode = vim.b[bufnr].codeassist_completion
+  result.server_has_inline = c.server_capabilities.inlineCompletionProvider ~= nil
+  return c
+end)
+if client == nil then
+  finish(1)
+  return
+end
+
+step("completion", function()
+  -- cursor at the end of the line the test names (1-based), as if typing there
+  local line = tonumber(env.CODEASSIST_NVIM_LINE)
+  local text = vim.api.nvim_buf_get_lines(bufnr, line - 1, line, false)[1]
+  vim.api.nvim_win_set_cursor(0, { line, #text })
+  local items, err = ca.completion.request_sync(client, bufnr, timeout_ms)
+  assert(err == nil, "completion failed: " .. tostring(err))
+  local texts = {}
+  for _, item in ipairs(items) do
+    local t = item.insertText or (item.textEdit and item.textEdit.newText) or item.label
+    table.insert(texts, t)
+  end
+  return { count = #items, texts = texts }
+end)
+
+step("code_actions", function()
+  local first = tonumber(env.CODEASSIST_NVIM_ACTION_FIRST)
+  local last = tonumber(env.CODEASSIST_NVIM_ACTION_LAST)
+  local before = table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n")
+  local list, err = ca.actions.list_sync(client, bufnr, first, last, timeout_ms)
+  assert(err == nil, "codeAction failed: " .. tostring(err))
+  local titles = {}
+  for _, a in ipairs(list) do
+    table.insert(titles, a.title)
+  end
+  local wanted = env.CODEASSIST_NVIM_ACTION_TITLE
+  local chosen
+  for _, a in ipairs(list) do
+    if a.title:find(wanted, 1, true) then
+      chosen = a
+      break
+    end
+  end
+  local applied = { titles = titles, chosen = chosen and chosen.title or vim.NIL }
+  if chosen then
+    local ok, apply_err = ca.actions.apply_sync(client, bufnr, chosen, timeout_ms)
+    applied.ok = ok
+    applied.error = apply_err or vim.NIL
+  end
+  applied.before = before
+  applied.after = table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n")
+  return applied
+end)
+
+step("review", function()
+  vim.cmd("CodeassistReview")
+  local ok = vim.wait(timeout_ms, function()
+    return #vim.diagnostic.get(bufnr) > 0
+  end, 100)
+  local diagnostics = {}
+  for _, d in ipairs(vim.diagnostic.get(bufnr)) do
+    table.insert(diagnostics, { lnum = d.lnum, severity = d.severity, source = d.source or vim.NIL, message = d.message })
+  end
+  return { waited_ok = ok, diagnostics = diagnostics, line_count = vim.api.nvim_buf_line_count(bufnr) }
+end)
+
+step("status", function()
+  return ca.status_lines()
+end)
+
+finish(0)
