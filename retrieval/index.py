@@ -1,0 +1,466 @@
+"""RepoIndex: the repository's tags in memory, kept in step with disk and editor buffers."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+from retrieval.build import parse_files, parse_one, read_for_index
+from retrieval.cache import TagCache, decode_tags
+from retrieval.files import MAX_BYTES, list_files, stat_file
+from retrieval.imports import ModuleTable, ResolvedImports, resolve_imports
+from retrieval.languages import language_for
+from retrieval.model import Definition, IndexSummary, PackedContext, Reference
+from retrieval.parse import FileTags, parse_source, reference_positions
+
+# progress(done, total, cache_hits): called while indexing
+Progress = Callable[[int, int, int], None]
+
+
+class PathError(ValueError):
+    """A path the index cannot answer for (outside the repository, or a line past the end)."""
+
+
+class RepoIndex:
+    """Definitions and references of one repository, plus unsaved editor buffers."""
+
+    def __init__(self, root: Path, cache: TagCache) -> None:
+        self.root = root
+        self._cache = cache
+        self._disk: dict[str, FileTags] = {}
+        self._buffers: dict[str, tuple[str, FileTags]] = {}
+        self._recent: OrderedDict[str, float] = OrderedDict()  # recently edited paths
+        self._maps: _Maps | None = None
+        self._texts: OrderedDict[str, list[str]] = OrderedDict()  # path -> lines (LRU)
+        self._imports: dict[str, ResolvedImports] = {}
+        self.summary = IndexSummary()
+
+    # ---- building -------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, root: Path | str, cache_dir: Path | None = None, progress: Progress | None = None
+    ) -> RepoIndex:
+        """Index `root` (a directory), reusing the cache in `cache_dir` (None: memory only)."""
+        root = Path(root).expanduser().resolve()
+        if not root.is_dir():
+            raise PathError(f"{root}: not a directory; pass the repository's root directory")
+        index = cls(root, TagCache(cache_dir))
+        index.refresh(progress)
+        return index
+
+    def refresh(self, progress: Progress | None = None) -> IndexSummary:
+        """Bring the index in line with the files on disk; returns what it did."""
+        try:
+            return self._refresh(progress)
+        except (sqlite3.Error, ValueError):
+            # a cache damaged while we read it: start again from an empty cache
+            self._cache.reset()
+            self._disk.clear()
+            summary = self._refresh(progress)
+            summary.cache_rebuilt = True
+            return summary
+
+    def _refresh(self, progress: Progress | None) -> IndexSummary:
+        t0 = time.perf_counter()
+        s = IndexSummary(cache_rebuilt=self._cache.rebuilt)
+        root_key = str(self.root)
+        names = list_files(self.root)
+        known = self._cache.stats_for(root_key)
+        skipped: dict[str, int] = {}
+        entries: dict[str, tuple[str, str]] = {}  # path -> (hash, lang)
+        new_stats: list[tuple[str, int, int, int, str, str]] = []
+        to_read: list[tuple[str, tuple[int, int, int]]] = []
+        for name in names:
+            st = stat_file(self.root / name)
+            if st is None:
+                skipped["not a regular file"] = skipped.get("not a regular file", 0) + 1
+                continue
+            if st.size > MAX_BYTES:
+                skipped["too large"] = skipped.get("too large", 0) + 1
+                continue
+            k = known.get(name)
+            if k is not None and (k[0], k[1], k[2]) == (st.size, st.mtime_ns, st.inode):
+                if k[3]:
+                    entries[name] = (k[3], k[4])
+                    s.unchanged += 1
+                else:
+                    reason = k[4] or "skipped"
+                    skipped[reason] = skipped.get(reason, 0) + 1
+                continue
+            to_read.append((name, (st.size, st.mtime_ns, st.inode)))
+        for name, st3 in to_read:
+            res, _data = read_for_index(self.root, name)
+            if res.skip:
+                skipped[res.skip] = skipped.get(res.skip, 0) + 1
+                new_stats.append((name, *st3, "", res.skip))
+                continue
+            entries[name] = (res.hash, res.lang)
+            new_stats.append((name, *st3, res.hash, res.lang))
+
+        # reuse what is already parsed (in memory, then in the cache)
+        keys_needed = []
+        old = self._disk
+        fresh: dict[str, FileTags] = {}
+        old_keys = getattr(self, "_keys", {})
+        for name, key in entries.items():
+            if old_keys.get(name) == key and name in old:
+                fresh[name] = old[name]
+            else:
+                keys_needed.append(key)
+        blobs = self._cache.get_many(keys_needed) if keys_needed else {}
+        missing: list[tuple[str, str]] = []
+        total = len(entries)
+        done = 0
+        for name, key in entries.items():
+            if name in fresh:
+                done += 1
+                continue
+            blob = blobs.get(key)
+            if blob is None:
+                missing.append((name, key[1]))
+                continue
+            fresh[name] = decode_tags(blob)
+            s.cache_hits += 1
+            done += 1
+        if progress:
+            progress(done, total, s.cache_hits)
+
+        new_rows: list[tuple[str, str, bytes]] = []
+        counter = [done]
+
+        def tick(n: int) -> None:
+            counter[0] += n
+            if progress:
+                progress(counter[0], total, s.cache_hits)
+
+        for name, h, blob in parse_files(self.root, missing, on_done=tick):
+            lang = entries[name][1]
+            if blob is None:
+                reason = "unreadable" if not h else "parser failed"
+                skipped[reason] = skipped.get(reason, 0) + 1
+                del entries[name]
+                continue
+            if h != entries[name][0]:  # changed while we indexed: keep what we parsed
+                entries[name] = (h, lang)
+                new_stats = [r for r in new_stats if r[0] != name]
+            new_rows.append((h, lang, blob))
+            fresh[name] = decode_tags(blob)
+            s.parsed += 1
+        self._cache.put_tags(new_rows)
+        self._cache.put_stats(root_key, new_stats)
+        gone = [p for p in known if p not in entries and p not in {r[0] for r in new_stats}]
+        self._cache.drop_stats(root_key, gone)
+
+        self._disk = fresh
+        self._keys = entries
+        self._maps = None
+        self.__dict__.pop("_neighbors", None)
+        self.__dict__.pop("_bm25", None)
+        self._imports.clear()
+        self._texts.clear()
+        s.files = len(fresh)
+        s.definitions = sum(len(t.defs) for t in fresh.values())
+        s.parse_errors = sum(1 for t in fresh.values() if t.errors)
+        s.skipped = skipped
+        s.seconds = time.perf_counter() - t0
+        self.summary = s
+        return s
+
+    # ---- paths, text, tags ----------------------------------------------------------------
+
+    def relpath(self, path: str | Path) -> str:
+        """Repo-relative '/'-path for an absolute or relative path inside the repository."""
+        p = Path(path)
+        if not p.is_absolute():
+            p = self.root / p
+        p = Path(os.path.normpath(p))
+        try:
+            rel = p.relative_to(self.root)
+        except ValueError:
+            try:
+                rel = p.resolve().relative_to(self.root)
+            except ValueError:
+                raise PathError(
+                    f"{path}: outside the repository {self.root}; pass a path inside it"
+                ) from None
+        text = rel.as_posix()
+        if text in ("", ".") or text.startswith("../"):
+            raise PathError(f"{path}: not a file inside the repository {self.root}")
+        return text
+
+    def paths(self) -> list[str]:
+        """Every indexed path (files on disk and buffers)."""
+        return sorted(set(self._disk) | set(self._buffers))
+
+    def tags(self, path: str) -> FileTags | None:
+        """The tags of a path: its unsaved buffer when there is one, else the file on disk."""
+        buf = self._buffers.get(path)
+        if buf is not None:
+            return buf[1]
+        return self._disk.get(path)
+
+    def lines(self, path: str) -> list[str]:
+        """The lines of a path (buffer first), without line endings; [] when unreadable."""
+        buf = self._buffers.get(path)
+        if buf is not None:
+            return buf[0].split("\n")
+        cached = self._texts.get(path)
+        if cached is not None:
+            self._texts.move_to_end(path)
+            return cached
+        try:
+            data = (self.root / path).read_bytes()[: MAX_BYTES + 1]
+        except OSError:
+            return []
+        lines = data.decode("utf-8", "replace").split("\n")
+        self._texts[path] = lines
+        if len(self._texts) > 512:
+            self._texts.popitem(last=False)
+        return lines
+
+    # ---- incremental updates --------------------------------------------------------------
+
+    def update_buffer(self, path: str, text: str | None) -> None:
+        """Track unsaved editor text for `path` (None drops it and falls back to the disk)."""
+        rel = self.relpath(path)
+        old = self.tags(rel)
+        if text is None:
+            if self._buffers.pop(rel, None) is None:
+                return
+        else:
+            lang = self._lang_of(rel, text)
+            if lang is None:
+                return
+            data = text.encode("utf-8", "surrogatepass")
+            tags = parse_source(data, lang) if len(data) <= MAX_BYTES else FileTags(lang=lang)
+            self._buffers[rel] = (text, tags)
+        self._touch(rel)
+        self._changed(rel, old, self.tags(rel))
+
+    def update_file(self, path: str) -> None:
+        """Re-read one file from disk after it changed (or vanished)."""
+        rel = self.relpath(path)
+        old = self.tags(rel)
+        res, data = read_for_index(self.root, rel)
+        self._texts.pop(rel, None)
+        if data is None:
+            self._disk.pop(rel, None)
+        else:
+            blobs = self._cache.get_many([(res.hash, res.lang)])
+            blob = blobs.get((res.hash, res.lang))
+            if blob is None:
+                blob, _err = parse_one(data, res.lang)
+                if blob is not None:
+                    self._cache.put_tags([(res.hash, res.lang, blob)])
+            if blob is None:
+                self._disk.pop(rel, None)
+            else:
+                self._disk[rel] = decode_tags(blob)
+                st = stat_file(self.root / rel)
+                if st is not None:
+                    self._cache.put_stats(
+                        str(self.root),
+                        [(rel, st.size, st.mtime_ns, st.inode, res.hash, res.lang)],
+                    )
+        self._touch(rel)
+        if rel not in self._buffers:
+            self._changed(rel, old, self.tags(rel))
+
+    def _lang_of(self, rel: str, text: str) -> str | None:
+        t = self._disk.get(rel)
+        if t is not None:
+            return t.lang
+        return language_for(rel, text[:256].encode("utf-8", "replace"))
+
+    def _touch(self, rel: str) -> None:
+        self._recent[rel] = time.monotonic()
+        self._recent.move_to_end(rel)
+        while len(self._recent) > 32:
+            self._recent.popitem(last=False)
+
+    def _changed(self, rel: str, old: FileTags | None, new: FileTags | None) -> None:
+        self._imports.pop(rel, None)
+        self.__dict__.pop("_neighbors", None)
+        bm = self.__dict__.get("_bm25")
+        if bm is not None:
+            if old is not None:
+                bm.remove(rel, old)
+            if new is not None:
+                bm.add(rel, new)
+        if self._maps is not None:
+            if old is not None:
+                self._maps.remove(rel, old)
+            if new is not None:
+                self._maps.add(rel, new)
+
+    # ---- lookups --------------------------------------------------------------------------
+
+    def maps(self) -> _Maps:
+        """Name -> definitions and name -> referencing files, built on first use."""
+        if self._maps is None:
+            maps = _Maps(self.paths())
+            for path in maps.table.paths:
+                t = self.tags(path)
+                if t is not None:
+                    maps.add(path, t)
+            self._maps = maps
+        return self._maps
+
+    def definition_at(self, path: str, index: int) -> Definition:
+        """The public Definition for def number `index` of `path`."""
+        t = self.tags(path)
+        assert t is not None
+        name, kind, start, end, sig_end, col, parent = t.defs[index]
+        scope = t.defs[parent][0] if parent >= 0 else None
+        return Definition(path, name, kind, start, end, sig_end, col, scope)
+
+    def definitions(self, name: str) -> list[Definition]:
+        """Every definition called `name` in the repository (buffers included)."""
+        return [self.definition_at(p, i) for p, i in self.maps().defs.get(name, ())]
+
+    def references(self, name: str) -> list[Reference]:
+        """Every use of identifier `name` in code (not strings or comments), for rename."""
+        out: list[Reference] = []
+        for path in sorted(self.maps().refs.get(name, {})):
+            t = self.tags(path)
+            if t is None:
+                continue
+            buf = self._buffers.get(path)
+            if buf is not None:
+                data = buf[0].encode("utf-8", "surrogatepass")
+            else:
+                try:
+                    data = (self.root / path).read_bytes()
+                except OSError:
+                    continue
+            for line, col, end in reference_positions(data, t.lang, name):
+                out.append(Reference(path, line, col, end))
+        return out
+
+    def enclosing_definition(self, path: str, line: int) -> Definition | None:
+        """The innermost function/class/... whose span holds `line` (1-based), or None."""
+        rel = self.relpath(path)
+        t = self.tags(rel)
+        if t is None:
+            return None
+        best = -1
+        for i, d in enumerate(t.defs):
+            if d[2] <= line <= d[3] and d[1] not in ("constant", "variable", "field"):
+                best = i  # defs are sorted by start, so the last hit is the innermost
+            elif d[2] > line:
+                break
+        return self.definition_at(rel, best) if best >= 0 else None
+
+    def imports_of(self, path: str) -> ResolvedImports:
+        """The repository files and names that `path` imports (resolved statically)."""
+        got = self._imports.get(path)
+        if got is None:
+            t = self.tags(path)
+            got = (
+                resolve_imports(path, t.lang, t.imports, self.maps().table)
+                if t is not None
+                else ResolvedImports()
+            )
+            self._imports[path] = got
+        return got
+
+    # ---- context --------------------------------------------------------------------------
+
+    def context_for_position(
+        self,
+        path: str,
+        line: int,
+        col: int,
+        *,
+        buffer: str | None = None,
+        budget: int,
+        count_tokens: Callable[[str], int],
+        open_buffers: dict[str, str] | None = None,
+        explain: bool = False,
+    ) -> PackedContext:
+        """Code that helps at (line, col) of `path` (1-based line, 0-based col), within budget."""
+        from retrieval.pack import pack
+        from retrieval.rank import position_query, rank_definitions
+
+        rel = self.relpath(path)
+        if buffer is not None and (rel not in self._buffers or self._buffers[rel][0] != buffer):
+            self.update_buffer(rel, buffer)
+        for p, text in (open_buffers or {}).items():
+            r = self.relpath(p)
+            if r != rel and (r not in self._buffers or self._buffers[r][0] != text):
+                self.update_buffer(r, text)
+        lines = buffer.split("\n") if buffer is not None else self.lines(rel)
+        if line < 1 or line > max(len(lines), 1):
+            raise PathError(
+                f"{path}:{line}: past the end of the file ({len(lines)} lines); "
+                "pass a line inside it"
+            )
+        query = position_query(self, rel, lines, line, col, open_buffers or {})
+        ranked = rank_definitions(self, query, explain=explain)
+        return pack(self, ranked, budget, count_tokens, exclude=query.exclude, explain=explain)
+
+    def context_for_changes(
+        self,
+        changes: dict[str, list[tuple[int, int]]],
+        *,
+        budget: int,
+        count_tokens: Callable[[str], int],
+        explain: bool = False,
+    ) -> PackedContext:
+        """Code that helps review `changes` (path -> changed 1-based line ranges), in budget."""
+        from retrieval.pack import pack
+        from retrieval.rank import changes_query, rank_definitions
+
+        rel_changes = {self.relpath(p): r for p, r in changes.items()}
+        query = changes_query(self, rel_changes)
+        ranked = rank_definitions(self, query, explain=explain)
+        return pack(self, ranked, budget, count_tokens, exclude=query.exclude, explain=explain)
+
+    def close(self) -> None:
+        """Release the cache database."""
+        self._cache.close()
+
+
+class _Maps:
+    """Inverted indexes over every file's tags, updated file by file."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.defs: dict[str, list[tuple[str, int]]] = {}
+        self.refs: dict[str, dict[str, int]] = {}
+        self.table = ModuleTable(paths)
+
+    def add(self, path: str, tags: FileTags) -> None:
+        self.table.add(path)
+        defs = self.defs
+        for i, d in enumerate(tags.defs):
+            lst = defs.get(d[0])
+            if lst is None:
+                defs[d[0]] = [(path, i)]
+            else:
+                lst.append((path, i))
+        refs = self.refs
+        for name, n in zip(tags.names, tags.counts, strict=False):
+            m = refs.get(name)
+            if m is None:
+                refs[name] = {path: n}
+            else:
+                m[path] = n
+
+    def remove(self, path: str, tags: FileTags) -> None:
+        for d in tags.defs:
+            lst = self.defs.get(d[0])
+            if lst:
+                lst[:] = [e for e in lst if e[0] != path]
+                if not lst:
+                    del self.defs[d[0]]
+        for name in tags.names:
+            m = self.refs.get(name)
+            if m is not None:
+                m.pop(path, None)
+                if not m:
+                    del self.refs[name]

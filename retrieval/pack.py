@@ -1,0 +1,162 @@
+"""Packing ranked definitions into an exact token budget.
+
+Signatures are cheap and bodies expensive, so a small budget gets many headers and a few
+whole definitions; a large one gets bodies for most of what ranked, then whole files. A
+definition is either whole or absent (a header item is labelled "signature", never passed
+off as the definition). `used` is the sum of count_tokens(item.text), never above budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from retrieval.model import ContextItem, PackedContext
+from retrieval.rank import Ranked
+
+if TYPE_CHECKING:
+    from retrieval.index import RepoIndex
+
+_CONTAINERS = ("class", "interface", "module", "impl", "enum")
+MAX_CANDIDATES = 4000
+
+
+def _body_share(budget: int) -> float:
+    """Part of the budget kept for bodies once headers are in."""
+    if budget <= 2048:
+        return 0.35
+    if budget <= 8192:
+        return 0.5
+    return 0.65
+
+
+class _Packer:
+    def __init__(self, index: RepoIndex, budget: int, count: Callable[[str], int], explain: bool):
+        self.index = index
+        self.budget = budget
+        self.count = count
+        self.explain = explain
+        self.used = 0
+        self.items: dict[tuple[str, int, int], ContextItem] = {}
+        self.by_file: dict[str, list[tuple[int, int]]] = {}
+
+    def covered(self, path: str, start: int, end: int) -> bool:
+        return any(s <= start and end <= e for s, e in self.by_file.get(path, ()))
+
+    def text(self, path: str, start: int, end: int) -> str:
+        return "\n".join(self.index.lines(path)[start - 1 : end])
+
+    def add(
+        self, path: str, start: int, end: int, kind: str, score: float, reason: str, limit: int
+    ) -> bool:
+        """Add a span unless it is already covered or does not fit under `limit` tokens used."""
+        if self.covered(path, start, end):
+            return True
+        text = self.text(path, start, end)
+        if not text.strip():
+            return False
+        inner = [
+            k for k in self.items if k[0] == path and start <= k[1] and k[2] <= end
+        ]  # items this span swallows give their tokens back
+        refund = sum(self.items[k].tokens for k in inner)
+        tokens = self.count(text)
+        if self.used - refund + tokens > limit:
+            return False
+        for k in inner:
+            del self.items[k]
+            self.by_file[path].remove((k[1], k[2]))
+        self.used += tokens - refund
+        self.items[(path, start, end)] = ContextItem(
+            path, start, end, tokens, kind, round(score, 4), text, reason if self.explain else ""
+        )
+        self.by_file.setdefault(path, []).append((start, end))
+        return True
+
+
+def pack(
+    index: RepoIndex,
+    ranked: list[Ranked],
+    budget: int,
+    count_tokens: Callable[[str], int],
+    *,
+    exclude: dict[str, list[tuple[int, int]]] | None = None,
+    explain: bool = False,
+) -> PackedContext:
+    """Fit the best of `ranked` into `budget` tokens as labelled items."""
+    budget = max(int(budget), 0)
+    p = _Packer(index, budget, count_tokens, explain)
+    cands = ranked[:MAX_CANDIDATES]
+    header_limit = int(budget * (1 - _body_share(budget)))
+
+    def reason(r: Ranked, what: str) -> str:
+        return f"{what}: " + "; ".join(r.reasons) if explain else ""
+
+    def header(r: Ranked, limit: int) -> bool:
+        tags = index.tags(r.path)
+        name, kind, start, end, sig_end, _col, parent = tags.defs[r.index]
+        if parent >= 0:
+            pd = tags.defs[parent]
+            if pd[1] in _CONTAINERS and not p.covered(r.path, pd[2], pd[4]):
+                p.add(r.path, pd[2], pd[4], "signature", r.score, reason(r, "enclosing"), limit)
+        return p.add(r.path, start, sig_end, "signature", r.score, reason(r, "header"), limit)
+
+    def body(r: Ranked, limit: int) -> bool:
+        tags = index.tags(r.path)
+        name, kind, start, end, sig_end, _col, parent = tags.defs[r.index]
+        if kind in _CONTAINERS and end - start > 40:
+            return False  # big classes: their members' headers say more per token
+        if parent >= 0:
+            pd = tags.defs[parent]
+            if pd[1] in _CONTAINERS and not p.covered(r.path, pd[2], pd[4]):
+                p.add(r.path, pd[2], pd[4], "signature", r.score, reason(r, "enclosing"), limit)
+        return p.add(r.path, start, end, "definition", r.score, reason(r, "definition"), limit)
+
+    # 1. definitions the query insists on (around review changes), then headers of the best
+    for r in cands:
+        if r.body:
+            body(r, budget)
+    for r in cands:
+        if p.used >= header_limit:
+            break
+        header(r, header_limit)
+    # 2. bodies for the best-ranked, in rank order, while they fit
+    misses = 0
+    for r in cands:
+        if p.used >= budget or misses > 200:
+            break
+        if not body(r, budget):
+            misses += 1
+    # 3. leftover budget: more headers, then whole files of the best-ranked files
+    for r in cands:
+        if p.used >= budget:
+            break
+        header(r, budget)
+    if budget - p.used > budget * 0.25:
+        file_score: dict[str, float] = {}
+        for r in cands:
+            file_score[r.path] = file_score.get(r.path, 0.0) + r.score
+        for path, s in sorted(file_score.items(), key=lambda kv: -kv[1]):
+            if budget - p.used < budget * 0.1:
+                break
+            if path in (exclude or {}):
+                continue
+            n = len(index.lines(path))
+            if n:
+                p.add(
+                    path, 1, n, "file", s, "whole file: budget left over" if explain else "", budget
+                )
+
+    items = list(p.items.values())
+    best: dict[str, float] = {}
+    for it in items:
+        best[it.path] = max(best.get(it.path, 0.0), it.score)
+    items.sort(key=lambda it: (-best[it.path], it.path, it.start_line))
+    omitted = []
+    for r in cands[:400]:
+        d = index.tags(r.path).defs[r.index]
+        if not p.covered(r.path, d[2], d[4]):
+            omitted.append(f"{r.path}:{d[2]}-{d[3]}")
+        if len(omitted) >= 50:
+            break
+    assert p.used <= budget
+    return PackedContext(budget=budget, used=p.used, items=items, omitted=omitted)

@@ -1,0 +1,300 @@
+"""Parse one file's bytes into its tags: definitions, referenced names, imports (pure)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cache
+
+from tree_sitter import Node, Parser, Query, QueryCursor
+
+from retrieval.languages import grammar
+from retrieval.queries import DEFINITIONS, REFERENCE_KINDS
+
+# A definition as stored: (name, kind, start_line, end_line, sig_end_line, col, parent)
+# lines 1-based inclusive; col 0-based byte column of the name; parent: index of the
+# enclosing definition in the same list, or -1.
+DefTuple = tuple[str, str, int, int, int, int, int]
+
+_IDENT = re.compile(rb"[A-Za-z_$][A-Za-z0-9_$]*")
+_KEYWORDS: dict[str, frozenset[bytes]] = {
+    "python": frozenset(
+        b"False None True and as assert async await break class continue def del elif else "
+        b"except finally for from global if import in is lambda nonlocal not or pass raise "
+        b"return try while with yield self cls".split()
+    ),
+    "javascript": frozenset(
+        b"break case catch class const continue debugger default delete do else export extends "
+        b"finally for function if import in instanceof let new return super switch this throw "
+        b"try typeof var void while with yield async await of null true false undefined".split()
+    ),
+    "go": frozenset(
+        b"break case chan const continue default defer else fallthrough for func go goto if "
+        b"import interface map package range return select struct switch type var nil true "
+        b"false".split()
+    ),
+    "rust": frozenset(
+        b"as break const continue crate else enum extern false fn for if impl in let loop "
+        b"match mod move mut pub ref return self Self static struct super trait true type "
+        b"unsafe use where while async await dyn".split()
+    ),
+    "java": frozenset(
+        b"abstract boolean break byte case catch char class const continue default do double "
+        b"else enum extends final finally float for if implements import instanceof int "
+        b"interface long native new package private protected public return short static "
+        b"super switch this throw throws try void volatile while null true false".split()
+    ),
+    "c": frozenset(
+        b"auto break case char const continue default do double else enum extern float for "
+        b"goto if include define ifdef ifndef endif int long register return short signed "
+        b"sizeof static struct switch typedef union unsigned void volatile while NULL".split()
+    ),
+    "ruby": frozenset(
+        b"alias and begin break case class def defined do else elsif end ensure false for if "
+        b"in module next nil not or redo rescue retry return self super then true undef "
+        b"unless until when while yield require require_relative".split()
+    ),
+}
+_KEYWORDS["typescript"] = _KEYWORDS["javascript"] | frozenset(
+    b"interface type enum implements private public protected readonly abstract declare "
+    b"namespace keyof string number boolean any unknown never".split()
+)
+_KEYWORDS["tsx"] = _KEYWORDS["typescript"]
+_KEYWORDS["cpp"] = _KEYWORDS["c"] | frozenset(
+    b"class namespace template typename public private protected virtual override this new "
+    b"delete using nullptr true false bool operator friend inline constexpr auto".split()
+)
+
+
+def _line_offsets(data: bytes) -> list[int]:
+    """Byte offset of the start of each line, plus len(data) at the end."""
+    offsets = [0]
+    find = data.find
+    pos = find(b"\n")
+    while pos >= 0:
+        offsets.append(pos + 1)
+        pos = find(b"\n", pos + 1)
+    offsets.append(len(data))
+    return offsets
+
+
+# Wrappers whose span belongs to the definition they wrap (decorators, `export`, templates).
+_WRAPPERS = {"decorated_definition", "export_statement", "template_declaration"}
+# Definitions whose children are members (methods, fields) rather than locals.
+_SCOPE_KINDS = {"class", "interface", "impl", "module", "enum"}
+
+
+@dataclass
+class FileTags:
+    """Everything the index keeps about one file's content."""
+
+    lang: str
+    defs: list[DefTuple] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # distinct referenced identifiers
+    counts: list[int] = field(default_factory=list)  # occurrences of each name
+    def_terms: list[list[int]] = field(default_factory=list)  # per def: indices into names
+    imports: list[str] = field(default_factory=list)  # raw import specs as written
+    lines: int = 0
+    errors: int = 0  # tree-sitter error nodes (the file still yields what parsed)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    parser: Parser
+    defs: Query
+    refs: Query
+
+
+@cache
+def _compiled(lang: str) -> _Compiled:
+    g = grammar(lang)
+    kinds = [k for k in REFERENCE_KINDS if g.id_for_node_kind(k, True)]
+    refs = Query(g, "[" + " ".join(f"({k})" for k in kinds) + "] @ref")
+    return _Compiled(Parser(g), Query(g, DEFINITIONS[lang]), refs)
+
+
+def _signature_end(node: Node) -> int:
+    """The last row of a definition's header (up to where its body starts)."""
+    body = node.child_by_field_name("body")
+    if body is None:
+        if node.type in _WRAPPERS:
+            inner = node.child_by_field_name("definition") or node.child_by_field_name(
+                "declaration"
+            )
+            if inner is None and node.named_child_count:
+                inner = node.named_children[-1]
+            if inner is not None:
+                return _signature_end(inner)
+        # assignments and fields: the first line is the header unless it is short
+        return min(node.end_point[0], node.start_point[0] + 2)
+    if body.start_point[0] > node.start_point[0] and node.type in (
+        "function_definition",
+        "class_definition",
+    ):
+        prev = body.prev_sibling
+        if prev is not None:
+            return prev.end_point[0]
+    return body.start_point[0]
+
+
+def parse_source(data: bytes, lang: str) -> FileTags:
+    """Parse `data` as `lang`; never raises on bad code (error nodes are counted and skipped)."""
+    c = _compiled(lang)
+    tree = c.parser.parse(data)
+    root = tree.root_node
+    tags = FileTags(lang=lang, lines=data.count(b"\n") + 1)
+    tags.errors = 1 if root.has_error else 0
+
+    # definitions
+    found: list[tuple[int, int, int, str, str, int, int]] = []
+    seen: set[int] = set()
+    for _pattern, caps in QueryCursor(c.defs).matches(root):
+        name_nodes = caps.get("name")
+        if not name_nodes:
+            continue
+        kind = ""
+        node = None
+        for key, nodes in caps.items():
+            if key.startswith("definition."):
+                kind = key[11:]
+                node = nodes[0]
+                break
+        if node is None:
+            continue
+        nn = name_nodes[0]
+        if nn.start_byte in seen:
+            continue
+        seen.add(nn.start_byte)
+        span = node
+        while span.parent is not None and span.parent.type in _WRAPPERS:
+            span = span.parent
+        name = nn.text.decode("utf-8", "replace")
+        found.append(
+            (
+                span.start_byte,
+                -span.end_byte,
+                span.start_point[0] + 1,
+                name,
+                kind,
+                span.end_point[0] + 1
+                if span.end_point[1] or span.end_point[0] == span.start_point[0]
+                else span.end_point[0],
+                _signature_end(node) + 1,
+                nn.start_point[1],
+            )
+        )
+    found.sort()
+    stack: list[tuple[int, int]] = []  # (end_byte, index)
+    for i, (start_b, neg_end, start_line, name, kind, end_line, sig_end, col) in enumerate(found):
+        end_b = -neg_end
+        while stack and stack[-1][0] <= start_b:
+            stack.pop()
+        parent = stack[-1][1] if stack else -1
+        if kind == "function" and parent >= 0 and tags.defs[parent][1] in _SCOPE_KINDS:
+            kind = "method"
+        sig_end = max(start_line, min(sig_end, end_line))
+        tags.defs.append((name, kind, start_line, end_line, sig_end, col, parent))
+        stack.append((end_b, i))
+
+    # referenced names: a regex over the bytes is ~8x cheaper than capturing every identifier
+    # node, and names in strings/comments are signal for ranking, not noise. Exact positions
+    # (for rename) come from `reference_positions`, which parses on demand.
+    counts = Counter(_IDENT.findall(data))
+    for kw in _KEYWORDS.get(lang, ()):
+        counts.pop(kw, None)
+    index_of = {}
+    for i, (raw, n) in enumerate(counts.items()):
+        index_of[raw] = i
+        tags.names.append(raw.decode("utf-8", "replace"))
+        tags.counts.append(n)
+    if tags.defs:
+        offsets = _line_offsets(data)
+        last = len(offsets) - 1
+        for i, d in enumerate(tags.defs):
+            # a definition's window: its own lines up to its first member, at most 60 lines
+            stop = min(d[3], d[2] + 60)
+            if i + 1 < len(tags.defs) and tags.defs[i + 1][6] == i:
+                stop = min(stop, max(d[4], tags.defs[i + 1][2] - 1))
+            chunk = data[offsets[d[2] - 1] : offsets[min(stop, last)]]
+            tags.def_terms.append(
+                sorted({index_of[w] for w in _IDENT.findall(chunk) if w in index_of})
+            )
+
+    tags.imports = _imports(root, data, lang)
+    return tags
+
+
+_IMPORT_NODES: dict[str, frozenset[str]] = {
+    "python": frozenset({"import_statement", "import_from_statement", "future_import_statement"}),
+    "javascript": frozenset({"import_statement", "export_statement"}),
+    "go": frozenset({"import_declaration"}),
+    "rust": frozenset({"use_declaration"}),
+    "java": frozenset({"import_declaration"}),
+    "c": frozenset({"preproc_include"}),
+    "ruby": frozenset(),
+}
+_IMPORT_NODES["typescript"] = _IMPORT_NODES["tsx"] = _IMPORT_NODES["javascript"]
+_IMPORT_NODES["cpp"] = _IMPORT_NODES["c"]
+# blocks at the top of a file that often hold imports (`if TYPE_CHECKING:`, `try:`, `#ifdef`)
+_IMPORT_BLOCKS = frozenset(
+    {
+        "if_statement",
+        "try_statement",
+        "block",
+        "else_clause",
+        "except_clause",
+        "preproc_ifdef",
+        "preproc_if",
+        "preproc_else",
+        "declaration_list",
+    }
+)
+_REQUIRE = re.compile(rb"""\b(?:require|require_relative|import)\s*\(?\s*['"]([^'"\n]+)['"]""")
+_FROM = re.compile(rb"""\bfrom\s*['"]([^'"\n]+)['"]""")
+
+
+def _imports(root: Node, data: bytes, lang: str) -> list[str]:
+    """Import specs as written: Python/Go/Rust/Java/C statements, JS/TS/Ruby module strings."""
+    if lang in ("javascript", "typescript", "tsx", "ruby"):
+        found = [m.decode("utf-8", "replace") for m in _REQUIRE.findall(data)]
+        if lang != "ruby":
+            found += [m.decode("utf-8", "replace") for m in _FROM.findall(data)]
+        return list(dict.fromkeys(found))
+    kinds = _IMPORT_NODES.get(lang, frozenset())
+    out: list[str] = []
+    todo = [(root, 0)]
+    while todo:
+        node, depth = todo.pop()
+        for child in node.children:
+            t = child.type
+            if t in kinds:
+                out.append(data[child.start_byte : child.end_byte].decode("utf-8", "replace"))
+            elif depth < 3 and t in _IMPORT_BLOCKS:
+                todo.append((child, depth + 1))
+    return out
+
+
+def reference_positions(data: bytes, lang: str, name: str) -> list[tuple[int, int, int]]:
+    """Where identifier `name` occurs as code (not in strings/comments): (line, col, end_col).
+
+    Lines are 1-based; columns are 0-based character (code point) offsets.
+    """
+    c = _compiled(lang)
+    target = name.encode("utf-8")
+    if target not in data:
+        return []
+    root = c.parser.parse(data).root_node
+    out: list[tuple[int, int, int]] = []
+    offsets = None
+    for node in QueryCursor(c.refs).captures(root).get("ref", ()):
+        if data[node.start_byte : node.end_byte] != target:
+            continue
+        row, col = node.start_point
+        if offsets is None:
+            offsets = _line_offsets(data)
+        prefix = data[offsets[row] : offsets[row] + col]
+        char_col = len(prefix.decode("utf-8", "replace"))
+        out.append((row + 1, char_col, char_col + len(name)))
+    out.sort()
+    return out
