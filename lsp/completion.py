@@ -1,0 +1,342 @@
+"""Inline completion and completion items: thin handlers over codeassist.tasks.complete.
+
+The latency stack lives here because it is about the editor protocol: one live request per
+document (a newer one supersedes it; `$/cancelRequest` stops it too), a debounce, the
+type-through cache, and never answering for a document version that has moved on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from lsprotocol import types
+
+from codeassist.errors import UserError
+from codeassist.tasks.complete import (
+    CompletionInput,
+    ContextMemo,
+    call_model,
+    finish_completion,
+    prepare_completion,
+    split_at,
+)
+from codeassist.tasks.typethrough import TypeThroughCache
+from lsp.inflight import Inflight, Ticket
+from lsp.positions import line_text, to_character, to_column
+
+logger = logging.getLogger(__name__)
+
+STATS_METHOD = "codeassist/completionStats"
+MODEL_DOWN = "model-down"
+# After the endpoint was found down, completions stay quiet this long before trying again.
+DOWN_RETRY_S = 10.0
+LABEL_CHARS = 60
+_WORD_BEFORE = re.compile(r"[A-Za-z0-9_]*$")
+
+
+@dataclass
+class Suggestion:
+    text: str  # to insert at the cursor
+    line: int
+    column: int  # code points
+    line_text: str  # the cursor's line when the suggestion was made
+
+
+@dataclass
+class Record:
+    """How one request went (for codeassist/completionStats and the benchmark)."""
+
+    uri: str
+    version: int | None
+    outcome: str  # cache | model | empty | stale | superseded | cancelled | down | unopened | ...
+    total_ms: float = 0.0
+    debounce_ms: float = 0.0
+    model_ms: float = 0.0
+    line: int = 0
+    character: int = 0
+
+
+class CompletionService:
+    """Answers completion requests for one server session."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.cache = TypeThroughCache()
+        self.memo = ContextMemo()
+        self.inflight = Inflight()
+        self.records: deque[Record] = deque(maxlen=2000)
+        self.model_calls = 0
+        self.errors = 0
+        self.down_until = 0.0
+        self._limits: dict[int, int | None] = {}
+
+    @property
+    def state(self) -> Any:
+        return self.server.state
+
+    async def suggest(self, uri: str, position: types.Position) -> Suggestion | None:
+        """The suggestion at position, or None (nothing to say, superseded, stale, down)."""
+        started = time.perf_counter()
+        doc = self.state.document(uri)
+        record = Record(uri, doc.version if doc else None, "unopened", 0.0, 0.0, 0.0)
+        record.line, record.character = position.line, position.character
+        ticket: Ticket | None = None
+        try:
+            if doc is None:
+                return None
+            ticket = self.inflight.start(uri)
+            result = await self._suggest(doc, uri, position, ticket, record)
+            return result
+        except asyncio.CancelledError:  # $/cancelRequest: stop the model call too
+            record.outcome = "cancelled"
+            if ticket is not None:
+                ticket.cancel()
+            raise
+        finally:
+            if ticket is not None:
+                self.inflight.finish(uri, ticket)
+            record.total_ms = (time.perf_counter() - started) * 1000
+            self.records.append(record)
+
+    async def _suggest(
+        self, doc: Any, uri: str, position: types.Position, ticket: Ticket, record: Record
+    ) -> Suggestion | None:
+        version, text = doc.version, doc.source
+        current = line_text(text, position.line)
+        if current is None:
+            record.outcome = "past-end"
+            return None
+        column = to_column(current, position.character, self.server.workspace.position_encoding)
+        root = self.state.root_for(uri)
+        settings = self.state.settings_for(root)
+        if doc.language_id and doc.language_id in settings.completion.disabled_languages:
+            record.outcome = "disabled"
+            return None
+        before, after = split_at(text, position.line, column) or ("", "")
+        suggestion = Suggestion("", position.line, column, current)
+
+        cached = self.cache.get(uri, before, after)
+        if cached is not None:
+            record.outcome = "cache"
+            suggestion.text = cached
+            return suggestion
+
+        waited = time.perf_counter()
+        if await ticket.sleep(settings.completion.debounce_ms / 1000):
+            record.outcome = "superseded"
+            return None
+        record.debounce_ms = (time.perf_counter() - waited) * 1000
+        if time.monotonic() < self.down_until:
+            record.outcome = "down"
+            return None
+
+        try:
+            return await self._model_suggestion(
+                doc, uri, version, root, settings, ticket, record, suggestion, (before, after)
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self._model_failed(error, ticket, record)
+            return None
+
+    async def _model_suggestion(
+        self, doc, uri, version, root, settings, ticket, record, suggestion, around
+    ) -> Suggestion | None:
+        client = self.state.client_for(settings)
+        limit = await self._context_limit(client)
+        if ticket.cancelled or self._stale(uri, doc, version):
+            record.outcome = "superseded" if ticket.cancelled else "stale"
+            return None
+        index = self.state.index_for(root)
+        updates = self.state.take_buffer_updates(root) if index is not None else []
+        buffers = self.state.open_buffers(root) if index is not None else None
+        inp = CompletionInput(
+            self.state.relative_path(uri, root),
+            doc.source,
+            suggestion.line,
+            suggestion.column,
+            doc.language_id or "",
+        )
+        prepared = await asyncio.get_running_loop().run_in_executor(
+            self.state.index_executor,
+            self._prepare,
+            inp,
+            settings,
+            index,
+            updates,
+            buffers,
+            limit,
+        )
+        if prepared is None or ticket.cancelled or self._stale(uri, doc, version):
+            record.outcome = "superseded" if ticket.cancelled else "stale"
+            return None
+
+        began = time.perf_counter()
+        self.model_calls += 1
+        try:
+            raw, _reason = await asyncio.to_thread(call_model, client, prepared, ticket.event)
+        finally:
+            record.model_ms = (time.perf_counter() - began) * 1000
+        self._model_answered()
+        suggestion.text = finish_completion(prepared, raw)
+        # Even a stale answer is kept for type-through: the user may be typing exactly it.
+        self.cache.put(uri, *around, suggestion.text)
+        if ticket.cancelled or self._stale(uri, doc, version):
+            record.outcome = "superseded" if ticket.cancelled else "stale"
+            return None
+        record.outcome = "model" if suggestion.text else "empty"
+        return suggestion if suggestion.text else None
+
+    async def _context_limit(self, client: Any) -> int | None:
+        """The model's context size as the endpoint reports it (asked once per client)."""
+        key = id(client)
+        if key not in self._limits:
+            health = await asyncio.to_thread(client.health)
+            engine = health.get("engine") if isinstance(health, dict) else None
+            limit = engine.get("max_context") if isinstance(engine, dict) else None
+            self._limits[key] = int(limit) if isinstance(limit, int) and limit > 0 else None
+        return self._limits[key]
+
+    def _prepare(self, inp, settings, index, updates, buffers, limit):
+        """Runs on the index thread: push changed buffers, retrieve, build the prompt."""
+        if index is not None:
+            for path, buffer in updates:
+                try:
+                    index.update_buffer(path, buffer)
+                except Exception:
+                    logger.exception("update_buffer failed for %s", path)
+        try:
+            return prepare_completion(
+                inp,
+                settings.completion,
+                index=index,
+                open_buffers=buffers,
+                memo=self.memo,
+                context_limit=limit,
+            )
+        except Exception:
+            if index is None:
+                raise
+            logger.exception("retrieval failed; completing without repository context")
+            return prepare_completion(inp, settings.completion, context_limit=limit)
+
+    def _stale(self, uri: str, doc: Any, version: int | None) -> bool:
+        return self.state.document(uri) is not doc or doc.version != version
+
+    def _model_answered(self) -> None:
+        status = self.state.status
+        if status.is_shown(MODEL_DOWN):
+            status.clear(MODEL_DOWN)
+            status.state("ready", "the model endpoint answers again")
+        self.down_until = 0.0
+
+    def _model_failed(self, error: Exception, ticket: Ticket, record: Record) -> None:
+        """Turn a failure into silence plus at most one message per kind of problem."""
+        from codeassist.client import ModelBusy, ModelRequestError, ModelTimeout, ModelUnavailable
+
+        status = self.state.status
+        if ticket.cancelled:
+            record.outcome = "superseded"
+        elif isinstance(error, ModelBusy | ModelTimeout):
+            record.outcome = "busy"
+        elif isinstance(error, ModelUnavailable) and not isinstance(error, ModelRequestError):
+            record.outcome = "down"
+            self.down_until = time.monotonic() + DOWN_RETRY_S
+            self._limits.clear()
+            if status.show_once(MODEL_DOWN, f"codeassist: {error}", types.MessageType.Error):
+                status.state("model_unavailable", str(error))
+        elif isinstance(error, UserError):
+            record.outcome = "config"
+            status.show_once(f"config:{error}", f"codeassist: {error}", types.MessageType.Error)
+        else:
+            self.errors += 1
+            record.outcome = "error"
+            logger.error("completion failed", exc_info=error)
+            status.show_once(
+                f"error:{type(error).__name__}",
+                f"codeassist: completion failed ({type(error).__name__}: {error}); "
+                "details in the codeassist log.",
+                types.MessageType.Error,
+            )
+
+    def stats(self) -> dict[str, Any]:
+        outcomes: dict[str, int] = {}
+        for r in self.records:
+            outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1
+        return {
+            "model_calls": self.model_calls,
+            "errors": self.errors,
+            "superseded": self.inflight.superseded,
+            "outcomes": outcomes,
+            "records": [asdict(r) for r in self.records],
+        }
+
+
+def inline_items(s: Suggestion, position: types.Position) -> types.InlineCompletionList:
+    """The suggestion as LSP 3.18 inline completion (ghost text at the cursor)."""
+    return types.InlineCompletionList(
+        items=[
+            types.InlineCompletionItem(
+                insert_text=s.text, range=types.Range(start=position, end=position)
+            )
+        ]
+    )
+
+
+def completion_list(s: Suggestion, position: types.Position, encoding: str) -> types.CompletionList:
+    """The suggestion as one completion item that replaces the word before the cursor.
+
+    The word typed so far starts the item's text, so clients that filter items by it keep it.
+    """
+    word = _WORD_BEFORE.search(s.line_text[: s.column]).group()
+    start_column = s.column - len(word)
+    start = types.Position(position.line, to_character(s.line_text, start_column, encoding))
+    new_text = word + s.text
+    label = next((ln.strip() for ln in new_text.split("\n") if ln.strip()), new_text)
+    if len(label) > LABEL_CHARS or "\n" in new_text.strip():
+        label = label[:LABEL_CHARS] + "…"
+    item = types.CompletionItem(
+        label=label,
+        kind=types.CompletionItemKind.Text,
+        detail="codeassist",
+        documentation=s.text if "\n" in s.text else None,
+        filter_text=new_text,
+        sort_text="0",
+        insert_text_format=types.InsertTextFormat.PlainText,
+        text_edit=types.TextEdit(range=types.Range(start=start, end=position), new_text=new_text),
+    )
+    return types.CompletionList(is_incomplete=True, items=[item])
+
+
+def register(server: Any) -> None:
+    """Add the completion features to the server."""
+    service = server.completions = CompletionService(server)
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(ls, params: types.InlineCompletionParams):
+        s = await service.suggest(params.text_document.uri, params.position)
+        return inline_items(s, params.position) if s else None
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions())
+    async def completion(ls, params: types.CompletionParams):
+        s = await service.suggest(params.text_document.uri, params.position)
+        if s is None:
+            return types.CompletionList(is_incomplete=True, items=[])
+        return completion_list(s, params.position, ls.workspace.position_encoding)
+
+    @server.feature(STATS_METHOD)
+    def completion_stats(ls, params: Any) -> dict[str, Any]:
+        return service.stats()
+
+    def forget(uri: str) -> None:
+        service.inflight.cancel(uri)
+        service.cache.drop(uri)
+
+    server.state.on("close", forget)

@@ -1,0 +1,232 @@
+"""State every feature shares: documents, roots, settings, repository indexes, model clients.
+
+Features (completion, code actions) read it through `server.state`; they never keep their own
+copy of documents or settings. Documents themselves are pygls' (incremental sync).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument
+
+from codeassist.config import Settings, find_repo_root, load_settings
+from codeassist.errors import UserError
+from lsp import settings as lsp_settings
+from lsp.status import Progress, Status, describe_progress
+
+logger = logging.getLogger(__name__)
+
+SETTINGS_SOURCE = "editor settings"
+EVENTS = ("open", "change", "save", "close")
+
+
+def uri_path(uri: str) -> Path | None:
+    """The file path of a file: URI (None for other schemes, e.g. untitled:)."""
+    if not uri.startswith("file:"):
+        return None
+    path = to_fs_path(uri)
+    return Path(path) if path else None
+
+
+class WorkspaceState:
+    """Roots, settings, indexes and clients of one language server session."""
+
+    def __init__(self, server: LanguageServer) -> None:
+        self.server = server
+        self.status = Status(server)
+        self.overrides: dict[str, Any] = {}
+        self._settings: dict[Path, Settings] = {}
+        self._indexes: dict[Path, Any] = {}  # root -> RepoIndex, or None when it failed
+        self._indexing: dict[Path, asyncio.Task[Any]] = {}
+        self._clients: dict[tuple[str, ...], Any] = {}
+        self._dirty: dict[str, bool] = {}  # uri -> open (True) / closed (False), not yet indexed
+        # Index work runs on one thread: RepoIndex is used from one thread at a time.
+        self.index_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ca-index")
+        self.listeners: dict[str, list[Callable[[str], Any]]] = {e: [] for e in EVENTS}
+
+    # -- documents ---------------------------------------------------------------------
+    def document(self, uri: str) -> TextDocument | None:
+        """An open document (None if the editor has not opened it: never read from disk)."""
+        return self.server.workspace.text_documents.get(unquote(uri))
+
+    def on(self, event: str, callback: Callable[[str], Any]) -> None:
+        """Call callback(uri) after a document is opened/changed/saved/closed."""
+        self.listeners[event].append(callback)
+
+    def emit(self, event: str, uri: str) -> None:
+        self._dirty[uri] = event != "close"
+        for callback in self.listeners[event]:
+            try:
+                callback(uri)
+            except Exception:  # one feature's bug must not break the others
+                logger.exception("%s listener failed for %s", event, uri)
+
+    # -- roots -------------------------------------------------------------------------
+    def folders(self) -> list[Path]:
+        """Workspace folders (multi-root), else the root URI, as paths."""
+        roots = []
+        for folder in self.server.workspace.folders.values():
+            path = uri_path(folder.uri)
+            if path is not None:
+                roots.append(path)
+        root_path = self.server.workspace.root_path
+        if not roots and root_path:
+            roots.append(Path(root_path))
+        return roots
+
+    def root_for(self, uri: str) -> Path:
+        """The workspace folder holding uri (deepest wins), else its git root."""
+        path = uri_path(uri)
+        folders = self.folders()
+        if path is None:
+            return folders[0] if folders else Path.cwd()
+        holding = [f for f in folders if path.is_relative_to(f)]
+        if holding:
+            return max(holding, key=lambda f: len(f.parts))
+        return find_repo_root(path.parent)
+
+    def relative_path(self, uri: str, root: Path) -> str:
+        """uri as a path relative to root (the name alone for other schemes)."""
+        path = uri_path(uri)
+        if path is None:
+            return unquote(uri.rsplit("/", 1)[-1].split(":", 1)[-1])
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    # -- settings ----------------------------------------------------------------------
+    def set_options(self, options: Any) -> bool:
+        """New editor settings; invalid ones are reported once and the old ones kept."""
+        try:
+            overrides = lsp_settings.to_overrides(options)
+            roots = self.folders() or [None]
+            for root in roots:  # validate before anything changes
+                load_settings(repo=root, overrides=overrides, overrides_source=SETTINGS_SOURCE)
+        except (ValueError, UserError) as error:
+            self.status.show_once(
+                f"settings:{error}",
+                f"codeassist: editor settings ignored: {error}",
+                types.MessageType.Error,
+            )
+            return False
+        self.overrides = overrides
+        self._settings.clear()
+        self._clients.clear()
+        return True
+
+    def settings_for(self, root: Path) -> Settings:
+        """Effective settings of a root: its config files, then the editor's settings."""
+        settings = self._settings.get(root)
+        if settings is None:
+            try:
+                settings = load_settings(
+                    repo=root, overrides=self.overrides, overrides_source=SETTINGS_SOURCE
+                )
+            except UserError as error:
+                self.status.show_once(
+                    f"config:{root}", f"codeassist: {error}", types.MessageType.Error
+                )
+                settings = Settings()
+            self._settings[root] = settings
+        return settings
+
+    # -- model clients -----------------------------------------------------------------
+    def client_for(self, settings: Settings) -> Any:
+        """The model client for these settings (one per endpoint)."""
+        key = (
+            settings.model.endpoint,
+            settings.model.path,
+            settings.model.name,
+            settings.model.api_key,
+            settings.daemon.socket,
+        )
+        client = self._clients.get(key)
+        if client is None:
+            from codeassist.client import client_from_settings
+
+            client = self._clients[key] = client_from_settings(settings)
+        return client
+
+    # -- repository indexes ------------------------------------------------------------
+    def index_for(self, root: Path) -> Any:
+        """The root's index when it is ready; starts building it (with $/progress) if not."""
+        if root in self._indexes:
+            return self._indexes[root]
+        if root not in self._indexing and root.is_dir():
+            self._indexing[root] = asyncio.ensure_future(self._build_index(root))
+        return None
+
+    async def wait_for_index(self, root: Path) -> Any:
+        """The root's index once built (None if building failed)."""
+        self.index_for(root)
+        task = self._indexing.get(root)
+        if task is not None:
+            await asyncio.shield(task)
+        return self._indexes.get(root)
+
+    async def _build_index(self, root: Path) -> None:
+        progress = Progress(self.server, f"codeassist: indexing {root.name}")
+        await progress.begin("reading files")
+        self.status.state("indexing", str(root))
+        loop = asyncio.get_running_loop()
+
+        def report(*args: Any, **kwargs: Any) -> None:
+            message, percent = describe_progress(*args, **kwargs)
+            loop.call_soon_threadsafe(progress.report, message, percent)
+
+        index = None
+        try:
+            from retrieval import RepoIndex
+
+            index = await loop.run_in_executor(
+                self.index_executor, partial(RepoIndex.open, root, progress=report)
+            )
+        except Exception as error:  # completion still works, without repository context
+            logger.exception("indexing %s failed", root)
+            self.status.show_once(
+                f"index:{root}",
+                f"codeassist: could not index {root} ({error}); completions go on without "
+                "repository context. Run `codeassist index` there to see the details.",
+                types.MessageType.Warning,
+            )
+        finally:
+            self._indexes[root] = index
+            self._indexing.pop(root, None)
+            progress.end("done" if index is not None else "failed")
+            self.status.state("ready")
+
+    def take_buffer_updates(self, root: Path) -> list[tuple[str, str | None]]:
+        """(relative path, text or None when closed) of documents changed since last taken."""
+        updates = []
+        for uri, is_open in list(self._dirty.items()):
+            path = uri_path(uri)
+            if path is None or not path.is_relative_to(root):
+                continue
+            del self._dirty[uri]
+            doc = self.document(uri) if is_open else None
+            updates.append((self.relative_path(uri, root), doc.source if doc else None))
+        return updates
+
+    def open_buffers(self, root: Path) -> dict[str, str]:
+        """Unsaved text of every open document under root, by relative path."""
+        buffers = {}
+        for uri, doc in self.server.workspace.text_documents.items():
+            path = uri_path(uri)
+            if path is not None and path.is_relative_to(root):
+                buffers[self.relative_path(uri, root)] = doc.source
+        return buffers
+
+    def shutdown(self) -> None:
+        self.index_executor.shutdown(wait=False, cancel_futures=True)
