@@ -34,7 +34,8 @@ class ModelSettings:
 class DaemonSettings:
     socket: str = ""  # default: $XDG_RUNTIME_DIR/codeassist/daemon.sock
     tcp: str = ""  # optional loopback HOST:PORT, bearer token required
-    queue_size: int = 64
+    queue_size: int = 64  # queued + running requests; beyond it: 503 with Retry-After
+    max_running: int = 8  # sequences holding KV cache at once (the rest wait in the queue)
     request_timeout_s: float = 600.0
     start_timeout_s: float = 300.0
 

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from codeassist import __version__
-from codeassist.cli import config_cmd, doctor, model, placeholders
+from codeassist.cli import config_cmd, daemon, doctor, model, placeholders, serve
 from codeassist.cli.common import err_console
 from codeassist.errors import UserError
 
@@ -39,6 +39,8 @@ def _root(
 app.command("config")(config_cmd.config)
 app.command("doctor")(doctor.doctor)
 app.add_typer(model.app, name="model")
+app.command("serve")(serve.serve)
+app.add_typer(daemon.app, name="daemon")
 placeholders.register(app)
 
 

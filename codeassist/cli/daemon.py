@@ -1,0 +1,100 @@
+"""`codeassist daemon start|stop|status`: the user's one background daemon."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import typer
+
+from codeassist.cli.common import err_console, fail
+from codeassist.config import load_settings
+
+app = typer.Typer(
+    help="The background daemon that holds the model: start, stop, status.", no_args_is_help=True
+)
+
+
+def _settings(model: str | None, socket: str | None):
+    return load_settings(overrides={"model.path": model, "daemon.socket": socket})
+
+
+def _describe(health: dict) -> str:
+    queue = health.get("queue") or {}
+    return (
+        f"{health.get('status')}: model {health.get('model') or health.get('model_path')} "
+        f"on {health.get('device')}, pid {health.get('pid')}, socket {health.get('socket')}, "
+        f"{queue.get('running', 0)} running / {queue.get('waiting', 0)} waiting, "
+        f"log {health.get('log')}"
+    )
+
+
+@app.command("start")
+def start(
+    model: str = typer.Option(None, "--model", help="Checkpoint folder ([model] path)."),
+    socket: str = typer.Option(None, "--socket", help="Unix socket path ([daemon] socket)."),
+) -> None:
+    """Start the daemon in the background (if it is not running) and wait for its model."""
+    from codeassist.client.daemon_start import ensure_daemon, read_health, socket_path_of
+
+    settings = _settings(model, socket)
+    socket_path = socket_path_of(settings)
+    health = read_health(socket_path)
+    if health is not None and health.get("status") == "ok":
+        typer.echo(f"already running: {_describe(health)}")
+        return
+    started = time.monotonic()
+    with err_console.status("starting the codeassist daemon ...") as status:
+        health = ensure_daemon(settings, wait_ready=False)
+        while health.get("status") == "loading":
+            status.update(
+                f"loading model {health.get('model_path')} ... {time.monotonic() - started:.0f} s"
+            )
+            time.sleep(0.25)
+            health = read_health(socket_path) or {"status": "gone"}
+    if health.get("status") != "ok":
+        fail(
+            f"the daemon did not become ready ({health.get('status')}: "
+            f"{health.get('error', 'it exited')}); see the daemon log {health.get('log', '')}."
+        )
+    typer.echo(f"ready in {time.monotonic() - started:.1f} s: {_describe(health)}")
+
+
+@app.command("stop")
+def stop(
+    socket: str = typer.Option(None, "--socket", help="Unix socket path ([daemon] socket)."),
+) -> None:
+    """Stop the daemon (SIGTERM: running requests are cancelled, the socket removed)."""
+    from codeassist.client.daemon_start import socket_path_of, stop_daemon
+
+    socket_path = socket_path_of(_settings(None, socket))
+    pid = stop_daemon(socket_path)
+    if pid is None:
+        typer.echo(f"no daemon is running on {socket_path}")
+    else:
+        typer.echo(f"stopped daemon pid {pid} on {socket_path}")
+
+
+@app.command("status")
+def status(
+    socket: str = typer.Option(None, "--socket", help="Unix socket path ([daemon] socket)."),
+    as_json: bool = typer.Option(False, "--json", help="Print /health as JSON."),
+) -> None:
+    """Whether the daemon runs, with its model, queue and cache counters (exit 1: it does not)."""
+    from codeassist.client.daemon_start import read_health, socket_path_of
+
+    socket_path = socket_path_of(_settings(None, socket))
+    health = read_health(socket_path)
+    if health is None:
+        if as_json:
+            typer.echo(json.dumps({"status": "not running", "socket": str(socket_path)}))
+        else:
+            typer.echo(f"not running (socket {socket_path})")
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(json.dumps(health, indent=2))
+        return
+    typer.echo(_describe(health))
+    engine = health.get("engine")
+    if engine:
+        typer.echo("engine: " + ", ".join(f"{k}={v}" for k, v in engine.items()))

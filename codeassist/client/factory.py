@@ -1,0 +1,51 @@
+"""client_from_settings: our daemon over its socket, or an OpenAI-compatible base URL."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from codeassist import paths
+from codeassist.client.daemon_start import ensure_daemon, socket_path_of
+from codeassist.client.model_client import Endpoint, ModelClient
+from codeassist.config import Settings
+from codeassist.errors import UserError
+
+
+def client_from_settings(settings: Settings) -> ModelClient:
+    """The model client that [model] endpoint names ("daemon" or an http(s) base URL)."""
+    endpoint = settings.model.endpoint.strip()
+    if endpoint in ("", "daemon"):
+        socket_path = socket_path_of(settings)
+        log = paths.state_dir() / "daemon.log"
+        target = Endpoint(
+            base_url="http://codeassist/v1",
+            label=f"codeassist daemon at {socket_path}",
+            fix=(
+                f"start it with `codeassist daemon start` (or check its log {log}); "
+                "[daemon] socket sets the path."
+            ),
+            socket_path=str(socket_path),
+            model=settings.model.name or "codeassist",
+            is_daemon=True,
+        )
+        return ModelClient(target, ensure_started=lambda: ensure_daemon(settings))
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UserError(
+            f"[model] endpoint {endpoint!r} ({settings.source_of('model.endpoint')}) must be "
+            "'daemon' or an http(s) base URL such as http://127.0.0.1:8080/v1."
+        )
+    base = endpoint.rstrip("/")
+    if parts.path in ("", "/"):
+        base += "/v1"
+    target = Endpoint(
+        base_url=base,
+        label=f"model endpoint {base}",
+        fix=(
+            "start that server, or fix [model] endpoint "
+            f"({settings.source_of('model.endpoint')}; env CODEASSIST_MODEL_ENDPOINT)."
+        ),
+        api_key=settings.model.api_key,
+        model=settings.model.name,
+    )
+    return ModelClient(target)

@@ -1,0 +1,101 @@
+"""Listening sockets: the owner-only Unix socket, and the optional loopback TCP one."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import socket
+import stat
+from pathlib import Path
+
+from codeassist.errors import UserError
+
+
+def prepare_socket_dir(directory: Path) -> None:
+    """Create the socket's directory 0700, or check that an existing one is private to us."""
+    if not directory.exists():
+        old = os.umask(0o077)
+        try:
+            directory.mkdir(parents=True, mode=0o700, exist_ok=True)
+        finally:
+            os.umask(old)
+    info = directory.stat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise UserError(
+            f"socket directory {directory} is not a directory; choose another --socket."
+        )
+    if info.st_uid != os.getuid():
+        raise UserError(
+            f"socket directory {directory} belongs to uid {info.st_uid}, not to you; "
+            "choose a --socket path in a directory you own."
+        )
+    if info.st_mode & 0o077:
+        raise UserError(
+            f"socket directory {directory} is open to other users "
+            f"(mode {stat.S_IMODE(info.st_mode):04o}); run `chmod 700 {directory}` "
+            "or choose a --socket path in a private directory."
+        )
+
+
+def bind_unix(path: Path) -> socket.socket:
+    """A listening Unix socket at path with mode 0600 from the first instant."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        sock.bind(str(path))
+    except OSError:
+        sock.close()
+        raise
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def parse_loopback(address: str) -> tuple[str, int]:
+    """("127.0.0.1", 8000) from "127.0.0.1:8000"; refuses anything that is not loopback."""
+    host, sep, port_text = address.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not port_text.isdigit() or not host:
+        raise UserError(f"--tcp {address!r} must be HOST:PORT, for example 127.0.0.1:8765.")
+    port = int(port_text)
+    if not 0 < port < 65536:
+        raise UserError(f"--tcp {address!r}: port must be between 1 and 65535.")
+    if host == "localhost":
+        host = "127.0.0.1"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise UserError(
+            f"--tcp {address!r}: give a loopback IP address (127.0.0.1 or ::1), not a host name."
+        ) from None
+    if not ip.is_loopback:
+        raise UserError(
+            f"--tcp {address!r} is not a loopback address; the daemon only listens on this "
+            "machine (use 127.0.0.1 or ::1, or put an authenticating proxy in front)."
+        )
+    return host, port
+
+
+def bind_tcp(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise UserError(
+            f"cannot listen on {host}:{port}: {error.strerror}; choose another port."
+        ) from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def remove_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
