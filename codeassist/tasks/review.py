@@ -1,0 +1,353 @@
+"""The review task: a ChangeSet in, checked findings out. Plain functions, no CLI, no LSP.
+
+Thinking is on (review is the one task that thinks), priority "batch" so that completions
+overtake it, JSON findings checked against the diff, one repair attempt for a malformed answer,
+then a clear "no valid findings" result with the raw text saved to a file.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from codeassist import paths
+from codeassist.config import Settings
+from codeassist.git.changes import ChangeSet, split_lines
+from codeassist.tasks.review_findings import (
+    ANSWER_SCHEMA,
+    Checked,
+    Dropped,
+    Finding,
+    InvalidAnswer,
+    check_findings,
+    extract_findings,
+)
+from codeassist.tasks.review_prompt import (
+    ContextProvider,
+    ReviewPrompt,
+    build_prompt,
+    repair_messages,
+)
+
+DEFAULT_CONTEXT_TOKENS = 32768  # the window assumed when neither a setting nor a memory plan says
+ANSWER_RESERVE_TOKENS = 256  # turn markers and rounding between our count and the model's
+
+
+@dataclass
+class ReviewProgress:
+    stage: str  # context | model | repair | done
+    elapsed_s: float
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    thinking: bool = False
+
+
+@dataclass
+class ReviewResult:
+    status: str  # ok | no_valid_findings | cancelled
+    findings: list[Finding]
+    dropped: list[Dropped] = field(default_factory=list)
+    reanchored: int = 0
+    prompt: ReviewPrompt | None = None
+    thinking: str = ""
+    answer: str = ""
+    problem: str = ""  # why there are no valid findings (status no_valid_findings)
+    raw_output_path: Path | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+
+def count_tokens_default(text: str) -> int:
+    """The one token estimate used for budgets (retrieval's estimator: errs on the high side)."""
+    from retrieval.tokens import estimate_tokens
+
+    return estimate_tokens(text)
+
+
+def _gpu_memory_bytes(text: str) -> int | None:
+    match = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]i?B?)?\s*", text or "", re.I)
+    if not match:
+        return None
+    scale = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+    unit = (match.group(2) or "b")[0].lower()
+    return int(float(match.group(1)) * scale.get(unit, 1))
+
+
+def context_window(settings: Settings) -> int:
+    """Tokens the model can take: the memory plan for a local checkpoint, else the default."""
+    if settings.model.endpoint == "daemon" and settings.model.path:
+        try:
+            from codeassist.engine.plan import context_limit
+        except ImportError:
+            context_limit = None
+        if context_limit is not None:
+            try:
+                gpu = _gpu_memory_bytes(settings.engine.gpu_memory)
+                return int(context_limit(settings.model.path, gpu))
+            except Exception:  # a bad path is reported by the model call itself
+                pass
+        try:
+            from codeassist.gemma4.checkpoint import read_checkpoint_config
+
+            config = read_checkpoint_config(settings.model.path)
+            text = config.get("text_config", config)
+            window = int(text.get("max_position_embeddings", DEFAULT_CONTEXT_TOKENS))
+            return min(window, DEFAULT_CONTEXT_TOKENS)
+        except Exception:
+            pass
+    return DEFAULT_CONTEXT_TOKENS
+
+
+def review_budget(settings: Settings) -> int:
+    """Prompt tokens for a review: review.budget_tokens, else the window less the answer."""
+    if settings.review.budget_tokens > 0:
+        return settings.review.budget_tokens
+    window = context_window(settings)
+    return max(1024, window - settings.review.max_tokens - ANSWER_RESERVE_TOKENS)
+
+
+def retrieval_context(root: Path, changes: ChangeSet) -> ContextProvider | None:
+    """Related code from the repository index (enclosing code, definitions used, callers)."""
+    try:
+        from retrieval import RepoIndex
+    except ImportError:
+        return None
+
+    def provide(ranges: dict[str, list[tuple[int, int]]], budget: int) -> Any:
+        index = RepoIndex.open(root)
+        for change in changes.reviewable():
+            # The index reads the working tree; show it the reviewed version of changed files.
+            index.update_buffer(change.path, change.new_text)
+        return index.context_for_changes(ranges, budget=budget, count_tokens=count_tokens_default)
+
+    return provide
+
+
+def plan_review(
+    changes: ChangeSet,
+    settings: Settings,
+    *,
+    context: ContextProvider | None = None,
+    count_tokens: Callable[[str], int] | None = None,
+    use_index: bool = True,
+) -> ReviewPrompt:
+    """Everything up to the model call (what --dry-run shows): the packed prompt."""
+    if context is None and use_index:
+        context = retrieval_context(changes.root, changes)
+    return build_prompt(
+        changes,
+        budget=review_budget(settings),
+        count_tokens=count_tokens or count_tokens_default,
+        context=context,
+    )
+
+
+def _response_format(settings: Settings) -> dict[str, Any] | None:
+    mode = settings.review.response_format
+    if mode == "auto":
+        mode = "none" if settings.model.endpoint == "daemon" else "json_schema"
+    if mode == "json_schema":
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "review_findings", "schema": ANSWER_SCHEMA},
+        }
+    if mode == "json_object":
+        return {"type": "json_object"}
+    return None
+
+
+def save_raw_output(label: str, attempts: list[tuple[str, str, str]], problem: str) -> Path:
+    """Write what the model said (thinking and answer of each attempt) to a file; its path."""
+    folder = paths.state_dir() / "reviews"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", label)[:60]
+    path = folder / f"{stamp}-{slug}.txt"
+    lines = [f"codeassist review: {label}", f"problem: {problem or 'none'}", ""]
+    for name, thinking, answer in attempts:
+        lines += [
+            f"===== {name}: thinking =====",
+            thinking,
+            f"===== {name}: answer =====",
+            answer,
+            "",
+        ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _reviewed_file_reader(root: Path, changes: ChangeSet) -> Callable[[str], list[str] | None]:
+    def read(path: str) -> list[str] | None:
+        change = changes.file(path)
+        if change is not None:
+            return change.new_lines()
+        full = (root / path).resolve()
+        if not full.is_relative_to(root.resolve()) or not full.is_file():
+            return None
+        try:
+            return split_lines(full.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    return read
+
+
+def review(
+    changes: ChangeSet,
+    settings: Settings,
+    client: Any,
+    *,
+    cancel: threading.Event | None = None,
+    progress: Callable[[ReviewProgress], None] | None = None,
+    on_thinking: Callable[[str], None] | None = None,
+    only_changed: bool = True,
+    timeout: float | None = None,
+    prompt: ReviewPrompt | None = None,
+    context: ContextProvider | None = None,
+) -> ReviewResult:
+    """Review changes with the model behind client; findings checked against the diff.
+
+    client is a codeassist.client.ModelClient. Raises ModelUnavailable (a UserError) when the
+    model cannot be reached or times out; returns status "cancelled" when cancel is set.
+    """
+    started = time.monotonic()
+    state = ReviewProgress("context", 0.0)
+
+    def report(stage: str | None = None) -> None:
+        if stage:
+            state.stage = stage
+        state.elapsed_s = time.monotonic() - started
+        if progress:
+            progress(state)
+
+    report()
+    if prompt is None:
+        prompt = plan_review(changes, settings, context=context)
+    state.prompt_tokens = prompt.used
+
+    def on_delta(kind: str, text: str) -> None:
+        state.generated_tokens += 1
+        state.thinking = kind == "thinking"
+        if kind == "thinking" and on_thinking:
+            on_thinking(text)
+        report()
+
+    deadline = None if timeout is None else started + timeout
+
+    def call(messages: list[dict[str, str]], thinking: bool) -> Any:
+        remaining = None if deadline is None else max(1.0, deadline - time.monotonic())
+        fmt = _response_format(settings)
+        kwargs: dict[str, Any] = dict(
+            enable_thinking=thinking,
+            max_tokens=settings.review.max_tokens,
+            priority="batch",
+            timeout=remaining,
+            cancel=cancel,
+            on_delta=on_delta,
+        )
+        try:
+            return client.chat(messages, response_format=fmt, **kwargs)
+        except Exception as error:
+            status = getattr(error, "status", None)
+            if fmt is None or status not in (400, 404, 415, 422, 501):
+                raise
+            # The backend does not take constrained output: ask in words alone.
+            return client.chat(messages, **kwargs)
+
+    usage = {"prompt_tokens": 0, "completion_tokens": 0, "reused_tokens": 0}
+
+    def add_usage(result: Any) -> None:
+        for key in usage:
+            usage[key] += int(getattr(result.usage, key, 0) or 0)
+
+    attempts: list[tuple[str, str, str]] = []
+    report("model")
+    first = call(prompt.messages, True)
+    add_usage(first)
+    attempts.append(("review", first.thinking or "", first.text or ""))
+    if first.finish_reason == "cancelled" or (cancel is not None and cancel.is_set()):
+        return ReviewResult("cancelled", [], prompt=prompt, usage=usage, thinking=first.thinking)
+
+    checked: Checked | None = None
+    problem = ""
+    answer = first.text or ""
+    try:
+        items = extract_findings(answer)
+    except InvalidAnswer as error:
+        problem = str(error)
+        if first.finish_reason == "length":
+            problem += f" (the model stopped at the {settings.review.max_tokens}-token limit)"
+        report("repair")
+        second = call(repair_messages(prompt, answer, problem), False)
+        add_usage(second)
+        attempts.append(("repair", second.thinking or "", second.text or ""))
+        if second.finish_reason == "cancelled" or (cancel is not None and cancel.is_set()):
+            return ReviewResult("cancelled", [], prompt=prompt, usage=usage)
+        try:
+            items = extract_findings(second.text or "")
+            answer = second.text or ""
+        except InvalidAnswer as again:
+            problem = f"first answer: {problem}; repair answer: {again}"
+            items = None
+    if items is not None:
+        checked = check_findings(
+            items,
+            changes,
+            only_changed=only_changed,
+            read_file=_reviewed_file_reader(changes.root, changes),
+        )
+    report("done")
+    elapsed = time.monotonic() - started
+    if checked is None:
+        path = save_raw_output(changes.label, attempts, problem)
+        return ReviewResult(
+            "no_valid_findings",
+            [],
+            prompt=prompt,
+            thinking=first.thinking or "",
+            answer=answer,
+            problem=problem,
+            raw_output_path=path,
+            usage=usage,
+            elapsed_s=elapsed,
+        )
+    if checked.dropped and not checked.findings:
+        problem = f"all {len(checked.dropped)} findings it returned were invalid: " + "; ".join(
+            sorted({d.reason for d in checked.dropped})[:5]
+        )
+        path = save_raw_output(changes.label, attempts, problem)
+        return ReviewResult(
+            "no_valid_findings",
+            [],
+            dropped=checked.dropped,
+            prompt=prompt,
+            thinking=first.thinking or "",
+            answer=answer,
+            problem=problem,
+            raw_output_path=path,
+            usage=usage,
+            elapsed_s=elapsed,
+        )
+    raw_path = None
+    if checked.dropped:
+        raw_path = save_raw_output(
+            changes.label, attempts, f"{len(checked.dropped)} findings dropped"
+        )
+    return ReviewResult(
+        "ok",
+        checked.findings,
+        dropped=checked.dropped,
+        reanchored=checked.reanchored,
+        prompt=prompt,
+        thinking=first.thinking or "",
+        answer=answer,
+        raw_output_path=raw_path,
+        usage=usage,
+        elapsed_s=elapsed,
+    )
