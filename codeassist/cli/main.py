@@ -10,6 +10,7 @@ from rich.markup import escape
 from codeassist import __version__
 from codeassist.cli import config_cmd, daemon, doctor, model, placeholders, serve
 from codeassist.cli.common import err_console
+from codeassist.cli.lsp import lsp as lsp_command
 from codeassist.errors import UserError
 
 app = typer.Typer(
@@ -41,6 +42,7 @@ app.command("doctor")(doctor.doctor)
 app.add_typer(model.app, name="model")
 app.command("serve")(serve.serve)
 app.add_typer(daemon.app, name="daemon")
+app.command("lsp")(lsp_command)
 placeholders.register(app)
 
 

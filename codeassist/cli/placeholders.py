@@ -12,7 +12,6 @@ from codeassist.cli.common import not_built
 
 # command or group -> issue that builds it
 PENDING = {
-    "lsp": 6,
     "review": 7,
     "hook": 7,
     "index": 5,
