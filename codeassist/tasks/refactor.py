@@ -157,13 +157,20 @@ def run_refactor(
     read: Callable[[str], rename.Document] | None = None,
     count_tokens: Callable[[str], int] | None = None,
     cancel: threading.Event | None = None,
+    context: list[Any] | None = None,
 ) -> RefactorResult:
-    """Run one refactor through the model; EditRefused (with a clear message) when unsafe."""
-    count = count_tokens or _default_counter()
+    """Run one refactor through the model; EditRefused (with a clear message) when unsafe.
+
+    context: retrieval items already gathered (see gather_context); None gathers them here.
+    """
+    count = count_tokens or default_counter()
     grammar = grammar_for_path(request.path, request.text)
     if request.action is Action.RENAME:
         return _run_rename(request, client, settings, index, read, grammar, cancel)
-    context, notes = _context(request, index, settings.budget_tokens, count)
+    if context is None:
+        context, notes = gather_context(request, index, settings.budget_tokens, count)
+    else:
+        notes = []
     messages, prefilled = build_messages(request, grammar, context)
     output = _ask(client, messages, settings, cancel, prefilled=prefilled)
     edits = edits_from_output(request, grammar, output, prefilled=bool(prefilled))
@@ -334,19 +341,31 @@ def _run_rename(
     grammar: Grammar | None,
     cancel: threading.Event | None,
 ) -> RefactorResult:
-    old = text_in(request.text, request.span)
     if index is None:
         raise EditRefused(
             "renaming needs the repository index, which is not ready yet; try again in a moment."
         )
+    old = text_in(request.text, request.span)
     new = request.new_name or suggest_name(request, grammar, client, settings, cancel)
     rename.check_new_name(old, new, grammar.name if grammar else None)
-    locations = index_locations(index, request.root, old)
+    locations = index_locations(index, request.root, old, read)
+    return plan_symbol_rename(request, new, locations, read)
+
+
+def plan_symbol_rename(
+    request: RefactorRequest,
+    new: str,
+    locations: list[rename.Location],
+    read: Callable[[str], rename.Document] | None = None,
+) -> RefactorResult:
+    """Rename the symbol at request.span to new at exactly locations (from the index)."""
+    old = text_in(request.text, request.span)
+    grammar = grammar_for_path(request.path, request.text)
     here = rename.Location(request.path, request.span.start_line, request.span.start_col)
     if here not in locations:
         raise EditRefused(
             f"the index does not know '{old}' at line {request.span.start_line + 1} (it may be "
-            f"a local or not yet indexed); nothing was renamed."
+            f"a local name, or the file is not indexed yet); nothing was renamed."
         )
 
     def read_current(path: str) -> rename.Document:
@@ -367,26 +386,33 @@ def read_from_disk(path: str) -> rename.Document:
         ) from None
 
 
-def index_locations(index: Any, root: str, name: str) -> list[rename.Location]:
-    """Every place the retrieval index knows name: its definitions and its references."""
-    found = []
-    for entry in [*index.definitions(name), *index.references(name)]:
-        path, line, col = _location_fields(entry)
-        absolute = Path(path) if Path(path).is_absolute() else Path(root) / path
-        found.append(rename.Location(str(absolute), line, col))
-    return found
+def index_locations(
+    index: Any, root: str, name: str, read: Callable[[str], rename.Document] | None = None
+) -> list[rename.Location]:
+    """Every place the retrieval index knows name: its references and its definitions' names."""
+    read = read or read_from_disk
+    found = set()
+    for ref in index.references(name):
+        found.add(rename.Location(_absolute(root, ref.path), ref.line - 1, ref.col))
+    for definition in index.definitions(name):
+        path = _absolute(root, definition.path)
+        lines = split_lines(read(path).text)
+        target = name.encode("utf-8")
+        # The name sits on one of the header lines, at a byte column.
+        for line in range(definition.start_line - 1, definition.signature_end_line):
+            data = lines[line].encode("utf-8") if line < len(lines) else b""
+            if data[definition.col : definition.col + len(target)] == target:
+                col = len(data[: definition.col].decode("utf-8", "replace"))
+                found.add(rename.Location(path, line, col))
+                break
+    return sorted(found)
 
 
-def _location_fields(entry: Any) -> tuple[str, int, int]:
-    """(path, 0-based line, 0-based column) of an index entry."""
-    if isinstance(entry, tuple):
-        path, line, col = entry[0], entry[1], entry[2]
-    else:
-        path, line, col = entry.path, entry.line, entry.col
-    return str(path), int(line) - 1, int(col)
+def _absolute(root: str, path: str) -> str:
+    return str(Path(path) if Path(path).is_absolute() else Path(root) / path)
 
 
-def _context(
+def gather_context(
     request: RefactorRequest, index: Any, budget: int, count: Callable[[str], int]
 ) -> tuple[list[Any], list[str]]:
     """Definitions and callers the selection touches, packed to the refactor budget."""
@@ -421,7 +447,8 @@ def _context(
     return items, []
 
 
-def _default_counter() -> Callable[[str], int]:
+def default_counter() -> Callable[[str], int]:
+    """The token estimator retrieval documents (used when no tokenizer is at hand)."""
     try:
         from retrieval.tokens import estimate_tokens
     except ImportError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from codeassist.tasks.edits import EditRefused, apply_edits
@@ -66,3 +68,38 @@ def test_bad_new_names(new, message):
 def test_no_locations_is_a_clear_refusal():
     with pytest.raises(EditRefused, match="knows no occurrences"):
         plan_rename("load", "fetch", [], read_from_disk)
+
+
+def test_rename_through_the_real_index_skips_strings_and_comments(tmp_path):
+    from codeassist.config import RefactorSettings
+    from codeassist.tasks.edits import Span
+    from codeassist.tasks.refactor import Action, RefactorRequest, run_refactor
+    from retrieval import RepoIndex
+
+    (tmp_path / "a.py").write_text(
+        "import functools\n\n\n@functools.cache\ndef load(path):\n    return path\n"
+    )
+    (tmp_path / "b.py").write_text('from a import load\n\nprint(load("y"))  # load\nx = "load"\n')
+    index = RepoIndex.open(tmp_path)
+    buffer = (tmp_path / "b.py").read_text() + "load(1)\n"  # unsaved text of the open file
+    index.update_buffer("b.py", buffer)
+    request = RefactorRequest(
+        str(tmp_path / "b.py"),
+        buffer,
+        3,
+        Action.RENAME,
+        Span(2, 6, 2, 10),
+        new_name="fetch",
+        root=str(tmp_path),
+    )
+    result = run_refactor(request, client=None, settings=RefactorSettings(), index=index)
+    texts = {}
+    for plan in result.edits:
+        base = buffer if plan.path == request.path else Path(plan.path).read_text()
+        texts[plan.path] = apply_edits(base, plan.edits)
+        assert plan.version == (3 if plan.path == request.path else None)
+    assert texts[str(tmp_path / "a.py")].count("def fetch(path):") == 1
+    assert texts[str(tmp_path / "b.py")] == (
+        'from a import fetch\n\nprint(fetch("y"))  # load\nx = "load"\nfetch(1)\n'
+    )
+    assert result.new_name == "fetch"

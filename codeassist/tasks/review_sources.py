@@ -1,0 +1,105 @@
+"""What an editor review looks at, as a ChangeSet: a buffer, a selection, or uncommitted work.
+
+Editor reviews see unsaved buffers: the reviewed version of a file is the editor's text.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from pathlib import Path
+
+import git
+
+from codeassist.errors import UserError
+from codeassist.git.changes import ChangeSet, DiffLine, FileChange, Hunk, split_lines
+from codeassist.git.unified import hunks_for_ranges
+
+
+def file_review(
+    root: Path, path: str, text: str, lines: tuple[int, int] | None = None
+) -> ChangeSet:
+    """A whole buffer (or its 1-based inclusive lines) presented as under review."""
+    relative = Path(path).resolve().relative_to(root.resolve()).as_posix()
+    all_lines = split_lines(text)
+    first, last = lines or (1, max(1, len(all_lines)))
+    hunks = hunks_for_ranges(all_lines, [(first, last)])
+    label = f"{relative}" if lines is None else f"{relative}:{first}-{last}"
+    change = FileChange(relative, relative, "modified", hunks=hunks, new_text=text)
+    return ChangeSet(root=root, label=label, base=None, target=None, files=[change])
+
+
+def diff_hunks(old: str, new: str, context: int = 3) -> list[Hunk]:
+    """Unified-diff hunks between two texts, with right-side line numbers."""
+    old_lines, new_lines = split_lines(old), split_lines(new)
+    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
+    hunks = []
+    for group in matcher.get_grouped_opcodes(context):
+        first, last = group[0], group[-1]
+        hunk = Hunk(first[1] + 1, last[2] - first[1], first[3] + 1, last[4] - first[3])
+        for tag, a1, a2, b1, b2 in group:
+            if tag == "equal":
+                for offset in range(a2 - a1):
+                    hunk.lines.append(
+                        DiffLine(" ", old_lines[a1 + offset], a1 + offset + 1, b1 + offset + 1)
+                    )
+                continue
+            for n in range(a1, a2):
+                hunk.lines.append(DiffLine("-", old_lines[n], n + 1, None))
+            for n in range(b1, b2):
+                hunk.lines.append(DiffLine("+", new_lines[n], None, n + 1))
+        hunks.append(hunk)
+    return hunks
+
+
+def uncommitted_review(root: Path, read: Callable[[str], str | None]) -> ChangeSet:
+    """The working tree (open buffers included, via read(abs path)) against HEAD.
+
+    UserError when root is not in a git repository or nothing changed.
+    """
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise UserError(
+            f"{root} is not in a git repository; 'Review uncommitted changes' compares the "
+            f"working tree with HEAD. Use 'Review this file' instead."
+        ) from None
+    try:
+        top = Path(repo.working_tree_dir or root)
+        try:
+            head = repo.head.commit.tree
+        except ValueError:  # no commits yet
+            head = None
+        changed = set(repo.untracked_files)
+        if head is not None:
+            changed |= {d.a_path or d.b_path for d in head.diff(None)}
+        changed |= {d.a_path or d.b_path for d in repo.index.diff(None)}
+        files = []
+        for relative in sorted(p for p in changed if p):
+            old = None
+            if head is not None:
+                try:
+                    old = head[relative].data_stream.read().decode("utf-8")
+                except (KeyError, UnicodeDecodeError):
+                    old = None
+            new = read(str(top / relative))
+            if new is None:  # deleted, or not text
+                if old is not None and not (top / relative).exists():
+                    files.append(FileChange(None, relative, "deleted"))
+                continue
+            if old == new:
+                continue
+            status = "added" if old is None else "modified"
+            hunks = diff_hunks(old or "", new)
+            files.append(FileChange(relative, relative, status, hunks=hunks, new_text=new))
+    finally:
+        repo.close()
+    if not any(f.hunks for f in files):
+        raise UserError(f"no uncommitted changes in {top} to review.")
+    return ChangeSet(
+        root=top,
+        label="uncommitted changes (working tree vs HEAD)",
+        base=None,
+        target=None,
+        files=files,
+    )
