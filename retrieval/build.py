@@ -29,14 +29,16 @@ class ReadResult:
     skip: str = ""  # reason when skipped
 
 
-def read_for_index(root: Path, path: str) -> tuple[ReadResult, bytes | None]:
+def read_for_index(
+    root: Path, path: str, max_bytes: int = MAX_BYTES
+) -> tuple[ReadResult, bytes | None]:
     """Read one file and decide whether it is indexable; never raises."""
     try:
         with open(root / path, "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
+            data = fh.read(max_bytes + 1)
     except OSError:
         return ReadResult(path, skip="unreadable"), None
-    if len(data) > MAX_BYTES:
+    if len(data) > max_bytes:
         return ReadResult(path, skip="too large"), None
     if looks_binary(data):
         return ReadResult(path, skip="binary"), None

@@ -28,8 +28,12 @@ class PathError(ValueError):
 class RepoIndex:
     """Definitions and references of one repository, plus unsaved editor buffers."""
 
-    def __init__(self, root: Path, cache: TagCache) -> None:
+    def __init__(
+        self, root: Path, cache: TagCache, max_file_bytes: int = MAX_BYTES, workers: int = 0
+    ) -> None:
         self.root = root
+        self.max_file_bytes = max_file_bytes
+        self.workers = workers
         self._cache = cache
         self._disk: dict[str, FileTags] = {}
         self._buffers: dict[str, tuple[str, FileTags]] = {}
@@ -43,13 +47,22 @@ class RepoIndex:
 
     @classmethod
     def open(
-        cls, root: Path | str, cache_dir: Path | None = None, progress: Progress | None = None
+        cls,
+        root: Path | str,
+        cache_dir: Path | None = None,
+        progress: Progress | None = None,
+        *,
+        max_file_bytes: int = MAX_BYTES,
+        workers: int = 0,
     ) -> RepoIndex:
-        """Index `root` (a directory), reusing the cache in `cache_dir` (None: memory only)."""
+        """Index `root` (a directory), reusing the cache in `cache_dir` (None: memory only).
+
+        workers: parsing processes (0: one per core); files over max_file_bytes are skipped.
+        """
         root = Path(root).expanduser().resolve()
         if not root.is_dir():
             raise PathError(f"{root}: not a directory; pass the repository's root directory")
-        index = cls(root, TagCache(cache_dir))
+        index = cls(root, TagCache(cache_dir), max_file_bytes, workers)
         index.refresh(progress)
         return index
 
@@ -80,7 +93,7 @@ class RepoIndex:
             if st is None:
                 skipped["not a regular file"] = skipped.get("not a regular file", 0) + 1
                 continue
-            if st.size > MAX_BYTES:
+            if st.size > self.max_file_bytes:
                 skipped["too large"] = skipped.get("too large", 0) + 1
                 continue
             k = known.get(name)
@@ -94,7 +107,7 @@ class RepoIndex:
                 continue
             to_read.append((name, (st.size, st.mtime_ns, st.inode)))
         for name, st3 in to_read:
-            res, _data = read_for_index(self.root, name)
+            res, _data = read_for_index(self.root, name, self.max_file_bytes)
             if res.skip:
                 skipped[res.skip] = skipped.get(res.skip, 0) + 1
                 new_stats.append((name, *st3, "", res.skip))
@@ -138,7 +151,9 @@ class RepoIndex:
             if progress:
                 progress(counter[0], total, s.cache_hits)
 
-        for name, h, blob in parse_files(self.root, missing, on_done=tick):
+        for name, h, blob in parse_files(
+            self.root, missing, workers=self.workers or None, on_done=tick
+        ):
             lang = entries[name][1]
             if blob is None:
                 reason = "unreadable" if not h else "parser failed"
@@ -237,7 +252,8 @@ class RepoIndex:
             if lang is None:
                 return
             data = text.encode("utf-8", "surrogatepass")
-            tags = parse_source(data, lang) if len(data) <= MAX_BYTES else FileTags(lang=lang)
+            too_big = len(data) > self.max_file_bytes
+            tags = FileTags(lang=lang) if too_big else parse_source(data, lang)
             self._buffers[rel] = (text, tags)
         self._touch(rel)
         self._changed(rel, old, self.tags(rel))
@@ -246,7 +262,7 @@ class RepoIndex:
         """Re-read one file from disk after it changed (or vanished)."""
         rel = self.relpath(path)
         old = self.tags(rel)
-        res, data = read_for_index(self.root, rel)
+        res, data = read_for_index(self.root, rel, self.max_file_bytes)
         self._texts.pop(rel, None)
         if data is None:
             self._disk.pop(rel, None)

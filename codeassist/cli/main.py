@@ -9,6 +9,9 @@ from rich.markup import escape
 
 from codeassist import __version__
 from codeassist.cli import config_cmd, daemon, doctor, model, placeholders, serve
+from codeassist.cli import context as context_cmd
+from codeassist.cli import eval as eval_cmd
+from codeassist.cli import index as index_cmd
 from codeassist.cli.common import err_console
 from codeassist.cli.lsp import lsp as lsp_command
 from codeassist.errors import UserError
@@ -43,6 +46,9 @@ app.add_typer(model.app, name="model")
 app.command("serve")(serve.serve)
 app.add_typer(daemon.app, name="daemon")
 app.command("lsp")(lsp_command)
+app.command("index")(index_cmd.index)
+app.command("context")(context_cmd.context)
+app.add_typer(eval_cmd.app, name="eval")
 placeholders.register(app)
 
 

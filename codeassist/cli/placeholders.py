@@ -14,9 +14,6 @@ from codeassist.cli.common import not_built
 PENDING = {
     "review": 7,
     "hook": 7,
-    "index": 5,
-    "context": 5,
-    "eval": 5,
 }
 
 

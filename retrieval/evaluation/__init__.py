@@ -1,0 +1,1 @@
+"""The retrieval quality eval: cases from a repository, our retriever against baselines."""
