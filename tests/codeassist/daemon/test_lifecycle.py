@@ -1,0 +1,209 @@
+"""Daemon processes: permissions, the TCP token, one daemon per socket, queue overflow,
+on-demand start under a lock, recovery after kill -9, SIGTERM cleanup."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from codeassist.client import ModelBusy, ModelUnavailable, client_from_settings
+from codeassist.client.daemon_start import stop_daemon
+from codeassist.config import load_settings
+from codeassist.daemon.child import start_serve
+from codeassist.daemon.lock import holder_pid, token_path
+
+ENGINE_ARGS = ["--set=engine.quantize=none", "--set=engine.device=cpu"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def small_daemon(tiny_checkpoint, tmp_path_factory):
+    """A daemon with a queue of 2 that also listens on loopback TCP."""
+    home = tmp_path_factory.mktemp("small")
+    socket_dir = home / "private"  # created by the daemon itself
+    port = free_port()
+    args = [*ENGINE_ARGS, "--queue-size", "2", "--tcp", f"127.0.0.1:{port}"]
+    env = dict(os.environ, XDG_STATE_HOME=str(home / "state"), XDG_RUNTIME_DIR=str(home))
+    child = start_serve(
+        tiny_checkpoint, socket_dir / "d.sock", output=home / "out", args=args, env=env
+    )
+    child.wait_ready(180)
+    yield child, port
+    assert child.stop() == 0
+    assert not (socket_dir / "d.sock").exists()
+    assert not token_path(socket_dir / "d.sock").exists()
+
+
+def test_socket_and_token_permissions_and_tcp_auth(small_daemon):
+    child, port = small_daemon
+    sock = child.socket_path
+    assert stat.S_ISSOCK(sock.stat().st_mode)
+    assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+    assert stat.S_IMODE(sock.parent.stat().st_mode) == 0o700
+    token_file = token_path(sock)
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    token = token_file.read_text().strip()
+    url = f"http://127.0.0.1:{port}/health"
+    assert httpx.get(url).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    answer = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200 and answer.json()["status"] == "ok"
+
+
+def test_another_user_cannot_connect(small_daemon):
+    child, _ = small_daemon
+    assert os.stat(child.socket_path).st_uid == os.getuid()
+    if os.getuid() != 0:
+        # Unprivileged: we cannot act as another user; the modes above and the owner are the proof.
+        assert stat.S_IMODE(child.socket_path.stat().st_mode) & 0o077 == 0
+        return
+    probe = (
+        "import socket,sys\n"
+        "s=socket.socket(socket.AF_UNIX)\n"
+        "try:\n s.connect(sys.argv[1])\nexcept OSError as e:\n print(type(e).__name__)\n"
+        "else:\n print('connected')\n"
+    )
+    python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+    result = subprocess.run(
+        [python, "-c", probe, str(child.socket_path)],
+        user="nobody",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.stdout.strip() == "PermissionError", result.stderr
+
+
+def test_client_refuses_a_socket_owned_by_someone_else(tmp_path):
+    foreign = tmp_path / "foreign.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(foreign))
+    os.chown(foreign, 65534, 65534) if os.getuid() == 0 else None
+    settings = load_settings(overrides={"daemon.socket": str(foreign)})
+    client = client_from_settings(settings)
+    if os.getuid() == 0:
+        with pytest.raises(ModelUnavailable) as refused:
+            client.chat([{"role": "user", "content": "x"}], max_tokens=1)
+        assert "belongs to uid 65534" in str(refused.value)
+    listener.close()
+
+
+def test_non_loopback_and_second_daemon_are_refused(small_daemon, tiny_checkpoint, tmp_path):
+    child, _ = small_daemon
+    serve = [sys.executable, "-m", "codeassist.cli.main", "serve", "--model", str(tiny_checkpoint)]
+    public = subprocess.run(
+        [*serve, "--socket", str(tmp_path / "s" / "d.sock"), "--tcp", "0.0.0.0:8999"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert public.returncode == 2 and "not a loopback address" in public.stderr
+    second = subprocess.run(
+        [*serve, "--socket", str(child.socket_path)], capture_output=True, text=True, timeout=60
+    )
+    assert second.returncode == 2
+    assert "already running" in second.stderr and str(child.pid) in second.stderr
+    assert child.process.poll() is None  # the first one is untouched
+
+
+def test_queue_overflow_answers_503_with_retry_after(small_daemon, tiny_checkpoint):
+    child, _ = small_daemon
+    transport = httpx.HTTPTransport(uds=str(child.socket_path))
+    body = {"prompt": "<bos>a", "max_tokens": 3000, "stream": True}
+    settings = load_settings(
+        overrides={"daemon.socket": str(child.socket_path), "model.path": str(tiny_checkpoint)}
+    )
+    with (
+        httpx.Client(transport=transport, base_url="http://d", timeout=30) as http,
+        http.stream("POST", "/v1/completions", json=body) as one,
+        http.stream("POST", "/v1/completions", json=body) as two,
+    ):
+        assert one.status_code == two.status_code == 200
+        third = http.post("/v1/completions", json={"prompt": "<bos>b", "max_tokens": 1})
+        assert third.status_code == 503
+        assert int(third.headers["Retry-After"]) >= 1
+        assert "queue is full" in third.json()["error"]["message"]
+        with pytest.raises(ModelBusy) as busy:
+            client_from_settings(settings).complete("<bos>c", max_tokens=1)
+        assert str(child.socket_path) in str(busy.value) and busy.value.retry_after >= 1
+
+
+def test_on_demand_start_is_single_and_survives_kill_9(tiny_checkpoint, tmp_path):
+    sock = tmp_path / "run" / "ondemand.sock"
+    settings = load_settings(
+        overrides={
+            "daemon.socket": str(sock),
+            "model.path": str(tiny_checkpoint),
+            "engine.quantize": "none",
+            "engine.device": "cpu",
+        }
+    )
+    pids: list[int] = []
+    errors: list[BaseException] = []
+
+    def first_call() -> None:
+        try:
+            pids.append(client_from_settings(settings).health()["pid"])
+        except BaseException as error:
+            errors.append(error)
+
+    callers = [threading.Thread(target=first_call) for _ in range(2)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(180)
+    assert not errors, errors
+    assert len(pids) == 2 and pids[0] == pids[1] == holder_pid(sock)
+    first = pids[0]
+
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while holder_pid(sock) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sock.exists()  # the stale socket of the dead daemon
+    try:
+        result = client_from_settings(settings).chat(
+            [{"role": "user", "content": "hi"}], max_tokens=2, temperature=0
+        )
+        assert result.finish_reason in ("stop", "length")
+        second = holder_pid(sock)
+        assert second is not None and second != first
+        log = (Path(os.environ["XDG_STATE_HOME"]) / "codeassist" / "daemon.log").read_text()
+        assert "replacing stale socket" in log
+    finally:
+        stopped = stop_daemon(sock)
+    assert stopped == second
+    assert not sock.exists()  # SIGTERM removed it
+
+
+def test_unreachable_endpoints_say_which_and_how_to_fix(tmp_path):
+    port = free_port()
+    client = client_from_settings(
+        load_settings(
+            overrides={"model.endpoint": f"http://127.0.0.1:{port}/v1", "model.name": "m"}
+        )
+    )
+    with pytest.raises(ModelUnavailable) as down:
+        client.chat([{"role": "user", "content": "x"}], max_tokens=1)
+    assert f"127.0.0.1:{port}" in str(down.value) and "[model] endpoint" in str(down.value)
+    no_model = client_from_settings(
+        load_settings(overrides={"daemon.socket": str(tmp_path / "x.sock")})
+    )
+    with pytest.raises(ModelUnavailable) as unconfigured:
+        no_model.complete("x", max_tokens=1)
+    assert "[model] path" in str(unconfigured.value)

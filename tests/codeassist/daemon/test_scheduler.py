@@ -1,0 +1,138 @@
+"""The scheduler over the real engine on the tiny checkpoint (in-process, one engine thread)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from codeassist.daemon.request import ChatPrompt, Job, Priority, Sampling, TextPrompt, Update
+from codeassist.daemon.scheduler import QueueFull, Scheduler
+
+BATCH_PROMPT = [{"role": "user", "content": "Write a long story about a compiler."}]
+QUICK_PROMPT = [{"role": "user", "content": "def add(a, b):"}]
+
+
+class Collector:
+    """A job's sink: records updates, and the global order in which jobs finish."""
+
+    finished_order: list[str] = []
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.updates: list[Update] = []
+        self.done = threading.Event()
+        self.first_text = threading.Event()
+
+    def __call__(self, update: Update) -> None:
+        self.updates.append(update)
+        if update.text:
+            self.first_text.set()
+        if update.finished:
+            Collector.finished_order.append(self.name)
+            self.done.set()
+
+    @property
+    def text(self) -> str:
+        return "".join(u.text for u in self.updates)
+
+    @property
+    def last(self) -> Update:
+        return self.updates[-1]
+
+
+@pytest.fixture(scope="module")
+def scheduler(tiny_checkpoint):
+    from codeassist.config import EngineSettings
+    from codeassist.engine import Engine, SamplingParams
+
+    engine = Engine.load(str(tiny_checkpoint), EngineSettings(quantize="none", device="cpu"))
+    sched = Scheduler(lambda: engine, SamplingParams, queue_size=3, max_running=8)
+    sched.start()
+    deadline = time.monotonic() + 60
+    while sched.state != "ready" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sched.state == "ready"
+    yield sched
+    sched.shutdown()
+    assert sched.state == "stopped"
+
+
+def job(name: str, prompt, priority: Priority, max_tokens: int, timeout: float = 60.0):
+    sink = Collector(name)
+    sampling = Sampling(temperature=0.0, max_tokens=max_tokens, seed=1)
+    return Job(prompt, sampling, priority, sink, deadline=time.monotonic() + timeout), sink
+
+
+def engine_stats(scheduler) -> dict:
+    return scheduler.call(lambda engine: engine.stats()).result(10)
+
+
+def test_interactive_overtakes_batch_which_then_completes_unchanged(scheduler):
+    solo, solo_sink = job("solo", ChatPrompt(BATCH_PROMPT), Priority.BATCH, 24)
+    scheduler.submit(solo)
+    assert solo_sink.done.wait(60)
+    assert solo_sink.last.finish_reason == "length"  # a full-length run, so preemption can show
+
+    Collector.finished_order.clear()
+    batch, batch_sink = job("batch", ChatPrompt(BATCH_PROMPT), Priority.BATCH, 24)
+    scheduler.submit(batch)
+    assert batch_sink.first_text.wait(60)
+    before = engine_stats(scheduler)
+    quick, quick_sink = job("interactive", ChatPrompt(QUICK_PROMPT), Priority.INTERACTIVE, 4)
+    scheduler.submit(quick)
+    assert quick_sink.done.wait(60) and batch_sink.done.wait(60)
+    after = engine_stats(scheduler)
+
+    assert Collector.finished_order == ["interactive", "batch"]
+    assert batch.yields > 0  # the batch sequence sat out steps while the interactive one ran
+    assert batch_sink.text == solo_sink.text  # resumed exactly where it was
+    assert batch_sink.last.usage.completion_tokens == 24
+    # Resuming did not recompute the batch prompt: only the interactive prompt was prefilled.
+    computed = after["computed_tokens"] - before["computed_tokens"]
+    assert computed <= quick_sink.last.usage.prompt_tokens
+
+
+def test_cancel_stops_within_one_step(scheduler):
+    running, sink = job("cancel", TextPrompt("<bos>hello"), Priority.NORMAL, 400)
+    scheduler.submit(running)
+    assert sink.first_text.wait(60)
+    scheduler.cancel(running)
+    at_cancel = engine_stats(scheduler)["generated_tokens"]
+    assert sink.done.wait(10)
+    assert sink.last.finish_reason == "cancelled"
+    time.sleep(0.2)
+    stats = engine_stats(scheduler)
+    assert stats["generated_tokens"] - at_cancel <= 1
+    assert stats["live_sequences"] == 0
+    assert sink.last.usage.completion_tokens < 400
+
+
+def test_bounded_queue_refuses_with_retry_after(scheduler):
+    jobs = [job(f"fill{i}", TextPrompt("<bos>x"), Priority.BATCH, 500) for i in range(3)]
+    for queued, _ in jobs:
+        scheduler.submit(queued)
+    extra, _ = job("extra", TextPrompt("<bos>x"), Priority.INTERACTIVE, 1)
+    with pytest.raises(QueueFull) as refused:
+        scheduler.submit(extra)
+    assert 1 <= refused.value.retry_after <= 60
+    for queued, _ in jobs:
+        scheduler.cancel(queued)
+    for _, sink in jobs:
+        assert sink.done.wait(10)
+        assert sink.last.finish_reason == "cancelled"
+
+
+def test_time_limit_and_bad_prompt(scheduler):
+    slow, slow_sink = job("slow", TextPrompt("<bos>x"), Priority.NORMAL, 5000, timeout=0.5)
+    scheduler.submit(slow)
+    assert slow_sink.done.wait(10)
+    assert slow_sink.last.finish_reason == "timeout"
+    assert slow_sink.last.status == 504 and "request_timeout_s" in slow_sink.last.error
+
+    messages = [{"role": "user", "content": "a"}, {"role": "system", "content": "late"}]
+    bad, bad_sink = job("bad", ChatPrompt(messages), Priority.NORMAL, 5)
+    scheduler.submit(bad)
+    assert bad_sink.done.wait(10)
+    assert bad_sink.last.status == 400 and bad_sink.last.finish_reason == "error"
