@@ -1,4 +1,5 @@
-"""Fixtures every test may use: an isolated home, and the tiny Gemma 4 checkpoint."""
+"""Fixtures every test may use: an isolated home, the tiny Gemma 4 checkpoint, and a real
+daemon serving it (`daemon_settings`, `model_client`)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,63 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     from codeassist.gemma4.tiny import make_tiny_checkpoint
 
     return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny-gemma4"))
+
+
+# Settings of the shared test daemon: bf16 on the CPU (fast, exact), small prefill chunks.
+TEST_ENGINE = {"engine.quantize": "none", "engine.device": "cpu"}
+
+
+@pytest.fixture(scope="session")
+def daemon_settings(tiny_checkpoint, tmp_path_factory):
+    """Settings pointing at a real `codeassist serve` on a temp socket, serving tiny_checkpoint.
+
+    Session-scoped: one daemon for the whole run, stopped (SIGTERM) at the end.
+    """
+    import os
+
+    from codeassist.config import Settings
+    from codeassist.daemon.child import start_serve
+
+    home = tmp_path_factory.mktemp("daemon-home")
+    env = dict(os.environ)
+    for var, sub in [
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_CACHE_HOME", "cache"),
+        ("XDG_STATE_HOME", "state"),
+        ("XDG_RUNTIME_DIR", "run"),
+    ]:
+        (home / sub).mkdir(mode=0o700)
+        env[var] = str(home / sub)
+    env["HF_HUB_OFFLINE"] = "1"
+    env = {k: v for k, v in env.items() if not k.startswith("CODEASSIST_")}
+    socket_dir = home / "sock"
+    socket_dir.mkdir(mode=0o700)
+    socket_path = socket_dir / "daemon.sock"
+    args = [f"--set={key}={value}" for key, value in TEST_ENGINE.items()]
+    child = start_serve(
+        tiny_checkpoint, socket_path, output=home / "serve.out", args=args, env=env
+    )
+    try:
+        child.wait_ready(timeout=180)
+        settings = Settings()
+        settings.model.path = str(tiny_checkpoint)
+        settings.model.endpoint = "daemon"
+        settings.daemon.socket = str(socket_path)
+        settings.sources.update({"model.path": "test", "daemon.socket": "test"})
+        for key, value in TEST_ENGINE.items():
+            section, _, name = key.partition(".")
+            setattr(getattr(settings, section), name, value)
+            settings.sources[key] = "test"
+        yield settings
+    finally:
+        child.stop()
+
+
+@pytest.fixture(scope="session")
+def model_client(daemon_settings):
+    """client_from_settings(daemon_settings): a ModelClient talking to the shared test daemon."""
+    from codeassist.client import client_from_settings
+
+    client = client_from_settings(daemon_settings)
+    yield client
+    client.close()
