@@ -72,6 +72,8 @@ class ReviewSettings:
     max_tokens: int = 8192
     fail_on: str = "error"
     hook_time_budget_s: float = 300.0
+    response_format: str = "auto"  # auto, json_schema, json_object, none (auto: none on daemon)
+    only_changed: bool = True  # findings only on lines the diff shows
 
 
 @dataclass
