@@ -11,7 +11,9 @@ from codeassist import __version__
 from codeassist.cli import config_cmd, daemon, doctor, model, placeholders, serve
 from codeassist.cli import context as context_cmd
 from codeassist.cli import eval as eval_cmd
+from codeassist.cli import hook as hook_cmd
 from codeassist.cli import index as index_cmd
+from codeassist.cli import review as review_cmd
 from codeassist.cli.common import err_console
 from codeassist.cli.lsp import lsp as lsp_command
 from codeassist.errors import UserError
@@ -45,6 +47,8 @@ app.command("doctor")(doctor.doctor)
 app.add_typer(model.app, name="model")
 app.command("serve")(serve.serve)
 app.add_typer(daemon.app, name="daemon")
+app.command("review", help=review_cmd.HELP)(review_cmd.review_command)
+app.add_typer(hook_cmd.app, name="hook")
 app.command("lsp")(lsp_command)
 app.command("index")(index_cmd.index)
 app.command("context")(context_cmd.context)

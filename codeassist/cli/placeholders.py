@@ -12,8 +12,6 @@ from codeassist.cli.common import not_built
 
 # command or group -> issue that builds it
 PENDING = {
-    "review": 7,
-    "hook": 7,
 }
 
 

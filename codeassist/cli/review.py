@@ -245,18 +245,19 @@ def review_command(
     keep_changed = settings.review.only_changed if only_changed is None else only_changed
 
     if not changes.reviewable():
-        where = "" if not paths else f" under {', '.join(paths)}"
-        nothing = (
-            f"no changes to review in {changes.label}{where}"
-            if changes.files
-            else f"no changes in {changes.label}{where}"
-        )
+        where = f" under {', '.join(paths)}" if paths else ""
+        if staged:
+            nothing = f"nothing to review: no staged changes{where}"
+            hint = "stage files with `git add`, or review a commit: `codeassist review HEAD~1`"
+        else:
+            nothing = f"nothing to review: {changes.label} has no changes{where}"
+            hint = "check the revision or range (`git log --oneline`)"
         if changes.files:
-            nothing += f" ({len(changes.files)} file(s) changed, none with reviewable text lines)"
+            nothing += f" with text lines ({len(changes.files)} file(s) changed: binary, deleted "
+            nothing += "or renamed only)"
         if hook:
             _warn(nothing)
             raise typer.Exit(0)
-        hint = "stage files with `git add`" if staged else "check the revision or range"
         raise UserError(f"{nothing}; {hint}.")
 
     if dry_run:

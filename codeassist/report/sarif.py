@@ -17,10 +17,15 @@ SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
 
+def rule_id(category: str) -> str:
+    """A stable rule id per finding category (SARIF wants it distinct from the rule's name)."""
+    return f"codeassist/{category}"
+
+
 def _rule(category: str) -> dict[str, Any]:
     words = category.replace("_", "-").split("-")
     return {
-        "id": category,
+        "id": rule_id(category),
         "name": "".join(w.capitalize() for w in words if w) or "General",
         "shortDescription": {"text": f"Code review finding: {category}."},
         "fullDescription": {
@@ -66,7 +71,7 @@ def result_object(finding: Finding, lines: list[str], rule_index: int) -> dict[s
     location = {"uri": quote(finding.path), "uriBaseId": "%SRCROOT%"}
     region = _region(finding, lines)
     out: dict[str, Any] = {
-        "ruleId": finding.category,
+        "ruleId": rule_id(finding.category),
         "ruleIndex": rule_index,
         "level": _LEVEL[finding.severity],
         "message": {"text": _message(finding)},

@@ -212,7 +212,10 @@ def check_findings(
     checked = Checked()
     seen: set[tuple[str, int, int, str]] = set()
     by_path = {f.path: f for f in changes.files if f.path}
-    by_old_path = {f.old_path: f for f in changes.files if f.old_path and f.path != f.old_path}
+    by_old_path = {
+        f.old_path: f for f in changes.files if f.path and f.old_path and f.path != f.old_path
+    }
+    deleted = {f.old_path for f in changes.files if f.path is None}
 
     def drop(item: Any, reason: str) -> None:
         checked.dropped.append(Dropped(item, reason))
@@ -233,11 +236,9 @@ def check_findings(
         if change is None and path in by_old_path:
             change = by_old_path[path]
             path = change.path or path
-        if change is None and changes.file(path) is None:
-            deleted = [f for f in changes.files if f.path is None and f.old_path == path]
-            if deleted:
-                drop(item, f"{path} was deleted: it has no lines to point at")
-                continue
+        if change is None and path in deleted:
+            drop(item, f"{path} was deleted: it has no lines to point at")
+            continue
         message = _pick(item, "message")
         if not isinstance(message, str) or not message.strip():
             drop(item, "no message")

@@ -1,0 +1,161 @@
+"""A real repository with one reviewed commit, recorded model answers, and a replaying client."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from codeassist.client import ChatResult, Usage
+from codeassist.gemma4.prompt import split_thinking
+
+_spec = importlib.util.spec_from_file_location(
+    "gitrepo", Path(__file__).parents[1] / "git" / "gitrepo.py"
+)
+gitrepo = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gitrepo)
+
+RECORDED = Path(__file__).with_name("recorded")
+
+SETTINGS_BLOCK = "".join(f"SETTING_{n} = {n}\n" for n in range(1, 13))
+APP_V1 = (
+    "import json\n\n"
+    + SETTINGS_BLOCK
+    + "\n\ndef load_config(path):\n    with open(path) as handle:\n"
+    + "        return json.load(handle)\n"
+    + "\n\ndef average(values):\n    total = 0\n    for value in values:\n"
+    + "        total += value\n    return total / len(values)\n"
+)
+APP_V2 = APP_V1.replace(
+    "def average(values):\n", "def average(values):\n    if not values:\n        return 0\n"
+) + ("\n\ndef ratio(a, b):\n    return a / b\n")
+
+
+def recorded(name: str) -> str:
+    return (RECORDED / f"{name}.txt").read_text(encoding="utf-8")
+
+
+class ReplayClient:
+    """Answers chat calls with recorded raw model outputs, in order, as the real client would."""
+
+    def __init__(self, *names: str, finish_reason: str = "stop") -> None:
+        self.outputs = [recorded(n) for n in names]
+        self.calls: list[dict] = []
+        self.finish_reason = finish_reason
+
+    def chat(self, messages, **kwargs) -> ChatResult:
+        self.calls.append({"messages": messages, **kwargs})
+        raw = self.outputs[len(self.calls) - 1]
+        thinking, answer = split_thinking(raw)
+        on_delta = kwargs.get("on_delta")
+        if on_delta:
+            for kind, text in (("thinking", thinking), ("answer", answer)):
+                for word in text.split(" "):
+                    if word:
+                        on_delta(kind, word + " ")
+        finish = self.finish_reason if "<channel|>" not in raw else "stop"
+        return ChatResult(answer, thinking, finish, Usage(100, len(raw) // 4, 0), "recorded")
+
+
+@pytest.fixture
+def make_repo(tmp_path):
+    counter = iter(range(1000))
+
+    def make():
+        root = tmp_path / f"repo{next(counter)}"
+        root.mkdir()
+        return gitrepo.GitRepo(root)
+
+    return make
+
+
+@pytest.fixture
+def app_repo(make_repo):
+    """app.py: a guard added to average() (lines 23-24) and a new ratio() (lines 29-32)."""
+    repo = make_repo()
+    repo.commit("first", {"app.py": APP_V1, "README.md": "# app\n"})
+    repo.commit("guard and ratio", {"app.py": APP_V2})
+    lines = APP_V2.split("\n")
+    assert lines[22] == "    if not values:" and lines[31] == "    return a / b"
+    return repo
+
+
+@pytest.fixture
+def recorded_output():
+    """name -> the recorded raw model output (thinking markers included)."""
+    return recorded
+
+
+@pytest.fixture
+def replay():
+    """Make a client that replays recorded outputs: replay("broken", "valid")."""
+    return ReplayClient
+
+
+class _ReplayHandler(BaseHTTPRequestHandler):
+    """An OpenAI-compatible endpoint on loopback that streams recorded raw outputs (SSE)."""
+
+    server: _ReplayServer
+
+    def log_message(self, *args) -> None:  # keep test output quiet
+        pass
+
+    def _send_json(self, data: dict) -> None:
+        body = json.dumps(data).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._send_json({"object": "list", "data": [{"id": "recorded", "object": "model"}]})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        request = json.loads(self.rfile.read(length))
+        self.server.requests.append(request)
+        raw = self.server.outputs[min(len(self.server.requests), len(self.server.outputs)) - 1]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for start in range(0, len(raw), 7):
+            chunk = {"model": "recorded", "choices": [
+                {"index": 0, "delta": {"content": raw[start : start + 7]}, "finish_reason": None}
+            ]}  # fmt: skip
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        done = {
+            "model": "recorded",
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": len(raw) // 7},
+        }
+        self.wfile.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
+
+
+class _ReplayServer(ThreadingHTTPServer):
+    outputs: list[str]
+    requests: list[dict]
+
+
+@pytest.fixture
+def replay_endpoint():
+    """Start a loopback server replaying recorded outputs: url = replay_endpoint("valid")."""
+    servers = []
+
+    def start(*names: str) -> _ReplayServer:
+        server = _ReplayServer(("127.0.0.1", 0), _ReplayHandler)
+        server.outputs = [recorded(n) for n in names]
+        server.requests = []
+        server.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,110 @@
+"""The review task end to end on recorded model answers: thinking, repair, raw output, progress."""
+
+from __future__ import annotations
+
+import threading
+
+from codeassist.config import load_settings
+from codeassist.git import changes_from_git
+from codeassist.tasks.review import review, review_budget
+from codeassist.tasks.review_findings import ANSWER_SCHEMA
+
+
+def _run(repo, client, **kwargs):
+    changes = changes_from_git(repo.root, "HEAD~1")
+    settings = load_settings(repo=repo.root, overrides=kwargs.pop("overrides", {}))
+    return changes, review(changes, settings, client, **kwargs)
+
+
+def test_valid_answer_thinking_on_batch_priority(app_repo, replay):
+    client = replay("valid")
+    seen = []
+    _, result = _run(
+        app_repo, client, progress=lambda p: seen.append((p.stage, p.generated_tokens))
+    )
+    assert result.status == "ok"
+    assert [(f.line, f.severity) for f in result.findings] == [(23, "warning"), (32, "error")]
+    assert "ratio() divides by b" in result.thinking
+    assert all("<|channel>" not in f.message for f in result.findings)
+    (call,) = client.calls
+    assert call["enable_thinking"] is True and call["priority"] == "batch"
+    assert call["max_tokens"] == 8192 and call["response_format"] is None  # our daemon
+    system, user = call["messages"]
+    assert "JSON" in system["content"] and "23 +     if not values:" in user["content"]
+    assert result.raw_output_path is None  # nothing dropped, nothing to keep
+    stages = [s for s, _ in seen]
+    assert stages[0] == "context" and "model" in stages and stages[-1] == "done"
+    assert seen[-1][1] > 0  # tokens generated were counted
+
+
+def test_openai_endpoint_gets_a_json_schema(app_repo, replay):
+    client = replay("valid")
+    _, result = _run(app_repo, client, overrides={"model.endpoint": "http://127.0.0.1:9/v1"})
+    fmt = client.calls[0]["response_format"]
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["schema"] == ANSWER_SCHEMA
+    assert result.status == "ok"
+
+
+def test_broken_answer_gets_one_repair(app_repo, replay):
+    client = replay("broken", "valid")
+    _, result = _run(app_repo, client)
+    assert result.status == "ok" and len(result.findings) == 2
+    first, second = client.calls
+    assert second["enable_thinking"] is False
+    assert second["messages"][:2] == first["messages"]
+    assert second["messages"][2]["role"] == "assistant"
+    assert "Here are my findings" in second["messages"][2]["content"]
+    assert "no JSON object" in second["messages"][3]["content"]
+
+
+def test_twice_broken_is_a_clear_no_valid_findings_with_raw_output_saved(app_repo, replay):
+    client = replay("broken", "empty", finish_reason="length")
+    _, result = _run(app_repo, client)
+    assert result.status == "no_valid_findings" and result.findings == []
+    assert "no JSON object" in result.problem and "empty" in result.problem
+    saved = result.raw_output_path.read_text()
+    assert "Here are my findings" in saved and "Let me look at ratio." in saved
+    assert "I need to check every function" in saved  # the repair attempt's thinking
+    assert len(client.calls) == 2
+
+
+def test_empty_answer_names_the_token_limit(app_repo, replay):
+    client = replay("empty", "empty", finish_reason="length")
+    _, result = _run(app_repo, client)
+    assert result.status == "no_valid_findings"
+    assert "8192-token limit" in result.problem
+
+
+def test_thinking_decoy_and_empty_findings(app_repo, replay):
+    _, result = _run(app_repo, replay("thinking"))
+    assert result.status == "ok" and result.findings == [] and result.dropped == []
+
+
+def test_dropped_findings_are_counted_and_raw_output_kept(app_repo, replay):
+    _, result = _run(app_repo, replay("wrong_lines"))
+    assert result.status == "ok"
+    assert len(result.findings) == 3 and len(result.dropped) == 5 and result.reanchored == 2
+    assert "missing.py" in result.raw_output_path.read_text()
+
+
+def test_all_findings_invalid_is_no_valid_findings(make_repo, replay):
+    repo = make_repo()
+    repo.commit("one", {"app.py": "x = 1\n"})
+    repo.commit("two", {"app.py": "x = 2\n"})
+    _, result = _run(repo, replay("valid"))  # its findings point at lines app.py lacks here
+    assert result.status == "no_valid_findings" and len(result.dropped) == 2
+    assert "all 2 findings it returned were invalid" in result.problem
+
+
+def test_cancel_stops_the_review(app_repo, replay):
+    cancel = threading.Event()
+    cancel.set()
+    _, result = _run(app_repo, replay("valid"), cancel=cancel)
+    assert result.status == "cancelled" and result.findings == []
+
+
+def test_budget_from_settings_or_the_default_window(tmp_path):
+    settings = load_settings(repo=tmp_path)
+    assert review_budget(settings) == 32768 - 8192 - 256
+    settings = load_settings(repo=tmp_path, overrides={"review.budget_tokens": 5000})
+    assert review_budget(settings) == 5000
