@@ -101,8 +101,8 @@ class IgnoreRules:
             if negate:
                 line = line[1:]
             dir_only = line.endswith("/")
-            line = line.strip("/") if dir_only else line
-            anchored = line.startswith("/") or "/" in line
+            line = line.rstrip("/")
+            anchored = "/" in line  # a leading or middle slash anchors to the root
             line = line.lstrip("/")
             if line:
                 out.append((line, negate, dir_only, anchored))

@@ -82,7 +82,9 @@ def _line_offsets(data: bytes) -> list[int]:
 # Wrappers whose span belongs to the definition they wrap (decorators, `export`, templates).
 _WRAPPERS = {"decorated_definition", "export_statement", "template_declaration"}
 # Definitions whose children are members (methods, fields) rather than locals.
-_SCOPE_KINDS = {"class", "interface", "impl", "module", "enum"}
+_CLASS_KINDS = {"class", "interface", "impl"}
+# When one name is captured by several patterns, the more specific kind wins.
+_KIND_RANK = {"constant": 1, "variable": 1, "field": 2}
 
 
 @dataclass
@@ -147,8 +149,8 @@ def parse_source(data: bytes, lang: str) -> FileTags:
     tags.errors = 1 if root.has_error else 0
 
     # definitions
-    found: list[tuple[int, int, int, str, str, int, int]] = []
-    seen: set[int] = set()
+    found: list = []
+    seen: dict[int, int] = {}  # name start byte -> index in found
     for _pattern, caps in QueryCursor(c.defs).matches(root):
         name_nodes = caps.get("name")
         if not name_nodes:
@@ -163,9 +165,12 @@ def parse_source(data: bytes, lang: str) -> FileTags:
         if node is None:
             continue
         nn = name_nodes[0]
-        if nn.start_byte in seen:
-            continue
-        seen.add(nn.start_byte)
+        prev = seen.get(nn.start_byte)
+        if prev is not None:
+            if _KIND_RANK.get(kind, 9) <= _KIND_RANK.get(found[prev][4], 9):
+                continue
+            found[prev] = None  # replaced by the more specific capture below
+        seen[nn.start_byte] = len(found)
         span = node
         while span.parent is not None and span.parent.type in _WRAPPERS:
             span = span.parent
@@ -184,14 +189,14 @@ def parse_source(data: bytes, lang: str) -> FileTags:
                 nn.start_point[1],
             )
         )
-    found.sort()
+    found = sorted(f for f in found if f is not None)
     stack: list[tuple[int, int]] = []  # (end_byte, index)
     for i, (start_b, neg_end, start_line, name, kind, end_line, sig_end, col) in enumerate(found):
         end_b = -neg_end
         while stack and stack[-1][0] <= start_b:
             stack.pop()
         parent = stack[-1][1] if stack else -1
-        if kind == "function" and parent >= 0 and tags.defs[parent][1] in _SCOPE_KINDS:
+        if kind == "function" and parent >= 0 and tags.defs[parent][1] in _CLASS_KINDS:
             kind = "method"
         sig_end = max(start_line, min(sig_end, end_line))
         tags.defs.append((name, kind, start_line, end_line, sig_end, col, parent))
@@ -269,7 +274,8 @@ def _imports(root: Node, data: bytes, lang: str) -> list[str]:
         for child in node.children:
             t = child.type
             if t in kinds:
-                out.append(data[child.start_byte : child.end_byte].decode("utf-8", "replace"))
+                text = data[child.start_byte : child.end_byte].decode("utf-8", "replace")
+                out.append(text.strip())
             elif depth < 3 and t in _IMPORT_BLOCKS:
                 todo.append((child, depth + 1))
     return out

@@ -76,7 +76,8 @@ def _query(
         raise UserError(f"{path}: no such file in {idx.root}; pass an existing file or --buffer")
     lines = buffer.split("\n") if buffer is not None else idx.lines(rel)
     if line < 1 or line > max(len(lines), 1):
-        raise UserError(f"{path}:{line}: the file has {len(lines)} lines; pass a line inside it")
+        real = len(lines) - (1 if len(lines) > 1 and lines[-1] == "" else 0)
+        raise UserError(f"{path}:{line}: the file has {real} lines; pass a line inside it")
     text = lines[line - 1] if lines else ""
     c = len(text) if col is None else max(col - 1, 0)
     try:
@@ -161,7 +162,10 @@ def context(
         except OSError as exc:
             raise UserError(f"--buffer {buffer}: cannot read it ({exc.strerror})") from None
     target = Path(m["path"]).expanduser()
-    target = target if target.is_absolute() else Path.cwd() / target
+    if not target.is_absolute():
+        # relative to the current directory when it is inside the repository, else to its root
+        here = Path.cwd().resolve()
+        target = here / target if here.is_relative_to(root) else root / target
     ctx = _query(
         idx,
         str(target),

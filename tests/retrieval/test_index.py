@@ -1,0 +1,127 @@
+"""The index: cache reuse, incremental updates, lookups, bad paths."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+
+import pytest
+from retrieval_helpers import APP_FILES, make_repo
+
+from retrieval import PathError, RepoIndex
+from retrieval.cache import SCHEMA
+
+
+def test_cache_reuse_across_content_identical_files(tmp_path):
+    cache = tmp_path / "cache"
+    a = make_repo(tmp_path / "a", APP_FILES)
+    first = RepoIndex.open(a, cache)
+    assert first.summary.parsed == len(APP_FILES)
+    first.close()
+    # a second repository with the same contents (another clone, a branch): nothing is parsed
+    b = tmp_path / "b"
+    shutil.copytree(a, b)
+    (b / "pkg" / "copy_of_util.py").write_text(APP_FILES["pkg/util.py"])
+    second = RepoIndex.open(b, cache)
+    assert second.summary.parsed == 0
+    assert second.summary.cache_hits == second.summary.files
+    db = sqlite3.connect(cache / "tags.sqlite")
+    (rows,) = db.execute("SELECT COUNT(*) FROM tags").fetchone()
+    assert rows == len({v for v in APP_FILES.values()})  # one entry per distinct content
+
+
+def test_warm_start_reads_no_file(tmp_path):
+    root = make_repo(tmp_path / "r", APP_FILES)
+    RepoIndex.open(root, tmp_path / "cache").close()
+    again = RepoIndex.open(root, tmp_path / "cache")
+    assert again.summary.unchanged == again.summary.files
+    assert again.summary.parsed == 0
+
+
+@pytest.mark.parametrize("damage", ["garbage", "foreign"])
+def test_corrupt_or_foreign_cache_is_rebuilt(tmp_path, damage):
+    root = make_repo(tmp_path / "r", APP_FILES)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    db_path = cache / "tags.sqlite"
+    if damage == "garbage":
+        db_path.write_bytes(b"this is not a database" * 100)
+    else:
+        db = sqlite3.connect(db_path)
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+        db.execute("INSERT INTO meta VALUES ('schema', 'someone-else-1')")
+        db.commit()
+        db.close()
+    idx = RepoIndex.open(root, cache)
+    assert idx.summary.cache_rebuilt
+    assert idx.definitions("Account")
+    db = sqlite3.connect(db_path)
+    assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == SCHEMA
+
+
+def test_lookups(app_repo):
+    idx = RepoIndex.open(app_repo, None)
+    accounts = {(d.path, d.kind) for d in idx.definitions("Account")}
+    assert accounts == {("pkg/models.py", "class"), ("web/account.ts", "class")}
+    (dep,) = idx.definitions("deposit")
+    assert (dep.kind, dep.scope, dep.start_line, dep.end_line) == ("method", "Account", 11, 14)
+    ts = [d for d in idx.definitions("total")]
+    assert ts and ts[0].path == "web/account.ts" and ts[0].scope == "Account"
+    refs = idx.references("fmt_money")
+    assert {(r.path, r.line) for r in refs} == {
+        ("pkg/util.py", 1),
+        ("pkg/service.py", 2),
+        ("pkg/service.py", 8),
+    }
+    path, line, col, end = refs[0]  # unpacks as a tuple for rename
+    assert end - col == len("fmt_money")
+    encl = idx.enclosing_definition("pkg/models.py", 13)
+    assert encl is not None and encl.name == "deposit"
+    assert idx.enclosing_definition(str(app_repo / "pkg/models.py"), 1) is None
+
+
+def test_buffer_update_is_incremental(app_repo):
+    idx = RepoIndex.open(app_repo, None)
+    idx.maps()
+    text = (app_repo / "pkg/util.py").read_text() + "\n\ndef brand_new(x):\n    return x\n"
+    idx.update_buffer("pkg/util.py", text)
+    (new,) = idx.definitions("brand_new")
+    assert new.path == "pkg/util.py"
+    assert "def brand_new(x):" in idx.lines("pkg/util.py")  # the buffer, not the disk
+    assert "brand_new" not in (app_repo / "pkg/util.py").read_text()  # disk untouched
+    idx.update_buffer(str(app_repo / "pkg/util.py"), None)
+    assert idx.definitions("brand_new") == []
+    assert len(idx.definitions("fmt_money")) == 1
+
+
+def test_update_file_after_edit_on_disk(app_repo, tmp_path):
+    idx = RepoIndex.open(app_repo, tmp_path / "cache")
+    idx.maps()
+    (app_repo / "pkg/util.py").write_text("def renamed_helper():\n    pass\n")
+    idx.update_file("pkg/util.py")
+    assert idx.definitions("fmt_money") == []
+    assert idx.definitions("renamed_helper")[0].path == "pkg/util.py"
+    (app_repo / "pkg/util.py").unlink()
+    idx.update_file("pkg/util.py")
+    assert idx.definitions("renamed_helper") == []
+
+
+def test_refresh_picks_up_changes(app_repo, tmp_path):
+    cache = tmp_path / "cache"
+    RepoIndex.open(app_repo, cache).close()
+    (app_repo / "pkg/extra.py").write_text("def extra():\n    pass\n")
+    idx = RepoIndex.open(app_repo, cache)
+    assert idx.summary.parsed == 1
+    assert idx.definitions("extra")
+
+
+def test_bad_paths_and_lines(app_repo, tmp_path):
+    idx = RepoIndex.open(app_repo, None)
+    with pytest.raises(PathError, match="outside the repository"):
+        idx.update_buffer(str(tmp_path / "elsewhere.py"), "x = 1")
+    with pytest.raises(PathError, match="outside the repository"):
+        idx.relpath("../escape.py")
+    with pytest.raises(PathError, match="past the end"):
+        idx.context_for_position("pkg/util.py", 999, 0, buffer=None, budget=100, count_tokens=len)
+    with pytest.raises(PathError, match="not a directory"):
+        RepoIndex.open(tmp_path / "missing", None)
