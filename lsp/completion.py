@@ -73,6 +73,7 @@ class CompletionService:
         self.records: deque[Record] = deque(maxlen=2000)
         self.model_calls = 0
         self.errors = 0
+        self.endpoint_failures = 0
         self.down_until = 0.0
         self._limits: dict[int, int | None] = {}
 
@@ -110,7 +111,7 @@ class CompletionService:
         version, text = doc.version, doc.source
         current = line_text(text, position.line)
         if current is None:
-            record.outcome = "past-end"
+            record.outcome = "past_end"
             return None
         column = to_column(current, position.character, self.server.workspace.position_encoding)
         root = self.state.root_for(uri)
@@ -248,6 +249,7 @@ class CompletionService:
             record.outcome = "busy"
         elif isinstance(error, ModelUnavailable) and not isinstance(error, ModelRequestError):
             record.outcome = "down"
+            self.endpoint_failures += 1
             self.down_until = time.monotonic() + DOWN_RETRY_S
             self._limits.clear()
             if status.show_once(MODEL_DOWN, f"codeassist: {error}", types.MessageType.Error):
@@ -273,6 +275,7 @@ class CompletionService:
         return {
             "model_calls": self.model_calls,
             "errors": self.errors,
+            "endpoint_failures": self.endpoint_failures,
             "superseded": self.inflight.superseded,
             "outcomes": outcomes,
             "records": [asdict(r) for r in self.records],

@@ -16,6 +16,7 @@ from pygls.lsp.server import LanguageServer
 
 from codeassist import __version__
 from lsp import completion, documents
+from lsp.protocol import AnsweredInvalidParams, CodeassistProtocol
 from lsp.workspace import WorkspaceState
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class CodeassistServer(LanguageServer):
             "codeassist",
             __version__,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=CodeassistProtocol,
         )
         self.state = WorkspaceState(self)
 
@@ -41,7 +43,9 @@ class CodeassistServer(LanguageServer):
         """Errors outside a request: logged, and shown once per kind (never a storm)."""
         logger.error("server error (%s): %s", getattr(source, "__name__", source), error)
         self.state.status.log(f"codeassist: {error}", types.MessageType.Error)
-        if source.__name__ != "FeatureRequestError":
+        if source.__name__ != "FeatureRequestError" and not isinstance(
+            error, AnsweredInvalidParams
+        ):
             self.state.status.show_once(
                 f"server-error:{type(error).__name__}",
                 f"codeassist: {error} (details in the codeassist log)",

@@ -20,6 +20,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
+from codeassist import paths
 from codeassist.config import Settings, find_repo_root, load_settings
 from codeassist.errors import UserError
 from lsp import settings as lsp_settings
@@ -28,6 +29,13 @@ from lsp.status import Progress, Status, describe_progress
 logger = logging.getLogger(__name__)
 
 SETTINGS_SOURCE = "editor settings"
+
+
+def index_cache_dir() -> Path:
+    """Where repository indexes are cached (shared by all roots: content-addressed)."""
+    return paths.cache_dir() / "index"
+
+
 EVENTS = ("open", "change", "save", "close")
 
 
@@ -191,7 +199,8 @@ class WorkspaceState:
             from retrieval import RepoIndex
 
             index = await loop.run_in_executor(
-                self.index_executor, partial(RepoIndex.open, root, progress=report)
+                self.index_executor,
+                partial(RepoIndex.open, root, cache_dir=index_cache_dir(), progress=report),
             )
         except Exception as error:  # completion still works, without repository context
             logger.exception("indexing %s failed", root)
