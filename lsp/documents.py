@@ -15,6 +15,8 @@ from lsp.workspace import uri_path
 
 logger = logging.getLogger(__name__)
 
+REINDEX_COMMAND = "codeassist.reindex"  # the editor plug-ins' "reindex" palette command
+
 
 def register(server: Any) -> None:
     """Add the lifecycle handlers (one per LSP method: features subscribe via state.on)."""
@@ -68,6 +70,10 @@ def register(server: Any) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls, params: types.DidCloseTextDocumentParams) -> None:
         state.emit("close", params.text_document.uri)
+
+    @server.command(REINDEX_COMMAND)
+    async def reindex(ls, *args: Any) -> dict[str, Any]:
+        return {"reindexed": await state.reindex()}
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls, params: Any) -> None:

@@ -15,7 +15,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from codeassist import __version__
-from lsp import completion, documents
+from lsp import code_actions, completion, documents
 from lsp.protocol import AnsweredInvalidParams, CodeassistProtocol
 from lsp.workspace import WorkspaceState
 
@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 FEATURES: list[Callable[[Any], None]] = [
     documents.register,  # lifecycle first: features subscribe to its events
     completion.register,
+    code_actions.register,
 ]
 
 

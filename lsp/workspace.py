@@ -184,6 +184,18 @@ class WorkspaceState:
             await asyncio.shield(task)
         return self._indexes.get(root)
 
+    async def reindex(self) -> list[str]:
+        """Rebuild the index of every workspace folder and known root; the roots rebuilt."""
+        roots = sorted(set(self.folders()) | set(self._indexes))
+        loop = asyncio.get_running_loop()
+        for root in roots:
+            old = self._indexes.pop(root, None)
+            if old is not None:
+                await loop.run_in_executor(self.index_executor, old.close)
+        for root in roots:
+            await self.wait_for_index(root)
+        return [str(r) for r in roots]
+
     async def _build_index(self, root: Path) -> None:
         progress = Progress(self.server, f"codeassist: indexing {root.name}")
         await progress.begin("reading files")

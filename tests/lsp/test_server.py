@@ -13,6 +13,7 @@ from tests.lsp.conftest import (
     complete,
     inline,
     open_doc,
+    plain,
     raw_request,
     stats,
     uri_of,
@@ -52,6 +53,13 @@ async def test_indexing_reports_progress(start_server, workspace):
     assert isinstance(reports[0], types.WorkDoneProgressBegin)
     assert "indexing" in reports[0].title
     assert isinstance(reports[-1], types.WorkDoneProgressEnd)
+
+    # The plug-ins' reindex command rebuilds it, with progress again.
+    answer = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="codeassist.reindex", arguments=[])
+    )
+    assert plain(answer) == {"reindexed": [str(workspace)]}
+    assert len(client.progress_reports) == 2
 
 
 async def test_model_down_shows_one_message_then_silence(start_server, workspace):
