@@ -41,6 +41,7 @@ class RepoIndex:
         self._maps: _Maps | None = None
         self._texts: OrderedDict[str, list[str]] = OrderedDict()  # path -> lines (LRU)
         self._imports: dict[str, ResolvedImports] = {}
+        self._keys: dict[str, tuple[str, str]] = {}  # path -> (content hash, lang)
         self.summary = IndexSummary()
 
     # ---- building -------------------------------------------------------------------------
@@ -119,7 +120,7 @@ class RepoIndex:
         keys_needed = []
         old = self._disk
         fresh: dict[str, FileTags] = {}
-        old_keys = getattr(self, "_keys", {})
+        old_keys = self._keys
         for name, key in entries.items():
             if old_keys.get(name) == key and name in old:
                 fresh[name] = old[name]
@@ -238,6 +239,26 @@ class RepoIndex:
             self._texts.popitem(last=False)
         return lines
 
+    def version(self, path: str) -> object:
+        """Changes whenever the text of `path` does (buffer identity or content hash)."""
+        buf = self._buffers.get(path)
+        if buf is not None:
+            return id(buf[1])
+        key = self._keys.get(path)
+        return key[0] if key else None
+
+    def token_cache(self, count: Callable[[str], int]) -> dict:
+        """Token counts of spans, per counter (kept for the two most recent counters)."""
+        caches = self.__dict__.setdefault("_token_caches", OrderedDict())
+        got = caches.get(count)
+        if got is None:
+            got = caches[count] = {}
+            while len(caches) > 2:
+                caches.popitem(last=False)
+        elif len(got) > 200_000:
+            got.clear()
+        return got
+
     # ---- incremental updates --------------------------------------------------------------
 
     def update_buffer(self, path: str, text: str | None) -> None:
@@ -266,7 +287,9 @@ class RepoIndex:
         self._texts.pop(rel, None)
         if data is None:
             self._disk.pop(rel, None)
+            self._keys.pop(rel, None)
         else:
+            self._keys[rel] = (res.hash, res.lang)
             blobs = self._cache.get_many([(res.hash, res.lang)])
             blob = blobs.get((res.hash, res.lang))
             if blob is None:

@@ -46,6 +46,15 @@ class _Packer:
     def text(self, path: str, start: int, end: int) -> str:
         return "\n".join(self.index.lines(path)[start - 1 : end])
 
+    def tokens(self, path: str, start: int, end: int, text: str) -> int:
+        """count(text), remembered per (file version, span) across queries."""
+        key = (path, self.index.version(path), start, end)
+        cache = self.index.token_cache(self.count)
+        n = cache.get(key)
+        if n is None:
+            n = cache[key] = self.count(text)
+        return n
+
     def add(
         self, path: str, start: int, end: int, kind: str, score: float, reason: str, limit: int
     ) -> bool:
@@ -55,11 +64,12 @@ class _Packer:
         text = self.text(path, start, end)
         if not text.strip():
             return False
-        inner = [
-            k for k in self.items if k[0] == path and start <= k[1] and k[2] <= end
-        ]  # items this span swallows give their tokens back
+        if len(text) > 16 * max(limit - self.used, 0) + 64:
+            return False  # far too long for what is left under any code tokenizer: skip counting
+        # items this span swallows give their tokens back
+        inner = [(path, s, e) for s, e in self.by_file.get(path, ()) if start <= s and e <= end]
         refund = sum(self.items[k].tokens for k in inner)
-        tokens = self.count(text)
+        tokens = self.tokens(path, start, end, text)
         if self.used - refund + tokens > limit:
             return False
         for k in inner:
@@ -122,7 +132,7 @@ def pack(
     # 2. bodies for the best-ranked, in rank order, while they fit
     misses = 0
     for r in cands:
-        if p.used >= budget or misses > 200:
+        if p.used >= budget or misses > 60:
             break
         if not body(r, budget):
             misses += 1

@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _RECEIVER = re.compile(r"([A-Za-z_$][\w$]*)\s*(?:\(\s*\))?\s*(?:\.|->|::)\s*([A-Za-z_$][\w$]*)?$")
-_ASSIGN = r"\b{name}\s*(?::\s*([A-Za-z_][\w.]*))?\s*=\s*(?:new\s+|await\s+)?([A-Za-z_][\w.]*)"
-_PARAM = r"\b{name}\s*:\s*(?:Optional\[)?([A-Za-z_][\w.]*)"
 _SELF = {"self", "this", "cls", "super", "Self"}
 _STOP = {
     "self",
@@ -125,16 +123,22 @@ def _add_names(out: dict[str, float], text: str, weight: float) -> None:
             out[m] = out.get(m, 0.0) + weight
 
 
-def _receiver_types(name: str, text: str) -> list[str]:
-    """Classes a variable probably holds: `x: T`, `x = T(...)`, `x = new T`, `def f(x: T)`."""
-    out = []
-    esc = re.escape(name)
-    for m in re.finditer(_ASSIGN.format(name=esc), text):
-        t = m.group(1) or m.group(2)
-        out.append(t.rsplit(".", 1)[-1])
-    for m in re.finditer(_PARAM.format(name=esc), text):
-        out.append(m.group(1).rsplit(".", 1)[-1])
-    return out[-3:]
+_ASSIGN_ANY = re.compile(
+    r"\b([A-Za-z_$][\w$]*)\s*(?::\s*([A-Za-z_][\w.]*)[^=\n]*)?=\s*(?:new\s+|await\s+)?"
+    r"([A-Za-z_][\w.]*)"
+)
+_PARAM_ANY = re.compile(r"\b([A-Za-z_$][\w$]*)\s*:\s*(?:Optional\[)?([A-Za-z_][\w.]*)")
+
+
+def _variable_types(text: str) -> dict[str, list[str]]:
+    """Classes variables probably hold: `x: T`, `x = T(...)`, `x = new T`, `def f(x: T)`."""
+    out: dict[str, list[str]] = {}
+    for m in _ASSIGN_ANY.finditer(text):
+        t = m.group(2) or m.group(3)
+        out.setdefault(m.group(1), []).append(t.rsplit(".", 1)[-1])
+    for m in _PARAM_ANY.finditer(text):
+        out.setdefault(m.group(1), []).append(m.group(2).rsplit(".", 1)[-1])
+    return out
 
 
 def position_query(
@@ -164,7 +168,9 @@ def position_query(
     before = "\n".join(lines[: line - 1]) + "\n" + prefix
 
     # receivers: `x.`, `x.y.`, `self.`
+    near_types = _variable_types(before[-4000:])
     m = _RECEIVER.search(prefix)
+    types = _variable_types(before) if m and len(before) > 4000 else near_types
     tags = index.tags(path)
     if m:
         recv = m.group(1)
@@ -183,11 +189,11 @@ def position_query(
                     q.receivers[b] = q.receivers.get(b, 0.0) + 3.0
         else:
             q.receivers[recv] = q.receivers.get(recv, 0.0) + 3.0
-            for t in _receiver_types(recv, before):
+            for t in types.get(recv, [])[-3:]:
                 q.receivers[t] = q.receivers.get(t, 0.0) + 3.0
     # parameters and variables typed near the cursor also hint at classes in play
     for name, w in sorted(q.names.items(), key=lambda kv: -kv[1])[:8]:
-        for t in _receiver_types(name, before[-4000:]):
+        for t in near_types.get(name, [])[-3:]:
             q.receivers[t] = q.receivers.get(t, 0.0) + 0.5 * min(w, 2.0)
 
     q.seed_files[path] = 1.0
