@@ -1,0 +1,109 @@
+"""The same client against a real `transformers serve` (an OpenAI-compatible server) on loopback."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from codeassist.client import ChatResult, CompletionResult, client_from_settings
+from codeassist.config import load_settings
+from codeassist.gemma4.prompt import render_chat
+
+PROMPT = [{"role": "user", "content": "def fib(n):"}]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def transformers_server(tiny_checkpoint, tmp_path_factory):
+    port = _free_port()
+    log = tmp_path_factory.mktemp("tserve") / "out"
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from transformers.cli.transformers import main; sys.exit(main())",
+        "serve",
+        str(tiny_checkpoint),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--device",
+        "cpu",
+    ]
+    with open(log, "wb") as sink:
+        process = subprocess.Popen(
+            command,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, HF_HUB_OFFLINE="1"),
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert process.poll() is None, log.read_text()[-2000:]
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.2)
+        yield f"{base}/v1"
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _visible(text: str) -> str:
+    """transformers serve decodes without special tokens; our daemon keeps them."""
+    return re.sub(r"<unused\d+>", "", text)
+
+
+def test_same_client_same_results_shape(transformers_server, tiny_checkpoint, model_client):
+    settings = load_settings(overrides={"model.endpoint": transformers_server})
+    client = client_from_settings(settings)
+    assert client.health()["models"] == [str(tiny_checkpoint)]  # model name found by itself
+
+    deltas: list[tuple[str, str]] = []
+    theirs = client.chat(
+        PROMPT, max_tokens=8, temperature=0, on_delta=lambda k, t: deltas.append((k, t))
+    )
+    ours = model_client.chat(PROMPT, max_tokens=8, temperature=0)
+    assert isinstance(theirs, ChatResult)
+    assert theirs.finish_reason == ours.finish_reason == "length"
+    assert "".join(t for _, t in deltas) == theirs.text
+    assert theirs.usage.prompt_tokens == ours.usage.prompt_tokens  # same chat format
+    assert theirs.usage.completion_tokens == ours.usage.completion_tokens == 8
+    # Greedy decoding of the same checkpoint: the same text (modulo special tokens).
+    assert theirs.text == _visible(ours.text)
+
+    raw = client.complete(render_chat(PROMPT), max_tokens=8, temperature=0)
+    assert isinstance(raw, CompletionResult)
+    assert raw.finish_reason == "length" and raw.text == theirs.text
+    assert raw.usage.prompt_tokens == theirs.usage.prompt_tokens  # no extra BOS either
+
+
+def test_errors_name_the_endpoint(transformers_server):
+    wrong = load_settings(
+        overrides={"model.endpoint": transformers_server, "model.name": "/no/such/model"}
+    )
+    client = client_from_settings(wrong)
+    with pytest.raises(Exception) as failed:
+        client.chat(PROMPT, max_tokens=2)
+    assert transformers_server in str(failed.value)
