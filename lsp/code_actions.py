@@ -131,7 +131,7 @@ def list_actions(server: LanguageServer, params: types.CodeActionParams) -> list
             # Needs an instruction typed by the user: the editor plug-ins ask for it and call
             # codeassist.rewrite with [uri, range, instruction].
             arguments = [uri, to_range(text, offer.span, codec)]
-            command = types.Command(offer.title, COMMAND_REWRITE, arguments)
+            command = types.Command(title=offer.title, command=COMMAND_REWRITE, arguments=arguments)
             actions.append(types.CodeAction(title=offer.title, kind=kind, command=command))
             continue
         span = offer.span

@@ -188,7 +188,9 @@ def actions_for(
         types.CodeAction(
             title="Review this file",
             kind=types.CodeActionKind.Source + ".codeassist.review",
-            command=types.Command("Review this file", COMMAND_REVIEW_FILE, [uri]),
+            command=types.Command(
+                title="Review this file", command=COMMAND_REVIEW_FILE, arguments=[uri]
+            ),
         )
     ]
     if params.range.start != params.range.end:
@@ -197,7 +199,9 @@ def actions_for(
                 title="Review selection",
                 kind=types.CodeActionKind.Source + ".codeassist.review",
                 command=types.Command(
-                    "Review selection", COMMAND_REVIEW_SELECTION, [uri, params.range]
+                    title="Review selection",
+                    command=COMMAND_REVIEW_SELECTION,
+                    arguments=[uri, params.range],
                 ),
             )
         )
@@ -229,7 +233,7 @@ def _quick_fix(server: LanguageServer, document: TextDocument, item: Anchored) -
         is_preferred=True,
     )
     try:
-        span = Span(item.start_line, 0, item.end_line, 0)
+        span = Span(item.start_line, 0, item.end_line + 1, 0)  # whole lines start..end
         edit = replace_lines(text, span, entry.finding.suggestion)
         check_edit_syntax(path, text, apply_edits(text, [edit]))
     except EditRefused as refusal:
