@@ -48,6 +48,7 @@ class EngineSettings:
     prefill_chunk: int = 1024
     prefix_cache_mib: int = 2048
     gpu_memory: str = ""  # e.g. "24GiB"; empty: what the device reports
+    dtype: str = "bfloat16"  # compute dtype: bfloat16 | float32 (exactness tests on the CPU)
 
 
 @dataclass

@@ -1,0 +1,201 @@
+"""Loading a Gemma 4 checkpoint's text model: local files only, shard by shard, 4-bit on the way in.
+
+The model is built on the meta device from its config and every tensor of the checkpoint is put
+in place as it is read, so no full bf16 copy is ever held when quantizing. Real Gemma 4
+checkpoints are Gemma4ForConditionalGeneration (text config nested): only the language model
+is loaded; the tiny test checkpoint is a Gemma4ForCausalLM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from transformers import Gemma4TextConfig
+from transformers.models.gemma4.modeling_gemma4 import Gemma4TextModel, Gemma4TextRotaryEmbedding
+
+from codeassist.engine import attention
+from codeassist.engine.quant import NF4Experts, NF4Linear, swap_in_nf4
+from codeassist.errors import UserError
+from codeassist.gemma4.checkpoint import read_checkpoint_config
+from codeassist.gemma4.shape import text_config
+
+QUANT_MANIFEST = "codeassist-quant.json"
+TEXT_PREFIXES = ("model.language_model.", "model.")
+
+
+@dataclass
+class LoadedModel:
+    model: Gemma4TextModel
+    lm_head: torch.Tensor
+    config: Gemma4TextConfig
+    path: Path
+    quantize: str  # "nf4" or "none"
+    double_quant: bool
+    dtype: torch.dtype
+
+
+def resolve_model_path(path: str) -> Path:
+    """A local checkpoint folder for path: the folder itself, or an HF cache id resolved offline."""
+    local = Path(path).expanduser()
+    if local.exists() or not path or "/" not in path or path.startswith((".", "/", "~")):
+        return local
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id=path, local_files_only=True))
+    except Exception:  # noqa: BLE001 - any failure means: not in the local cache
+        raise UserError(
+            f"model '{path}' is neither a local folder nor in the Hugging Face cache "
+            f"({os.environ.get('HF_HUB_CACHE') or '~/.cache/huggingface/hub'}); codeassist never "
+            f"downloads: fetch it first (`huggingface-cli download {path}`) or give a local path."
+        ) from None
+
+
+def build_text_config(raw: dict) -> Gemma4TextConfig:
+    cfg = text_config(raw)
+    cfg.pop("model_type", None)
+    cfg.pop("architectures", None)
+    config = Gemma4TextConfig(**cfg)
+    config._attn_implementation = attention.NAME
+    return config
+
+
+def skeleton(config: Gemma4TextConfig, quantize: str, double_quant: bool) -> Gemma4TextModel:
+    """The text model on the meta device, with NF4 modules swapped in when quantizing."""
+    with torch.device("meta"):
+        model = Gemma4TextModel(config)
+    if quantize == "nf4":
+        swap_in_nf4(model, double_quant)
+    return model.eval()
+
+
+def _text_name(name: str) -> str | None:
+    if name == "lm_head.weight":
+        return name
+    for prefix in TEXT_PREFIXES:
+        if name.startswith(prefix):
+            rest = name[len(prefix) :]
+            if prefix == "model." and rest.split(".")[0] in (
+                "vision_tower",
+                "audio_tower",
+                "embed_vision",
+                "embed_audio",
+            ):
+                return None
+            if prefix == "model." and rest.startswith("language_model."):
+                continue
+            return rest
+    return None
+
+
+def iter_checkpoint(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
+    """(name in the text model, tensor) for every text tensor, one shard at a time."""
+    files = sorted(path.glob("*.safetensors"))
+    if not files:
+        raise UserError(
+            f"{path} holds no *.safetensors files; give a checkpoint folder with its weights."
+        )
+    for file in files:
+        with safe_open(str(file), framework="pt") as shard:
+            for name in shard.keys():  # noqa: SIM118 - safe_open is not a dict
+                target = _text_name(name)
+                if target is not None:
+                    yield target, shard.get_tensor(name)
+
+
+def _set_tensor(
+    model: torch.nn.Module,
+    name: str,
+    tensor: torch.Tensor,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> None:
+    module_name, _, attr = name.rpartition(".")
+    module = model.get_submodule(module_name) if module_name else model
+    if isinstance(module, NF4Linear) and attr == "weight":
+        module.weight4.load_float(tensor, device)
+        return
+    if isinstance(module, NF4Experts) and attr in ("gate_up_proj", "down_proj"):
+        (module.gate_up if attr == "gate_up_proj" else module.down).load_float(tensor, device)
+        return
+    if attr in module._parameters:
+        if tensor.is_floating_point():
+            tensor = tensor.to(dtype)
+        module._parameters[attr] = torch.nn.Parameter(tensor.to(device), requires_grad=False)
+    elif attr in module._buffers:
+        # NF4 block scales stay float32; other float buffers take the compute dtype
+        if tensor.is_floating_point() and not attr.startswith("absmax"):
+            tensor = tensor.to(dtype)
+        module._buffers[attr] = tensor.to(device)
+    else:
+        raise UserError(
+            f"checkpoint tensor '{name}' has no place in the Gemma 4 text model; "
+            "is it a Gemma 4 checkpoint?"
+        )
+
+
+def _finish(model: Gemma4TextModel, config: Gemma4TextConfig, device: torch.device) -> None:
+    """Rebuild the buffers that checkpoints do not carry, and check nothing is left on meta."""
+    model.rotary_emb = Gemma4TextRotaryEmbedding(config, device=device)
+    for module in model.modules():
+        if hasattr(module, "scalar_embed_scale"):
+            module.embed_scale = torch.tensor(module.scalar_embed_scale, device=device)
+    missing = [
+        n for n, t in list(model.named_parameters()) + list(model.named_buffers()) if t.is_meta
+    ]
+    if missing:
+        raise UserError(
+            f"the checkpoint lacks {len(missing)} tensors of the model (first: {missing[0]}); "
+            "it is incomplete."
+        )
+
+
+def pick_device(setting: str) -> torch.device:
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise UserError(
+            "engine.device is 'cuda' but no CUDA GPU is visible; "
+            "set engine.device = 'auto' or 'cpu'."
+        )
+    if setting not in ("cpu", "cuda"):
+        raise UserError(f"engine.device must be auto, cuda or cpu, not '{setting}'.")
+    return torch.device(setting)
+
+
+def load_model(
+    path: str,
+    device: torch.device,
+    quantize: str,
+    double_quant: bool,
+    dtype: torch.dtype = torch.bfloat16,
+) -> LoadedModel:
+    """The text model of the checkpoint at path on device, quantized as asked (or as stored)."""
+    root = resolve_model_path(path)
+    raw = read_checkpoint_config(root)
+    config = build_text_config(raw)
+    manifest = root / QUANT_MANIFEST
+    if manifest.is_file():
+        stored = json.loads(manifest.read_text())
+        quantize, double_quant = stored["quantize"], bool(stored["double_quant"])
+    elif quantize not in ("nf4", "none"):
+        raise UserError(f"engine.quantize must be 'nf4' or 'none', not '{quantize}'.")
+    model = skeleton(config, quantize, double_quant)
+    lm_head = None
+    with torch.inference_mode(False), torch.no_grad():
+        for name, tensor in iter_checkpoint(root):
+            if name == "lm_head.weight":
+                if not config.tie_word_embeddings:
+                    lm_head = tensor.to(device=device, dtype=dtype)
+                continue
+            _set_tensor(model, name, tensor, device, dtype)
+    _finish(model, config, device)
+    if lm_head is None:
+        lm_head = model.embed_tokens.weight
+    return LoadedModel(model, lm_head, config, root, quantize, double_quant, dtype)
