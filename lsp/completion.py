@@ -130,7 +130,7 @@ class CompletionService:
 
         waited = time.perf_counter()
         if await ticket.sleep(settings.completion.debounce_ms / 1000):
-            record.outcome = "superseded"
+            record.outcome = ticket.reason
             return None
         record.debounce_ms = (time.perf_counter() - waited) * 1000
         if time.monotonic() < self.down_until:
@@ -153,7 +153,7 @@ class CompletionService:
         client = self.state.client_for(settings)
         limit = await self._context_limit(client)
         if ticket.cancelled or self._stale(uri, doc, version):
-            record.outcome = "superseded" if ticket.cancelled else "stale"
+            record.outcome = ticket.reason if ticket.cancelled else "stale"
             return None
         index = self.state.index_for(root)
         updates = self.state.take_buffer_updates(root) if index is not None else []
@@ -176,21 +176,22 @@ class CompletionService:
             limit,
         )
         if prepared is None or ticket.cancelled or self._stale(uri, doc, version):
-            record.outcome = "superseded" if ticket.cancelled else "stale"
+            record.outcome = ticket.reason if ticket.cancelled else "stale"
             return None
 
         began = time.perf_counter()
         self.model_calls += 1
         try:
-            raw, _reason = await asyncio.to_thread(call_model, client, prepared, ticket.event)
+            raw, reason = await asyncio.to_thread(call_model, client, prepared, ticket.event)
         finally:
             record.model_ms = (time.perf_counter() - began) * 1000
         self._model_answered()
         suggestion.text = finish_completion(prepared, raw)
-        # Even a stale answer is kept for type-through: the user may be typing exactly it.
-        self.cache.put(uri, *around, suggestion.text)
+        if reason != "cancelled":
+            # Even a stale answer is kept for type-through: the user may be typing exactly it.
+            self.cache.put(uri, *around, suggestion.text)
         if ticket.cancelled or self._stale(uri, doc, version):
-            record.outcome = "superseded" if ticket.cancelled else "stale"
+            record.outcome = ticket.reason if ticket.cancelled else "stale"
             return None
         record.outcome = "model" if suggestion.text else "empty"
         return suggestion if suggestion.text else None
@@ -244,7 +245,7 @@ class CompletionService:
 
         status = self.state.status
         if ticket.cancelled:
-            record.outcome = "superseded"
+            record.outcome = ticket.reason
         elif isinstance(error, ModelBusy | ModelTimeout):
             record.outcome = "busy"
         elif isinstance(error, ModelUnavailable) and not isinstance(error, ModelRequestError):
@@ -339,7 +340,12 @@ def register(server: Any) -> None:
         return service.stats()
 
     def forget(uri: str) -> None:
-        service.inflight.cancel(uri)
+        service.inflight.cancel(uri, "closed")
         service.cache.drop(uri)
 
+    def changed(uri: str) -> None:
+        # The answer would be for an old version: stop the model now, the editor asks again.
+        service.inflight.cancel(uri, "stale")
+
     server.state.on("close", forget)
+    server.state.on("change", changed)

@@ -12,13 +12,16 @@ class Ticket:
 
     def __init__(self) -> None:
         self.event = threading.Event()  # passed to the model client
+        self.reason = ""  # why it was cancelled: "superseded", "stale", ...
         self._wake = asyncio.Event()
 
     @property
     def cancelled(self) -> bool:
         return self.event.is_set()
 
-    def cancel(self) -> None:
+    def cancel(self, reason: str = "cancelled") -> None:
+        if not self.event.is_set():
+            self.reason = reason
         self.event.set()
         self._wake.set()
 
@@ -41,7 +44,7 @@ class Inflight:
         """A ticket for a new request on key; the previous one (if live) is cancelled."""
         previous = self._live.get(key)
         if previous is not None and not previous.cancelled:
-            previous.cancel()
+            previous.cancel("superseded")
             self.superseded += 1
         ticket = self._live[key] = Ticket()
         return ticket
@@ -50,7 +53,8 @@ class Inflight:
         if self._live.get(key) is ticket:
             del self._live[key]
 
-    def cancel(self, key: str) -> None:
+    def cancel(self, key: str, reason: str) -> None:
+        """Cancel the live request on key, if any (e.g. its document changed or closed)."""
         ticket = self._live.pop(key, None)
         if ticket is not None:
-            ticket.cancel()
+            ticket.cancel(reason)

@@ -1,0 +1,215 @@
+"""Completion through the real server process, the real daemon and the tiny checkpoint.
+
+The tiny model writes noise, so the tests check where text goes and when the model is (not)
+called, not what the text says. Decoding is greedy (temperature 0): the same prompt gives the
+same answer on every run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from lsp.positions import to_character
+from tests.lsp.conftest import (
+    APP_PY,
+    CLIENTS,
+    FAST_COMPLETION,
+    complete,
+    daemon_env,
+    inline,
+    open_doc,
+    stats,
+    type_text,
+)
+
+pytestmark = pytest.mark.asyncio
+
+# Ends of lines in pkg/app.py where the model is asked for a block (multi-line) completion.
+LINE_ENDS = [(n, len(APP_PY.split("\n")[n])) for n in (9, 5, 3)]
+
+
+def options(**completion) -> dict:
+    merged = copy.deepcopy(FAST_COMPLETION)
+    merged["completion"].update({"debounce_ms": 0, **completion})
+    return merged
+
+
+async def first_inline(client, uri, positions):
+    """The first non-empty inline suggestion over positions: (position, text)."""
+    for line, char in positions:
+        result = await inline(client, uri, line, char)
+        if result is not None:
+            (item,) = result.items
+            return (line, char), item
+    raise AssertionError(f"no suggestion at any of {positions}")
+
+
+@pytest.mark.parametrize("client_name", CLIENTS)
+async def test_inline_completion_and_completion_item_from_the_tiny_model(
+    start_server, workspace, daemon_settings, client_name
+):
+    client, _ = await start_server(
+        workspace, client=client_name, env=daemon_env(daemon_settings), options=options()
+    )
+    uri = open_doc(client, workspace / "pkg" / "app.py")
+    (line, char), item = await first_inline(client, uri, LINE_ENDS)
+    assert item.insert_text.strip()
+    at = types.Position(line=line, character=char)
+    assert item.range == types.Range(start=at, end=at)
+
+    # textDocument/completion mid-line (single line), another model call.
+    s = await stats(client)
+    calls = s["model_calls"]
+    assert calls >= 1 and s["errors"] == 0
+    result = await complete(client, uri, 9, 12)  # "    total = |size(path)"
+    assert (await stats(client))["model_calls"] == calls + 1
+    if result.items:
+        (entry,) = result.items
+        assert "\n" not in entry.text_edit.new_text  # mid-line: a single line
+        assert entry.insert_text_format == types.InsertTextFormat.PlainText
+        assert entry.text_edit.range.end == types.Position(line=9, character=12)
+
+
+async def test_type_through_answers_from_cache_without_the_model(
+    start_server, workspace, daemon_settings
+):
+    client, _ = await start_server(workspace, env=daemon_env(daemon_settings), options=options())
+    uri = open_doc(client, workspace / "pkg" / "app.py")
+    (line, char), item = await first_inline(client, uri, LINE_ENDS)
+    text = item.insert_text
+    calls = (await stats(client))["model_calls"]
+    typed = text[: max(1, min(2, len(text.split("\n")[0]) - 1))]
+    if "\n" in typed or not text.split("\n")[0][len(typed) :].strip():
+        typed = ""  # the suggestion starts a new line: accept nothing, just ask again
+    type_text(client, uri, 2, line, char, typed)
+    line_after = (workspace / "pkg" / "app.py").read_text().split("\n")[line][:char] + typed
+    new_char = to_character(line_after, len(line_after), "utf-16")
+    result = await inline(client, uri, line, new_char)
+    assert result is not None
+    assert result.items[0].insert_text == text[len(typed) :]
+    s = await stats(client)
+    assert s["model_calls"] == calls  # answered from the type-through cache
+    assert s["records"][-1]["outcome"] == "cache"
+
+
+async def test_stale_version_is_never_returned(start_server, workspace, daemon_settings):
+    client, _ = await start_server(workspace, env=daemon_env(daemon_settings), options=options())
+    uri = open_doc(client, workspace / "pkg" / "app.py")
+    for debounce_ms, wait in ((400, 0.1), (0, 0.5)):  # during the debounce, then the model call
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(
+                settings={"completion": {"debounce_ms": debounce_ms}}
+            )
+        )
+        await asyncio.sleep(0.1)
+        count = len((await stats(client))["records"])
+        pending = asyncio.ensure_future(inline(client, uri, *LINE_ENDS[0]))
+        await asyncio.sleep(wait)
+        type_text(client, uri, count + 2, 0, 0, "# edited\n")  # the document moves on
+        assert await asyncio.wait_for(pending, 20) is None
+        assert (await stats(client))["records"][-1]["outcome"] == "stale"
+
+
+async def test_newer_request_supersedes_and_cancel_request_stops_the_model(
+    start_server, workspace, daemon_settings, model_client
+):
+    client, _ = await start_server(
+        workspace, env=daemon_env(daemon_settings), options=options(debounce_ms=300)
+    )
+    uri = open_doc(client, workspace / "pkg" / "app.py")
+    first = asyncio.ensure_future(inline(client, uri, *LINE_ENDS[0]))
+    await asyncio.sleep(0.1)
+    second = asyncio.ensure_future(inline(client, uri, 10, 10))
+    assert await first is None  # superseded by the newer request for the same document
+    await second
+    outcomes = [r["outcome"] for r in (await stats(client))["records"]]
+    assert outcomes[0] == "superseded"
+    assert (await stats(client))["model_calls"] == 1
+
+    # A long generation, to cancel while it runs.
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(
+            settings={"completion": {"max_tokens": 400, "debounce_ms": 0}}
+        )
+    )
+    await asyncio.sleep(0.1)
+
+    # $/cancelRequest while the model is generating: an error reply, and the daemon stops.
+    before = (await asyncio.to_thread(model_client.health))["queue"]["cancelled"]
+    request = asyncio.ensure_future(
+        client.protocol.send_request_async(
+            types.TEXT_DOCUMENT_INLINE_COMPLETION,
+            types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=LINE_ENDS[1][0], character=LINE_ENDS[1][1]),
+                context=types.InlineCompletionContext(
+                    trigger_kind=types.InlineCompletionTriggerKind.Invoked
+                ),
+            ),
+        )
+    )
+
+    async def running() -> bool:
+        return (await asyncio.to_thread(model_client.health))["queue"]["running"] > 0
+
+    for _ in range(200):
+        if await running():
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the model call never started")
+    msg_id = max(client.protocol._request_futures, key=str)
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+    with pytest.raises(JsonRpcException) as error:
+        await request
+    assert error.value.code == types.LSPErrorCodes.RequestCancelled
+    for _ in range(100):
+        queue = (await asyncio.to_thread(model_client.health))["queue"]
+        if queue["running"] == 0 and queue["cancelled"] > before:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError(f"the daemon did not stop the generation: {queue}")
+    assert (await stats(client))["records"][-1]["outcome"] == "cancelled"
+
+
+@pytest.mark.parametrize("client_name", CLIENTS)
+async def test_positions_on_lines_with_non_ascii_and_emoji(
+    start_server, workspace, daemon_settings, client_name
+):
+    client, result = await start_server(
+        workspace, client=client_name, env=daemon_env(daemon_settings), options=options()
+    )
+    encoding = result.capabilities.position_encoding
+    lines = [
+        'greeting = "héllo wörld 😀👍"',
+        'name = "Zoë 🎉" + greet',
+        'parts = ["ß", "😀"]; total = len(par',
+    ]
+    path = workspace / "pkg" / "emoji.py"
+    path.write_text("\n".join(lines) + "\n")
+    uri = open_doc(client, path)
+    found = None
+    for index, text in enumerate(lines[1:], start=1):
+        char = to_character(text, len(text), encoding)  # end of the line, client units
+        answer = await complete(client, uri, index, char)
+        if answer.items:
+            found = index, text, char, answer.items[0]
+            break
+    assert found is not None, "no suggestion on any line"
+    index, text, char, item = found
+    word = text.rsplit(" ", 1)[-1].rsplit("(", 1)[-1]  # "greet" / "par"
+    word_start = to_character(text, len(text) - len(word), encoding)
+    assert item.text_edit.range == types.Range(
+        start=types.Position(line=index, character=word_start),
+        end=types.Position(line=index, character=char),
+    )
+    assert item.text_edit.new_text.startswith(word)
+    # The server saw the cursor at the end of the line: the suggestion was built from all of it.
+    record = (await stats(client))["records"][-1]
+    assert record["character"] == char and record["outcome"] in ("model", "cache")
