@@ -119,20 +119,24 @@ def resolve_imports(path: str, lang: str, specs: list[str], table: ModuleTable) 
                     add(f)
                     out.names[local.split(".")[0]] = (f, orig)
         elif lang in ("javascript", "typescript", "tsx"):
+            spec, _tab, names = spec.partition("\t")
+            f = None
             if spec.startswith("."):
                 base = posixpath.normpath(posixpath.join(here, spec))
-                for ext in _JS_EXT + _JS_INDEX:
-                    if base + ext in table.paths:
-                        add(base + ext)
+                stripped = re.sub(r"\.(m?js|cjs|jsx)$", "", base)
+                for cand in [base + e for e in _JS_EXT + _JS_INDEX] + [
+                    stripped + e for e in _JS_EXT
+                ]:
+                    if cand in table.paths:
+                        f = cand
                         break
-                else:
-                    stripped = re.sub(r"\.(m?js|cjs|jsx)$", "", base)
-                    for ext in _JS_EXT:
-                        if stripped + ext in table.paths:
-                            add(stripped + ext)
-                            break
             else:
-                add(table.by_module(spec, path))
+                f = table.by_module(spec, path)
+            add(f)
+            for item in names.split(","):
+                if item:
+                    local, _eq, orig = item.partition("=")
+                    out.names[local] = (f, orig or local)
         elif lang == "ruby":
             base = posixpath.normpath(posixpath.join(here, spec)) if spec.startswith(".") else spec
             add(table.by_module(base.removesuffix(".rb"), path))

@@ -257,14 +257,42 @@ _IMPORT_BLOCKS = frozenset(
 )
 _REQUIRE = re.compile(rb"""\b(?:require|require_relative|import)\s*\(?\s*['"]([^'"\n]+)['"]""")
 _FROM = re.compile(rb"""\bfrom\s*['"]([^'"\n]+)['"]""")
+# `import a, { b as c, type d } from "x"` / `export { e } from "x"`: the names clause too
+_JS_NAMED = re.compile(
+    rb"""\b(?:import|export)\s+(?:type\s+)?([\w$*{}\s,]+?)\s*from\s*['"]([^'"\n]+)['"]"""
+)
+
+
+def _js_names(clause: str) -> str:
+    """'a, { b as c, type d }' -> 'a,c=b,d' (local=original where they differ)."""
+    out = []
+    for part in clause.replace("{", ",").replace("}", ",").split(","):
+        bits = part.split()
+        if bits and bits[0] == "type":
+            bits = bits[1:]
+        if not bits or bits[0] == "*":
+            if len(bits) == 3 and bits[1] == "as":
+                out.append(bits[2] + "=*")
+            continue
+        if len(bits) == 3 and bits[1] == "as":
+            out.append(bits[2] + "=" + bits[0])
+        else:
+            out.append(bits[0])
+    return ",".join(out)
 
 
 def _imports(root: Node, data: bytes, lang: str) -> list[str]:
-    """Import specs as written: Python/Go/Rust/Java/C statements, JS/TS/Ruby module strings."""
+    """Import specs: Python/Go/Rust/Java/C statements; JS/TS "module\tnames"; Ruby paths."""
     if lang in ("javascript", "typescript", "tsx", "ruby"):
         found = [m.decode("utf-8", "replace") for m in _REQUIRE.findall(data)]
         if lang != "ruby":
+            named = {}
+            for clause, spec in _JS_NAMED.findall(data):
+                key = spec.decode("utf-8", "replace")
+                names = _js_names(clause.decode("utf-8", "replace"))
+                named[key] = f"{named[key]},{names}" if key in named else names
             found += [m.decode("utf-8", "replace") for m in _FROM.findall(data)]
+            found = [f"{f}\t{named[f]}" if f in named else f for f in dict.fromkeys(found)]
         return list(dict.fromkeys(found))
     kinds = _IMPORT_NODES.get(lang, frozenset())
     out: list[str] = []

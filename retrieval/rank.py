@@ -141,6 +141,19 @@ def _variable_types(text: str) -> dict[str, list[str]]:
     return out
 
 
+_CAMEL = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+def _class_names_like(var: str) -> list[str]:
+    """'subscriber' -> Subscriber; 'query_set' -> QuerySet; 'innerSub' -> InnerSub, Sub."""
+    parts = [p for p in _CAMEL.findall(var.strip("_$")) if p]
+    if not parts:
+        return []
+    whole = "".join(p[:1].upper() + p[1:] for p in parts)
+    last = parts[-1][:1].upper() + parts[-1][1:]
+    return list(dict.fromkeys([whole, last]))
+
+
 def position_query(
     index: RepoIndex,
     path: str,
@@ -191,6 +204,10 @@ def position_query(
             q.receivers[recv] = q.receivers.get(recv, 0.0) + 3.0
             for t in types.get(recv, [])[-3:]:
                 q.receivers[t] = q.receivers.get(t, 0.0) + 3.0
+            # untyped: a variable named like a class often holds one (subscriber: Subscriber)
+            for t in _class_names_like(recv):
+                if t != recv:
+                    q.receivers[t] = q.receivers.get(t, 0.0) + 1.5
     # parameters and variables typed near the cursor also hint at classes in play
     for name, w in sorted(q.names.items(), key=lambda kv: -kv[1])[:8]:
         for t in near_types.get(name, [])[-3:]:
@@ -247,6 +264,20 @@ def _members(tags, i: int) -> list[int]:
     return kids.get(i, [])
 
 
+def _module_members(index: RepoIndex, f: str, w: float, bump, depth: int) -> None:
+    """`mod.` where mod is an imported module: its top-level definitions, and re-exports."""
+    tags = index.tags(f)
+    if tags is None:
+        return
+    top = [j for j, d in enumerate(tags.defs) if d[6] < 0]
+    share = w * 1.5 / math.sqrt(max(len(top), 1))
+    for j in top:
+        bump(f, j, share, f"defined in module {f}")
+    if depth == 0 and len(top) < 10:
+        for g in index.imports_of(f).files[:20]:
+            _module_members(index, g, w * 0.5, bump, depth=1)
+
+
 def rank_definitions(index: RepoIndex, q: Query, *, explain: bool = False) -> list[Ranked]:
     """Definitions ranked for query `q`, best first (files in q.exclude left out)."""
     maps = index.maps()
@@ -296,9 +327,15 @@ def rank_definitions(index: RepoIndex, q: Query, *, explain: bool = False) -> li
                 for k in kids:
                     bump(p, k, share, f"member of {name!r}")
 
-    # 2. members of the receiver (`obj.`), its class and bases
+    # 2. members of the receiver (`obj.`), its class and bases; or of an imported module
     seen_cls: set[tuple[str, int]] = set()
     for name, w in q.receivers.items():
+        target = imported_names.get(name)
+        if target is not None and target[0] is not None:
+            f, orig = target
+            if orig == "*" or not any(p == f for p, _ in maps.defs.get(orig, ())):
+                _module_members(index, f, w, bump, depth=0)
+                continue
         defs = resolve(name)
         if not defs or len(defs) > 40:
             continue

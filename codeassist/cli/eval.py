@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -35,14 +36,19 @@ def retrieval_eval(
     ),
     aider_cases: int = typer.Option(None, "--aider-cases", help="Cases for Aider (slow)."),
     seed: int = typer.Option(0, "--seed", help="Case sampling seed."),
+    typescript: Path = typer.Option(
+        None,
+        "--typescript",
+        help="typescript.js (from `npm pack typescript`): build TS/JS cases with its checker.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end."),
 ) -> None:
-    """Cases from REPO's own cross-file uses (found with `ast`); ours vs the baselines.
+    """Cases from REPO's own cross-file uses (Python: `ast`; TS/JS: the TypeScript checker).
 
     A case passes at a budget when the packed context holds the needed definition's header
     line (hdr) or its whole span (span). Tokens are counted with the estimator.
     """
-    from retrieval.evaluation.cases import build_cases
+    from retrieval.evaluation.cases import build_cases, build_ts_cases
     from retrieval.evaluation.run import as_json as results_json
     from retrieval.evaluation.run import evaluate, table
 
@@ -51,9 +57,17 @@ def retrieval_eval(
         raise UserError(f"{repo}: not a directory; pass a repository root")
     wanted = _budgets(budgets)
     t0 = time.perf_counter()
-    built = build_cases(root, cases, seed=seed)
+    if typescript is not None:
+        if not typescript.is_file():
+            raise UserError(f"--typescript {typescript}: no such file; pass lib/typescript.js")
+        try:
+            built = build_ts_cases(root, cases, typescript, seed=seed)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise UserError(f"--typescript: node could not build cases ({exc})") from None
+    else:
+        built = build_cases(root, cases, seed=seed)
     if not built:
-        raise UserError(f"{repo}: found no cross-file uses of Python definitions to test with")
+        raise UserError(f"{repo}: found no cross-file uses of definitions to test with")
     typer.echo(f"{len(built)} cases from {root} ({time.perf_counter() - t0:.1f}s)", err=True)
     idx = open_index(root, show_progress=False)
     results = evaluate(idx, built, wanted, estimate_tokens, aider_python, aider_cases)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import math
+import posixpath
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from pathlib import Path
 
 Span = tuple[str, int, int]
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_JS_IMPORT = re.compile(r"""(?:\bfrom\s*|\brequire\s*\(\s*|\bimport\s*\(\s*)['"]([^'"\n]+)['"]""")
 WINDOW = 40
 STRIDE = 20
 
@@ -44,6 +46,7 @@ class ImportSet:
     def __init__(self, root: Path, paths: list[str]) -> None:
         self.root = root
         self.modules: dict[str, str] = {}
+        self.all_paths = set(paths)
         for p in paths:
             if not p.endswith(".py"):
                 continue
@@ -63,6 +66,8 @@ class ImportSet:
         return self._text[path]
 
     def files(self, path: str, buffer: str) -> list[str]:
+        if not path.endswith(".py"):
+            return self._js_files(path, buffer)
         pkg = path.rsplit("/", 1)[0].replace("/", ".") if "/" in path else ""
         found: list[str] = []
         for stmt in _import_statements(buffer):
@@ -87,6 +92,21 @@ class ImportSet:
                         if f != path and f not in found:
                             found.append(f)
                         break
+        return found
+
+    def _js_files(self, path: str, buffer: str) -> list[str]:
+        """Relative `import ... from './x'` / `require('./x')` resolved with the usual suffixes."""
+        here = posixpath.dirname(path)
+        found: list[str] = []
+        for spec in _JS_IMPORT.findall(buffer):
+            if not spec.startswith("."):
+                continue
+            base = posixpath.normpath(posixpath.join(here, spec))
+            for suffix in ("", ".ts", ".tsx", ".js", ".jsx", ".mjs", "/index.ts", "/index.js"):
+                if base + suffix in self.all_paths:
+                    if base + suffix not in found:
+                        found.append(base + suffix)
+                    break
         return found
 
     def __call__(self, path: str, buffer: str, budget: int, count: Callable[[str], int]):
@@ -140,8 +160,9 @@ class Bm25Windows:
                 self.windows.append((p, start + 1, start + len(chunk), text))
                 self.tfs.append(tf)
                 self.df.update(tf.keys())
+        self.lens = [sum(t.values()) for t in self.tfs]
         self.n = len(self.windows)
-        self.avg = sum(sum(t.values()) for t in self.tfs) / max(self.n, 1)
+        self.avg = sum(self.lens) / max(self.n, 1)
         self.k1, self.b = k1, b
         self.post: dict[str, list[int]] = {}
         for i, tf in enumerate(self.tfs):
@@ -158,7 +179,7 @@ class Bm25Windows:
             idf = math.log(1 + (self.n - df + 0.5) / (df + 0.5))
             for i in self.post[w]:
                 tf = self.tfs[i][w]
-                dl = sum(self.tfs[i].values())
+                dl = self.lens[i]
                 s = (
                     idf
                     * tf

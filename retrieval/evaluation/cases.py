@@ -9,6 +9,7 @@ where that name starts on its line. Definitions in the same file are never cases
 from __future__ import annotations
 
 import ast
+import json
 import random
 import subprocess
 from dataclasses import dataclass, field
@@ -252,3 +253,30 @@ def build_cases(root: Path, n: int, seed: int = 0, per_file: int = 3) -> list[Ca
         Case(p, line, col, _cut(texts[p], line, col), sym, kind, t)
         for p, line, col, sym, kind, t in out[:n]
     ]
+
+
+TS_SCRIPT = Path(__file__).with_name("ts_cases.js")
+
+
+def build_ts_cases(root: Path, n: int, typescript_js: Path, seed: int = 0) -> list[Case]:
+    """Cases from a TypeScript/JavaScript repository, resolved by the TypeScript compiler.
+
+    Needs `node` and a `typescript.js` (e.g. from `npm pack typescript`).
+    """
+    out = subprocess.run(
+        ["node", str(TS_SCRIPT), str(root), str(typescript_js), str(n), str(seed)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    cases = []
+    texts: dict[str, list[str]] = {}
+    for line in out.stdout.splitlines():
+        c = json.loads(line)
+        if c["path"] not in texts:
+            texts[c["path"]] = (root / c["path"]).read_text("utf-8").split("\n")
+        t = c["target"]
+        target = Target(t["path"], t["name"], t["start_line"], t["header_line"], t["end_line"])
+        buf = _cut(texts[c["path"]], c["line"], c["col"])
+        cases.append(Case(c["path"], c["line"], c["col"], buf, c["symbol"], c["kind"], target))
+    return cases
