@@ -1,0 +1,44 @@
+"""A real Neovim 0.7 (headless) starts `codeassist lsp` with vim.lsp.start_client and completes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.lsp.conftest import SERVER, daemon_env, server_env
+
+SCRIPT = Path(__file__).with_name("nvim_complete.lua")
+
+
+def test_neovim_07_gets_a_completion_item(workspace, daemon_settings, tmp_path):
+    nvim = shutil.which("nvim")
+    assert nvim, "Neovim is not installed: apt-get install -y neovim (0.7.2 on Debian 12)"
+    version = subprocess.run([nvim, "--version"], capture_output=True, text=True).stdout
+    assert version.startswith("NVIM v0.7"), version.splitlines()[0]
+    out = tmp_path / "result.json"
+    env = server_env(daemon_env(daemon_settings))
+    env.update(
+        OUT=str(out),
+        FILE=str(workspace / "pkg" / "app.py"),
+        SERVER_CMD=json.dumps(SERVER),
+        PYTHONPATH=os.pathsep.join(sys.path),
+    )
+    subprocess.run(
+        [nvim, "--headless", "--clean", "-u", "NONE", "-c", f"luafile {SCRIPT}"],
+        env=env,
+        cwd=workspace,
+        timeout=240,
+        check=False,
+        capture_output=True,
+    )
+    result = json.loads(out.read_text())
+    assert "error" not in result, result
+    assert result["completion_provider"] is True
+    items = [item for attempt in result["attempts"] for item in attempt["items"]]
+    assert items, result
+    assert all("error" not in item for item in items), result
+    assert items[0]["text"] and items[0]["label"], result
