@@ -24,14 +24,9 @@ from pygls import uris
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-# The real server; code_actions.register is added here until lsp/server.py lists it itself.
-LAUNCH = (
-    "from lsp import code_actions; from lsp.server import FEATURES, create_server; "
-    "server = create_server(); "
-    "code_actions.register in FEATURES or code_actions.register(server); "
-    "server.start_io()"
-)
-SERVER = ClientServerConfig(server_command=[sys.executable, "-c", LAUNCH])
+# The real server, as editors start it.
+SERVER_COMMAND = [sys.executable, "-m", "codeassist.cli.main", "lsp"]
+SERVER = ClientServerConfig(server_command=SERVER_COMMAND)
 CLIENTS = ["visual-studio-code", "neovim@v0.7.0"]
 
 SHAPES = '''\

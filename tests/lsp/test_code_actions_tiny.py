@@ -7,7 +7,6 @@ syntactically valid, versioned edit or a clear refusal; a review ends in diagnos
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,18 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from codeassist.tasks.syntax_check import error_lines, grammar_for_path
 
-from .test_code_actions import LAUNCH, SHAPES, actions, apply, edits_for, open_file, rng, wait_for
+from .test_code_actions import (
+    SERVER_COMMAND,
+    SHAPES,
+    actions,
+    apply,
+    edits_for,
+    open_file,
+    rng,
+    wait_for,
+)
 
-SERVER = ClientServerConfig(server_command=[sys.executable, "-c", LAUNCH])
+SERVER = ClientServerConfig(server_command=SERVER_COMMAND)
 CLEAR_REFUSALS = (
     "syntax errors",
     "did not return the code",
