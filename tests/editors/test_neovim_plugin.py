@@ -14,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "editors" / "neovim"
 SCRIPT = Path(__file__).resolve().parent / "neovim" / "headless_test.lua"
+REVIEW_ANSWER = (Path(__file__).resolve().parent / "recorded" / "review_shapes.txt").read_text()
 
 SOURCE = '''\
 """Shapes."""
@@ -54,32 +55,11 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
-def _run_headless(
-    nvim: str, repo: Path, tmp_path: Path, tiny_checkpoint: Path, **extra: str
-) -> dict:
+def _run_headless(nvim: str, repo: Path, tmp_path: Path, env_extra: dict[str, str]) -> dict:
     out = tmp_path / "result.json"
-    codeassist = Path(sys.executable).parent / "codeassist"
-    source_lines = SOURCE.splitlines()
     env = dict(os.environ)
-    env.update(
-        {
-            "CODEASSIST_NVIM_PLUGIN": str(PLUGIN),
-            "CODEASSIST_NVIM_OUT": str(out),
-            "CODEASSIST_NVIM_FILE": str(repo / "pkg" / "shapes.py"),
-            "CODEASSIST_NVIM_CMD": json.dumps([str(codeassist), "lsp"]),
-            "CODEASSIST_NVIM_SETTINGS": json.dumps(
-                {
-                    "model": {"path": str(tiny_checkpoint), "endpoint": "daemon"},
-                    "completion": {"debounce_ms": 0},
-                }
-            ),
-            "CODEASSIST_NVIM_LINE": str(len(source_lines)),
-            "CODEASSIST_NVIM_ACTION_FIRST": "8",
-            "CODEASSIST_NVIM_ACTION_LAST": "10",
-            "CODEASSIST_NVIM_ACTION_TITLE": extra.get("action_title", "Rename"),
-            "CODEASSIST_NVIM_TIMEOUT_MS": "180000",
-        }
-    )
+    env.update(env_extra)
+    env.update({"CATEST_NVIM_PLUGIN": str(PLUGIN), "CATEST_NVIM_OUT": str(out)})
     proc = subprocess.run(
         [nvim, "--headless", "--clean", "-u", str(SCRIPT)],
         cwd=repo,
@@ -98,36 +78,63 @@ def _run_headless(
     return result
 
 
-def _stop_daemon() -> None:
+def editor_settings(daemon_settings) -> dict:
+    """What a user's setup({ settings = ... }) would hold, pointed at the shared test daemon."""
+    return {
+        "model": {"path": daemon_settings.model.path, "endpoint": "daemon"},
+        "daemon": {"socket": daemon_settings.daemon.socket},
+        "engine": {"quantize": "none", "device": "cpu"},
+        "completion": {"debounce_ms": 0, "max_tokens": 16, "budget_tokens": 512},
+    }
+
+
+@pytest.mark.timeout(900)
+def test_headless_neovim_completion_review_and_code_action(
+    nvim, repo, tmp_path, daemon_settings, recorded_endpoint
+):
+    """setup() -> attach at the git root -> completion from the tiny model through the daemon ->
+    :CodeassistReview (recorded review answer) puts diagnostics on the buffer -> the code actions
+    on the finding's line are listed and its quick fix is applied to the buffer."""
     codeassist = Path(sys.executable).parent / "codeassist"
-    subprocess.run([str(codeassist), "daemon", "stop"], capture_output=True, timeout=60)
-
-
-def test_headless_neovim_completion_code_action_and_review(nvim, repo, tmp_path, tiny_checkpoint):
-    try:
-        result = _run_headless(nvim, repo, tmp_path, tiny_checkpoint)
-    finally:
-        _stop_daemon()
+    lines = SOURCE.splitlines()
+    with recorded_endpoint(REVIEW_ANSWER) as (review_url, review_calls):
+        env = {
+            "CATEST_NVIM_FILE": str(repo / "pkg" / "shapes.py"),
+            "CATEST_NVIM_CMD": json.dumps([str(codeassist), "lsp"]),
+            "CATEST_NVIM_SETTINGS": json.dumps(editor_settings(daemon_settings)),
+            "CATEST_NVIM_REVIEW_SETTINGS": json.dumps({"model": {"endpoint": review_url}}),
+            "CATEST_NVIM_LINE": str(len(lines)),
+            "CATEST_NVIM_ACTION_FIRST": "9",
+            "CATEST_NVIM_ACTION_LAST": "9",
+            "CATEST_NVIM_ACTION_TITLE": "Apply suggestion",
+            "CATEST_NVIM_TIMEOUT_MS": "180000",
+        }
+        result = _run_headless(nvim, repo, tmp_path, env)
     steps = result["steps"]
     context = json.dumps(result, indent=1)[-6000:]
     assert steps["setup"] is True, context
-    assert isinstance(steps["attach"], dict) or steps["attach"] is True, context
+    assert "error" not in steps["attach"], context
     assert Path(result["root_dir"]).resolve() == repo.resolve(), context
+    assert result["completion_mode"] in ("items", "inline"), context
 
     completion = steps["completion"]
     assert "error" not in completion, context
     assert completion["count"] > 0 and any(t.strip() for t in completion["texts"]), context
 
-    actions = steps["code_actions"]
-    assert "error" not in actions, context
-    assert actions["titles"], context
-    assert actions["chosen"], context
-    assert actions["ok"] is True, context
-    assert actions["after"] != actions["before"], context
-
     review = steps["review"]
     assert "error" not in review, context
+    assert any(c["path"].endswith("/chat/completions") for c in review_calls), context
     assert review["diagnostics"], context
+    assert [d["lnum"] for d in review["diagnostics"]] == [8], context  # line 9, 0-based
     assert all(d["source"] == "codeassist" for d in review["diagnostics"]), context
-    assert all(0 <= d["lnum"] < review["line_count"] for d in review["diagnostics"]), context
+
+    actions = steps["code_actions"]
+    assert "error" not in actions, context
+    assert len(actions["titles"]) > 1, context  # refactors and review offered besides the fix
+    assert actions["chosen"].startswith("Apply suggestion"), context
+    assert actions["ok"] is True, context
+    assert actions["before"].splitlines()[8] == "    total = width + height", context
+    after = actions["after"].splitlines()
+    assert after[8:10] == ["    half = width + height", "    total = half"], context
+    assert after[:8] == actions["before"].splitlines()[:8], context
     assert result["_exit"] == 0, context

@@ -1,15 +1,19 @@
 -- Headless Neovim run driven by tests/editors/test_neovim_plugin.py.
 -- Loads editors/neovim through setup(), opens a file of a real git repository, asks for a
--- completion, lists and applies a code action, runs :CodeassistReview, and writes what happened
--- to $CODEASSIST_NVIM_OUT as JSON. Every step records its outcome; the pytest side asserts.
+-- completion, runs :CodeassistReview, lists and applies a code action, and writes what happened
+-- to $CATEST_NVIM_OUT as JSON. Every step records its outcome; the pytest side asserts.
 local env = vim.env
-local out_path = env.CODEASSIST_NVIM_OUT
+local out_path = env.CATEST_NVIM_OUT
 local result = { nvim = tostring(vim.version().major) .. "." .. vim.version().minor .. "." .. vim.version().patch, steps = {} }
-local timeout_ms = tonumber(env.CODEASSIST_NVIM_TIMEOUT_MS or "120000")
+local timeout_ms = tonumber(env.CATEST_NVIM_TIMEOUT_MS or "120000")
 
 local function write_result()
+  local ok, text = pcall(vim.fn.json_encode, result)
+  if not ok then
+    text = vim.fn.json_encode({ steps = {}, fatal = "result not encodable: " .. tostring(text) })
+  end
   local f = assert(io.open(out_path, "w"))
-  f:write(vim.fn.json_encode(result))
+  f:write(text)
   f:close()
 end
 
@@ -29,13 +33,20 @@ local function finish(code)
   vim.cmd((code == 0 and "qall!" or "cquit! " .. code))
 end
 
-vim.opt.runtimepath:prepend(env.CODEASSIST_NVIM_PLUGIN)
-vim.lsp.set_log_level(env.CODEASSIST_NVIM_LOG_LEVEL or "WARN")
+-- never hang: quit with an error once the whole run exceeds its budget
+vim.defer_fn(function()
+  result.fatal = "watchdog: the run took longer than its budget"
+  write_result()
+  vim.cmd("cquit! 3")
+end, tonumber(env.CATEST_NVIM_WATCHDOG_MS or "600000"))
+
+vim.opt.runtimepath:prepend(env.CATEST_NVIM_PLUGIN)
+vim.lsp.set_log_level(env.CATEST_NVIM_LOG_LEVEL or "WARN")
 result.lsp_log = vim.lsp.get_log_path()
 
 local ca = require("codeassist")
-local cmd = vim.fn.json_decode(env.CODEASSIST_NVIM_CMD)
-local settings = vim.fn.json_decode(env.CODEASSIST_NVIM_SETTINGS or "{}")
+local cmd = vim.fn.json_decode(env.CATEST_NVIM_CMD)
+local settings = vim.fn.json_decode(env.CATEST_NVIM_SETTINGS or "{}")
 
 step("setup", function()
   assert(ca.setup({ cmd = cmd, settings = settings }) == true, "setup() returned false")
@@ -46,20 +57,23 @@ step("setup", function()
   return true
 end)
 
-vim.cmd("edit " .. vim.fn.fnameescape(env.CODEASSIST_NVIM_FILE))
+vim.cmd("edit " .. vim.fn.fnameescape(env.CATEST_NVIM_FILE))
 local bufnr = vim.api.nvim_get_current_buf()
 
-local client = step("attach", function()
-  local c
+local client
+step("attach", function()
   local ok = vim.wait(timeout_ms, function()
-    c = ca.lsp.client_for(bufnr)
-    return c ~= nil and c.initialized ~= false and c.server_capabilities ~= nil
+    client = ca.lsp.client_for(bufnr)
+    return client ~= nil and client.server_capabilities ~= nil and vim.b[bufnr].codeassist_completion ~= nil
   end, 100)
-  assert(ok, "no codeassist client attached to the buffer within the timeout")
-  result.root_dir = c.config.root_dir
+  if not ok then
+    client = nil
+    error("no codeassist client attached to the buffer within the timeout")
+  end
+  result.root_dir = client.config.root_dir
   result.completion_mode = vim.b[bufnr].codeassist_completion
-  result.server_has_inline = c.server_capabilities.inlineCompletionProvider ~= nil
-  return c
+  result.server_has_inline = client.server_capabilities.inlineCompletionProvider ~= nil
+  return true
 end)
 if client == nil then
   finish(1)
@@ -68,7 +82,7 @@ end
 
 step("completion", function()
   -- cursor at the end of the line the test names (1-based), as if typing there
-  local line = tonumber(env.CODEASSIST_NVIM_LINE)
+  local line = tonumber(env.CATEST_NVIM_LINE)
   local text = vim.api.nvim_buf_get_lines(bufnr, line - 1, line, false)[1]
   vim.api.nvim_win_set_cursor(0, { line, #text })
   local items, err = ca.completion.request_sync(client, bufnr, timeout_ms)
@@ -81,9 +95,26 @@ step("completion", function()
   return { count = #items, texts = texts }
 end)
 
+step("review", function()
+  -- the review runs against the endpoint the test names (settings changed on the fly)
+  local review_settings = env.CATEST_NVIM_REVIEW_SETTINGS
+  if review_settings and review_settings ~= "" then
+    assert(ca.set_settings(vim.fn.json_decode(review_settings)), "set_settings failed")
+  end
+  vim.cmd("CodeassistReview")
+  local ok = vim.wait(timeout_ms, function()
+    return #vim.diagnostic.get(bufnr) > 0
+  end, 100)
+  local diagnostics = {}
+  for _, d in ipairs(vim.diagnostic.get(bufnr)) do
+    table.insert(diagnostics, { lnum = d.lnum, severity = d.severity, source = d.source or vim.NIL, message = d.message })
+  end
+  return { waited_ok = ok, diagnostics = diagnostics, line_count = vim.api.nvim_buf_line_count(bufnr) }
+end)
+
 step("code_actions", function()
-  local first = tonumber(env.CODEASSIST_NVIM_ACTION_FIRST)
-  local last = tonumber(env.CODEASSIST_NVIM_ACTION_LAST)
+  local first = tonumber(env.CATEST_NVIM_ACTION_FIRST)
+  local last = tonumber(env.CATEST_NVIM_ACTION_LAST)
   local before = table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n")
   local list, err = ca.actions.list_sync(client, bufnr, first, last, timeout_ms)
   assert(err == nil, "codeAction failed: " .. tostring(err))
@@ -91,7 +122,7 @@ step("code_actions", function()
   for _, a in ipairs(list) do
     table.insert(titles, a.title)
   end
-  local wanted = env.CODEASSIST_NVIM_ACTION_TITLE
+  local wanted = env.CATEST_NVIM_ACTION_TITLE
   local chosen
   for _, a in ipairs(list) do
     if a.title:find(wanted, 1, true) then
@@ -108,18 +139,6 @@ step("code_actions", function()
   applied.before = before
   applied.after = table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n")
   return applied
-end)
-
-step("review", function()
-  vim.cmd("CodeassistReview")
-  local ok = vim.wait(timeout_ms, function()
-    return #vim.diagnostic.get(bufnr) > 0
-  end, 100)
-  local diagnostics = {}
-  for _, d in ipairs(vim.diagnostic.get(bufnr)) do
-    table.insert(diagnostics, { lnum = d.lnum, severity = d.severity, source = d.source or vim.NIL, message = d.message })
-  end
-  return { waited_ok = ok, diagnostics = diagnostics, line_count = vim.api.nvim_buf_line_count(bufnr) }
 end)
 
 step("status", function()

@@ -136,6 +136,17 @@ function M.code_actions(first, last)
   end
 end
 
+--- Replaces the codeassist settings (config.toml shape) for running and future servers.
+function M.set_settings(settings)
+  if type(settings) ~= "table" then
+    vim.notify("codeassist: set_settings() takes a table such as { model = { endpoint = \"daemon\" } }", vim.log.levels.ERROR)
+    return false
+  end
+  M.options.settings = vim.deepcopy(settings)
+  lsp.update_settings(settings)
+  return true
+end
+
 --- A one-line description of each running server, for :CodeassistStatus.
 function M.status_lines()
   local lines = {}

@@ -20,18 +20,19 @@ local function status_handler(_, result, ctx)
   return vim.NIL
 end
 
-local function configuration_handler(settings)
-  return function(_, params)
-    local answers = {}
-    for i, item in ipairs((params or {}).items or {}) do
-      if item.section == nil or item.section == "codeassist" then
-        answers[i] = settings
-      else
-        answers[i] = vim.NIL
-      end
+-- workspace/configuration: section "codeassist" (or none) is the client's current settings.
+local function configuration_handler(_, params, ctx)
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  local settings = client and client.config.settings or vim.empty_dict()
+  local answers = {}
+  for i, item in ipairs((params or {}).items or {}) do
+    if item.section == nil or item.section == "codeassist" then
+      answers[i] = settings
+    else
+      answers[i] = vim.NIL
     end
-    return answers
   end
+  return answers
 end
 
 --- The client config for a root directory (pure apart from reading the options).
@@ -51,7 +52,7 @@ function M.client_config(opts, root_dir, on_attach)
     capabilities = vim.lsp.protocol.make_client_capabilities(),
     handlers = {
       ["codeassist/status"] = status_handler,
-      ["workspace/configuration"] = configuration_handler(settings),
+      ["workspace/configuration"] = configuration_handler,
     },
     on_attach = on_attach,
     on_exit = function(_, _, client_id)
@@ -138,6 +139,15 @@ function M.stop_all()
   end
   by_root = {}
   missing_reported = false
+end
+
+--- Replaces the settings of every running server (workspace/didChangeConfiguration).
+function M.update_settings(settings)
+  local payload = vim.tbl_isempty(settings) and vim.empty_dict() or vim.deepcopy(settings)
+  for _, client in ipairs(compat.clients({ name = M.NAME })) do
+    client.config.settings = payload
+    compat.notify(client, "workspace/didChangeConfiguration", { settings = payload })
+  end
 end
 
 --- Roots with a running server, for :CodeassistStatus.
