@@ -10,7 +10,7 @@ Prints progress on stderr and ONE JSON object on the last stdout line:
   aider_cold_s      Aider 0.86.2 repo map from no cache (null without --aider-python)
   cold_over_aider   cold_s / aider_cold_s
   warm_start_s      open from a warm cache in a fresh process until ready to answer
-                    (inverted indexes and BM25 built), median
+                    (inverted indexes built), median
   query_p95_ms_4k   context_for_position, warm, in process, 4K budget (estimator), p95
   query_p95_ms_128k the same at a 128K budget
   update_ms         update_buffer after a one-line edit of a file, median over files
@@ -41,13 +41,11 @@ def log(msg: str) -> None:
 def _child(mode: str, repo: str, cache: str) -> None:
     """Runs in a fresh process: one cold or warm open, prints JSON."""
     from retrieval import RepoIndex
-    from retrieval.rank_lexical import _bm25
 
     t0 = time.perf_counter()
     idx = RepoIndex.open(repo, Path(cache))
     opened = time.perf_counter() - t0
-    idx.maps()
-    _bm25(idx)
+    idx.maps()  # the inverted indexes a query needs
     ready = time.perf_counter() - t0
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024

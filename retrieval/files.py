@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,10 +59,12 @@ _SECRET_PATTERNS = (
 _MINIFIED_SUFFIXES = (".min.js", ".min.mjs", ".min.cjs", "-min.js", ".bundle.js", ".min.css")
 
 
+_SECRET_RE = re.compile("|".join(fnmatch.translate(p) for p in _SECRET_PATTERNS))
+
+
 def is_secret(path: str) -> bool:
     """True for names that usually hold credentials (`.env*`, keys, `credentials` files)."""
-    name = path.rsplit("/", 1)[-1].lower()
-    return any(fnmatch.fnmatchcase(name, p) for p in _SECRET_PATTERNS)
+    return _SECRET_RE.match(path.rsplit("/", 1)[-1].lower()) is not None
 
 
 def is_vendored(path: str) -> bool:

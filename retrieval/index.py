@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -176,7 +176,6 @@ class RepoIndex:
         self._keys = entries
         self._maps = None
         self.__dict__.pop("_neighbors", None)
-        self.__dict__.pop("_bm25", None)
         self._imports.clear()
         self._texts.clear()
         s.files = len(fresh)
@@ -325,12 +324,6 @@ class RepoIndex:
     def _changed(self, rel: str, old: FileTags | None, new: FileTags | None) -> None:
         self._imports.pop(rel, None)
         self.__dict__.pop("_neighbors", None)
-        bm = self.__dict__.get("_bm25")
-        if bm is not None:
-            if old is not None:
-                bm.remove(rel, old)
-            if new is not None:
-                bm.add(rel, new)
         if self._maps is not None:
             if old is not None:
                 self._maps.remove(rel, old)
@@ -342,8 +335,8 @@ class RepoIndex:
     def maps(self) -> _Maps:
         """Name -> definitions and name -> referencing files, built on first use."""
         if self._maps is None:
-            maps = _Maps(self.paths())
-            for path in maps.table.paths:
+            maps = _Maps(self.paths(), self.tags)
+            for path in list(maps.table.paths):
                 t = self.tags(path)
                 if t is not None:
                     maps.add(path, t)
@@ -466,12 +459,35 @@ class RepoIndex:
 
 
 class _Maps:
-    """Inverted indexes over every file's tags, updated file by file."""
+    """Inverted indexes over every file's tags, updated file by file.
 
-    def __init__(self, paths: list[str]) -> None:
+    `defs` and `df` (in how many files each name occurs) are built eagerly; `refs` (name ->
+    files using it, for rename) only when first asked for.
+    """
+
+    def __init__(self, paths: list[str], tags_of: Callable[[str], FileTags | None]) -> None:
         self.defs: dict[str, list[tuple[str, int]]] = {}
-        self.refs: dict[str, dict[str, int]] = {}
+        self.df: Counter[str] = Counter()
+        self.files = 0
         self.table = ModuleTable(paths)
+        self._tags_of = tags_of
+        self._refs: dict[str, dict[str, int]] | None = None
+
+    @property
+    def refs(self) -> dict[str, dict[str, int]]:
+        if self._refs is None:
+            refs: dict[str, dict[str, int]] = {}
+            for path in self.table.paths:
+                t = self._tags_of(path)
+                if t is not None:
+                    for name, n in zip(t.names, t.counts, strict=False):
+                        m = refs.get(name)
+                        if m is None:
+                            refs[name] = {path: n}
+                        else:
+                            m[path] = n
+            self._refs = refs
+        return self._refs
 
     def add(self, path: str, tags: FileTags) -> None:
         self.table.add(path)
@@ -482,13 +498,11 @@ class _Maps:
                 defs[d[0]] = [(path, i)]
             else:
                 lst.append((path, i))
-        refs = self.refs
-        for name, n in zip(tags.names, tags.counts, strict=False):
-            m = refs.get(name)
-            if m is None:
-                refs[name] = {path: n}
-            else:
-                m[path] = n
+        self.df.update(tags.names)
+        self.files += 1
+        if self._refs is not None:
+            for name, n in zip(tags.names, tags.counts, strict=False):
+                self._refs.setdefault(name, {})[path] = n
 
     def remove(self, path: str, tags: FileTags) -> None:
         for d in tags.defs:
@@ -497,9 +511,12 @@ class _Maps:
                 lst[:] = [e for e in lst if e[0] != path]
                 if not lst:
                     del self.defs[d[0]]
-        for name in tags.names:
-            m = self.refs.get(name)
-            if m is not None:
-                m.pop(path, None)
-                if not m:
-                    del self.refs[name]
+        self.df.subtract(tags.names)
+        self.files -= 1
+        if self._refs is not None:
+            for name in tags.names:
+                m = self._refs.get(name)
+                if m is not None:
+                    m.pop(path, None)
+                    if not m:
+                        del self._refs[name]

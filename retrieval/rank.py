@@ -386,6 +386,7 @@ def rank_definitions(index: RepoIndex, q: Query, *, explain: bool = False) -> li
                 bump(f, j, share, f"defined in imported {f}")
 
     # 4. personalized PageRank over the file graph
+    ranks: dict[str, float] = {}
     if q.seed_files:
         ranks = personalized_pagerank(index, q.seed_files)
         used_here = q.names
@@ -399,8 +400,16 @@ def rank_definitions(index: RepoIndex, q: Query, *, explain: bool = False) -> li
                 if d[0] in used_here:
                     bump(f, j, 4.0 * pr, f"PageRank of {f} ({pr:.3f})")
 
-    # 5. lexical similarity of each definition's text to the code around the cursor
-    for (p, i), s in bm25_scores(index, q.terms, exclude=excluded, limit=60).items():
+    # 5. lexical similarity of each definition's text to the code around the cursor, in the
+    # files the other signals surfaced
+    files: dict[str, None] = dict.fromkeys(
+        f for f, _ in sorted(ranks.items(), key=lambda kv: -kv[1])[:40]
+    )
+    if imports is not None:
+        files.update(dict.fromkeys(imports.files[:40]))
+    for r in sorted(scores.values(), key=lambda r: -r.score)[:60]:
+        files[r.path] = None
+    for (p, i), s in bm25_scores(index, q.terms, files, exclude=excluded, limit=60).items():
         bump(p, i, 0.8 * s, "BM25 match with code near the cursor")
 
     out = sorted(scores.values(), key=lambda r: -r.score)
