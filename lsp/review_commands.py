@@ -160,10 +160,13 @@ def register(server: Any) -> None:
             root = folders[0] if folders else Path.cwd()
         read = _reader(ls)
         state = diagnostics.state_of(ls)
+        open_paths = [
+            p for p in (uris.to_fs_path(u) for u in ls.workspace.text_documents) if p is not None
+        ]
         return await _review(
             ls,
             "Reviewing uncommitted changes",
             root,
-            lambda: review_sources.uncommitted_review(root, read),
+            lambda: review_sources.uncommitted_review(root, read, open_paths),
             lambda changes: _file_uris(changes) | set(state.findings),
         )

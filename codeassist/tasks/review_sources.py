@@ -6,7 +6,7 @@ Editor reviews see unsaved buffers: the reviewed version of a file is the editor
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import git
@@ -52,8 +52,12 @@ def diff_hunks(old: str, new: str, context: int = 3) -> list[Hunk]:
     return hunks
 
 
-def uncommitted_review(root: Path, read: Callable[[str], str | None]) -> ChangeSet:
+def uncommitted_review(
+    root: Path, read: Callable[[str], str | None], open_paths: Iterable[str] = ()
+) -> ChangeSet:
     """The working tree (open buffers included, via read(abs path)) against HEAD.
+
+    open_paths: absolute paths of unsaved editor buffers, which git cannot see as changed.
 
     UserError when root is not in a git repository or nothing changed.
     """
@@ -74,6 +78,11 @@ def uncommitted_review(root: Path, read: Callable[[str], str | None]) -> ChangeS
         if head is not None:
             changed |= {d.a_path or d.b_path for d in head.diff(None)}
         changed |= {d.a_path or d.b_path for d in repo.index.diff(None)}
+        for path in open_paths:
+            try:
+                changed.add(Path(path).resolve().relative_to(top.resolve()).as_posix())
+            except ValueError:
+                continue  # a buffer outside this repository
         files = []
         for relative in sorted(p for p in changed if p):
             old = None

@@ -321,6 +321,42 @@ async def test_rename_edits_exactly_the_index_references_across_files(client, re
     assert apply(USES, uses_edits) == USES.replace("perimeter", "circumference")
     assert model.requests == []
 
+    # The code action asks the model for a name only; where to edit still comes from the index.
+    model.completion = "circumference\n"
+    listed = await actions(client, uri, rng(7, 6, 7, 6))
+    action = next(a for a in listed if a.title.startswith("Rename symbol"))
+    resolved = await client.code_action_resolve_async(action)
+    assert resolved.title == "Rename 'perimeter' to 'circumference'"
+    assert apply(SHAPES, edits_for(resolved.edit, uri)[0]) == apply(SHAPES, shapes_edits)
+    uses_again = edits_for(resolved.edit, uri_of(repo, "uses.py"))[0]
+    assert apply(USES, uses_again) == USES.replace("perimeter", "circumference")
+    assert len(model.requests) == 1
+
+
+@pytest.mark.asyncio
+async def test_rewrite_command_applies_its_edit_through_the_client(client, repo, model):
+    uri = open_file(client, repo, "shapes.py")
+    model.completion = "def area(width, height):\n    return abs(width * height)\n```\n"
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="codeassist.rewrite",
+            arguments=[uri, rng(3, 0, 4, 10), "never return a negative area"],
+        )
+    )
+    assert result == {"applied": True, "failureReason": None}
+    (edit,) = client.applied
+    edits, _ = edits_for(edit, uri)
+    assert apply(SHAPES, edits) == SHAPES.replace("width * height", "abs(width * height)")
+    assert "never return a negative area" in model.requests[0]["prompt"]
+    # Without an instruction nothing runs, and the user is told what is missing.
+    with pytest.raises(JsonRpcException, match="needs an instruction"):
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="codeassist.rewrite", arguments=[uri, rng(3, 0, 4, 10)]
+            )
+        )
+    assert len(model.requests) == 1
+
 
 FINDINGS = {
     "findings": [
@@ -395,6 +431,33 @@ async def test_review_diagnostics_placed_fixed_and_following_edits(client, repo,
     for n, edit in enumerate(fix_edits):
         change(client, uri, 4 + n, edit.range, edit.new_text)
     await wait_for(lambda: len(client.diagnostics[uri]) == 0)
+
+
+@pytest.mark.asyncio
+async def test_review_selection_then_uncommitted_changes_replace_the_diagnostics(
+    client, repo, model
+):
+    uri = open_file(client, repo, "shapes.py")
+    model.chat = json.dumps(FINDINGS)
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="codeassist.reviewSelection", arguments=[uri, rng(3, 0, 5, 0)]
+        )
+    )
+    assert result["findings"] == 1  # the finding outside the selection is dropped
+    await wait_for(lambda: [d.code for d in client.diagnostics.get(uri, [])] == ["correctness"])
+
+    # Uncommitted work: an unsaved edit in the open buffer and a saved one on disk.
+    change(client, uri, 2, rng(9, 21, 9, 21), "  # double")
+    (repo / "uses.py").write_text(USES + "print(perimeter(3, 4))\n")
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="codeassist.reviewChanges", arguments=[])
+    )
+    prompt = json.dumps(model.requests[-1]["messages"])
+    assert "uses.py" in prompt and "# double" in prompt
+    assert result["findings"] == 1  # only the finding on changed lines is kept...
+    # ...and it replaces the selection review's diagnostic.
+    await wait_for(lambda: [d.code for d in client.diagnostics.get(uri, [])] == ["style"])
 
 
 @pytest.mark.asyncio
