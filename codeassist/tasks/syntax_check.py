@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -30,7 +31,13 @@ def grammar_for_path(path: str, text: str | None = None) -> Grammar | None:
 
 
 def parse(text: str, grammar: Grammar) -> tree_sitter.Tree:
-    return tree_sitter.Parser(grammar.language).parse(text.encode("utf-8"))
+    """The syntax tree of text (the last few are kept: code actions ask on every cursor move)."""
+    return _parse(text, grammar.name, grammar.language)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(text: str, name: str, language: tree_sitter.Language) -> tree_sitter.Tree:
+    return tree_sitter.Parser(language).parse(text.encode("utf-8"))
 
 
 def error_lines(text: str, grammar: Grammar) -> list[int]:
