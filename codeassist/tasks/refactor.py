@@ -37,6 +37,7 @@ from codeassist.tasks.edits import (
 )
 from codeassist.tasks.model_code import answer_text, extract_code
 from codeassist.tasks.syntax_check import Grammar, check_edit_syntax, grammar_for_path
+from retrieval.model import ContextItem
 
 log = logging.getLogger(__name__)
 
@@ -415,7 +416,10 @@ def _absolute(root: str, path: str) -> str:
 def gather_context(
     request: RefactorRequest, index: Any, budget: int, count: Callable[[str], int]
 ) -> tuple[list[Any], list[str]]:
-    """Definitions and callers the selection touches, packed to the refactor budget."""
+    """Callers of the code being changed, then what retrieval ranks for it, within budget.
+
+    The budget is for context; the file window and the selection are counted against it.
+    """
     if index is None:
         return [], []
     relative = _relative(request)
@@ -425,26 +429,73 @@ def gather_context(
         lines[max(0, span.start_line - _WINDOW_LINES) : span.end_line + _WINDOW_LINES]
     )
     target = "\n".join(lines[span.start_line : span.end_line + 1])
+    budget = max(0, budget - count(shown) - count(target))
+    if budget == 0:
+        return [], []
     try:
         index.update_buffer(request.path, request.text)
+        callers = _caller_items(index, request, relative, budget // 2, count)
         packed = index.context_for_changes(
             {relative: [(span.start_line + 1, span.end_line + 1)]},
-            budget=max(0, budget - count(shown) - count(target)),
+            budget=budget - sum(item.tokens for item in callers),
             count_tokens=count,
         )
     except Exception as error:  # the refactor still works without context
         log.warning("retrieval context failed for %s: %s", request.path, error)
         return [], [f"no repository context ({error.__class__.__name__}: {error})"]
-    items = [
+    taken = {(item.path, item.start_line) for item in callers}
+    items = callers + [
         item
         for item in packed.items
-        if not (
-            item.path == relative
-            and item.start_line <= span.end_line + 1
-            and item.end_line >= span.start_line + 1
-        )
+        if (item.path, item.start_line) not in taken
+        and not _overlaps(item.path, item.start_line, item.end_line, relative, span)
     ]
     return items, []
+
+
+def _overlaps(path: str, start: int, end: int, relative: str, span: Span) -> bool:
+    """Whether 1-based lines start..end of path overlap the request's span."""
+    return path == relative and start <= span.end_line + 1 and end >= span.start_line + 1
+
+
+def _caller_items(
+    index: Any, request: RefactorRequest, relative: str, budget: int, count: Callable[[str], int]
+) -> list[ContextItem]:
+    """The functions that call the definitions around the selection (innermost first)."""
+    grammar = grammar_for_path(request.path, request.text)
+    if grammar is None:
+        return []
+    around = code_targets.enclosing_definitions(request.text, grammar, request.span)
+    names = [d.name for d in around if d.name][:3]
+    items: list[ContextItem] = []
+    seen: set[tuple[str, int]] = set()
+    used = 0
+    for name in names:
+        for ref in index.references(name):
+            caller = index.enclosing_definition(ref.path, ref.line)
+            if caller is None or (caller.path, caller.start_line) in seen:
+                continue
+            seen.add((caller.path, caller.start_line))
+            if _overlaps(caller.path, caller.start_line, caller.end_line, relative, request.span):
+                continue  # the code being changed, or what encloses it
+            text = "\n".join(index.lines(caller.path)[caller.start_line - 1 : caller.end_line])
+            tokens = count(text)
+            if used + tokens > budget:
+                continue
+            used += tokens
+            items.append(
+                ContextItem(
+                    caller.path,
+                    caller.start_line,
+                    caller.end_line,
+                    tokens,
+                    "caller",
+                    1.0,
+                    text,
+                    f"calls {name}",
+                )
+            )
+    return items
 
 
 def default_counter() -> Callable[[str], int]:
