@@ -302,6 +302,20 @@ async def test_stale_version_and_broken_syntax_are_refused(client, repo, model):
     assert "syntax errors" in refused.value.message
     await wait_for(lambda: any("syntax errors" in m.message for m in client.messages))
 
+    # With the model endpoint down, the refusal names the endpoint (no traceback, no edit).
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(
+            settings={"model": {"endpoint": "http://127.0.0.1:9/v1", "name": "recorded"}}
+        )
+    )
+    await asyncio.sleep(0.2)
+    listed = await actions(client, uri, rng(9, 4, 10, 23))
+    simplify = next(a for a in listed if a.title == "Simplify")
+    with pytest.raises(JsonRpcException) as down:
+        await client.code_action_resolve_async(simplify)
+    assert down.value.code == -32803 and "127.0.0.1:9" in down.value.message
+    assert "Traceback" not in down.value.message
+
 
 @pytest.mark.asyncio
 async def test_rename_edits_exactly_the_index_references_across_files(client, repo, model):
