@@ -508,3 +508,14 @@ async def test_review_is_cancelled_through_work_done_progress(client, repo, mode
     assert client.progress_reports[token][-1].message == "cancelled"
     assert not client.diagnostics.get(uri)
     await wait_for(model.disconnected.is_set, timeout=10)
+
+    # A refactor being computed stops generating when the client sends $/cancelRequest.
+    model.disconnected.clear()
+    listed = await actions(client, uri, rng(8, 4, 9, 23))
+    simplify = next(a for a in listed if a.title == "Simplify")
+    asked = len(model.requests)
+    client.protocol.send_request("codeAction/resolve", simplify, msg_id="resolve-to-cancel")
+    await wait_for(lambda: len(model.requests) > asked)
+    client.protocol.notify("$/cancelRequest", types.CancelParams(id="resolve-to-cancel"))
+    await wait_for(model.disconnected.is_set, timeout=10)
+    assert await actions(client, uri, rng(8, 4, 9, 23))  # and the server goes on serving
