@@ -175,6 +175,8 @@ class Engine:
     def _start(self, seq: Sequence) -> None:
         seq.kv = SequenceKV(self.shapes, self.owners, self._device, self.loaded.dtype)
         seq.kv.slack = PREFIX_SLACK
+        total = min(len(seq.prompt_ids) + seq.params.max_tokens, self.max_context)
+        seq.kv.expect(total, self.chunk)
         self.live.add(seq)
         entry, upto = self.prefix_cache.lookup(seq.prompt_ids)
         if entry is not None:

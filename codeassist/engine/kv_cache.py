@@ -30,6 +30,7 @@ class LayerBuffer:
         self.start = 0  # first slot attention sees
         self.end = 0  # one past the last slot
         self.pos0 = 0  # position of slot 0
+        self.hint = 0  # capacity to allocate at once (avoids regrowing a long global buffer)
 
     @property
     def start_pos(self) -> int:
@@ -62,7 +63,10 @@ class LayerBuffer:
         if self.end + count <= capacity:
             return
         held = self.held_len()
-        new_capacity = capacity if held + count <= capacity else max(2 * capacity, held + count, 64)
+        if held + count <= capacity:
+            new_capacity = capacity
+        else:
+            new_capacity = max(2 * capacity, held + count, self.hint, 64)
         if self.keys is None or new_capacity != capacity:
             keys, values = self._alloc(new_capacity)
         else:
@@ -132,6 +136,12 @@ class SequenceKV:
     def update(self, key_states, value_states, layer_idx, *args, **kwargs):
         return self.layers[layer_idx].append(key_states, value_states)
 
+    def expect(self, total: int, chunk: int) -> None:
+        """Size buffers for a sequence of total tokens prefilled in chunks of chunk tokens."""
+        for index, layer in self.layers.items():
+            window = self.shapes[index].window
+            layer.hint = total if window is None else min(total, window + self.slack + chunk)
+
     def get_seq_length(self, layer_idx: int = 0) -> int:
         return self.length
 
@@ -180,7 +190,7 @@ class SequenceKV:
                 begin = max(begin, upto - window - self.slack)
             lo, hi = begin - part.start_pos, upto - part.start_pos
             count = hi - lo
-            layer.keys, layer.values = layer._alloc(max(count + 64, 64))
+            layer.keys, layer.values = layer._alloc(max(count + 64, layer.hint))
             layer.keys[:, :, :count] = part.keys[:, :, lo:hi]
             layer.values[:, :, :count] = part.values[:, :, lo:hi]
             layer.pos0 = begin
