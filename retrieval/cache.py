@@ -18,7 +18,7 @@ from pathlib import Path
 
 from retrieval.parse import FileTags
 
-SCHEMA = "codeassist-retrieval-5"  # bump whenever parse output changes
+SCHEMA = "codeassist-retrieval-6"  # bump whenever parse output changes
 _DB_NAME = "tags.sqlite"
 
 

@@ -244,6 +244,7 @@ _IMPORT_NODES["cpp"] = _IMPORT_NODES["c"]
 # blocks at the top of a file that often hold imports (`if TYPE_CHECKING:`, `try:`, `#ifdef`)
 _IMPORT_BLOCKS = frozenset(
     {
+        "ERROR",
         "if_statement",
         "try_statement",
         "block",
@@ -256,6 +257,10 @@ _IMPORT_BLOCKS = frozenset(
     }
 )
 _REQUIRE = re.compile(rb"""\b(?:require|require_relative|import)\s*\(?\s*['"]([^'"\n]+)['"]""")
+_PY_NESTED_IMPORT = re.compile(
+    rb"^[ \t]+((?:from[ \t]+[\w.]+[ \t]+import[ \t]+(?:\([^)]*\)|[^\n]+))|import[ \t]+[^\n]+)",
+    re.M,
+)
 _FROM = re.compile(rb"""\bfrom\s*['"]([^'"\n]+)['"]""")
 # `import a, { b as c, type d } from "x"` / `export { e } from "x"`: the names clause too
 _JS_NAMED = re.compile(
@@ -296,6 +301,10 @@ def _imports(root: Node, data: bytes, lang: str) -> list[str]:
         return list(dict.fromkeys(found))
     kinds = _IMPORT_NODES.get(lang, frozenset())
     out: list[str] = []
+    if lang == "python":
+        # imports inside functions (common for cycles and optional dependencies)
+        for m in _PY_NESTED_IMPORT.finditer(data):
+            out.append(m.group(1).decode("utf-8", "replace").strip())
     todo = [(root, 0)]
     while todo:
         node, depth = todo.pop()

@@ -301,11 +301,35 @@ def rank_definitions(index: RepoIndex, q: Query, *, explain: bool = False) -> li
     imports = index.imports_of(q.path) if q.path else None
     imported_names = imports.names if imports else {}
 
+    followed: dict[tuple[str, str], list[tuple[str, int]]] = {}
+
+    def follow(f: str, orig: str, depth: int = 0) -> list[tuple[str, int]]:
+        """Definitions of `orig` as seen from file f: its own, or re-exported from its imports."""
+        key = (f, orig)
+        got = followed.get(key)
+        if got is not None:
+            return got
+        followed[key] = []  # cycles end here
+        hits = [(p, i) for p, i in maps.defs.get(orig, ()) if p == f]
+        if not hits and depth < 4 and orig != "*":
+            imp = index.imports_of(f)
+            again = imp.names.get(orig)
+            if again is not None and again[0] is not None and again[0] != f:
+                hits = follow(again[0], again[1], depth + 1)
+            if not hits:  # `from .x import *` and the like
+                cand = {p for p, _ in maps.defs.get(orig, ())}
+                for g in imp.files:
+                    if g in cand:
+                        hits = follow(g, orig, depth + 1)
+                        if hits:
+                            break
+        followed[key] = hits
+        return hits
+
     def resolve(name: str) -> list[tuple[str, int]]:
         target = imported_names.get(name)
         if target is not None and target[0] is not None:
-            f, orig = target
-            hits = [(p, i) for p, i in maps.defs.get(orig, ()) if p == f]
+            hits = follow(target[0], target[1])
             if hits:
                 return hits
         return maps.defs.get(name, [])
@@ -333,7 +357,7 @@ def rank_definitions(index: RepoIndex, q: Query, *, explain: bool = False) -> li
         target = imported_names.get(name)
         if target is not None and target[0] is not None:
             f, orig = target
-            if orig == "*" or not any(p == f for p, _ in maps.defs.get(orig, ())):
+            if orig == "*" or not follow(f, orig):
                 _module_members(index, f, w, bump, depth=0)
                 continue
         defs = resolve(name)
@@ -372,10 +396,9 @@ def rank_definitions(index: RepoIndex, q: Query, *, explain: bool = False) -> li
         for local, (f, orig) in imported_names.items():
             if f is None:
                 continue
-            for p, i in maps.defs.get(orig, ()):
-                if p == f:
-                    near = q.names.get(local, 0.0)
-                    bump(p, i, 0.6 + 0.4 * min(near, 3.0), f"imported as {local!r}")
+            for p, i in follow(f, orig):
+                near = q.names.get(local, 0.0)
+                bump(p, i, 0.6 + 0.4 * min(near, 3.0), f"imported as {local!r}")
         for f in imports.files:
             tags = index.tags(f)
             if tags is None:
