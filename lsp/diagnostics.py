@@ -125,30 +125,50 @@ def publish(server: LanguageServer, uri: str) -> None:
     )
 
 
-def show_findings(
-    server: LanguageServer, findings: list[Any], root: str, replace_uris: set[str]
-) -> int:
-    """Publish findings (paths relative to root), replacing the earlier ones of replace_uris."""
+@dataclass
+class ReviewOutcome:
+    """What a review produced, for publishing."""
+
+    findings: list[Any]  # codeassist.tasks.review_findings.Finding (paths relative to root)
+    root: str
+    replaced: set[str]  # URIs whose earlier findings this review replaces
+    reviewed: dict[str, str] = field(default_factory=dict)  # URI -> the text that was reviewed
+    warning: str | None = None  # for the user (e.g. no valid findings)
+
+
+def show_findings(server: LanguageServer, outcome: ReviewOutcome) -> int:
+    """Publish findings on the current text, replacing the earlier ones of outcome.replaced.
+
+    Findings point at the reviewed text; the user may have typed since, so they are anchored
+    there and then moved (or dropped) like any diagnostic when the text changes.
+    """
     state = state_of(server)
-    by_uri: dict[str, list[Anchored]] = {uri: [] for uri in replace_uris}
+    by_uri: dict[str, list[Anchored]] = {uri: [] for uri in outcome.replaced}
     texts: dict[str, str] = {}
-    for finding in findings:
-        uri = _uri(str(Path(root) / finding.path))
+    for finding in outcome.findings:
+        uri = _uri(str(Path(outcome.root) / finding.path))
         if uri not in texts:
-            current = _document_text(server, uri)
-            if current is None:
-                continue
-            texts[uri] = current[0]
+            reviewed = outcome.reviewed.get(uri)
+            if reviewed is None:
+                current = _document_text(server, uri)
+                if current is None:
+                    continue
+                reviewed = current[0]
+            texts[uri] = reviewed
         entry = Entry(state.ids(), finding)
         anchored = finding_anchors.anchor(entry, finding.line - 1, finding.end_line - 1, texts[uri])
         if anchored is not None:
             by_uri.setdefault(uri, []).append(anchored)
     for uri, items in by_uri.items():
+        text = texts.get(uri)
+        current = _current_text(server, uri)
+        if text is not None and current is not None and current != text:
+            items = finding_anchors.after_edit(items, text, current)
         state.findings[uri] = items
-        if uri in texts:
-            state.texts[uri] = texts[uri]
+        if current is not None:
+            state.texts[uri] = current
         publish(server, uri)
-    return sum(len(items) for items in by_uri.values())
+    return sum(len(state.findings[uri]) for uri in by_uri)
 
 
 # --- keeping diagnostics on their code while the user types -------------------------------
@@ -245,19 +265,13 @@ def _quick_fix(server: LanguageServer, document: TextDocument, item: Anchored) -
 
 # --- running a review -----------------------------------------------------------------------
 
-ReviewOutcome = tuple[list[Any], str, set[str], str | None]
-
 
 async def run_review(
     server: LanguageServer,
     title: str,
     work: Callable[[threading.Event, Callable[[str], None]], ReviewOutcome],
 ) -> dict[str, Any]:
-    """work(cancel, report) in a thread as cancellable $/progress; then publish its findings.
-
-    work returns (findings, workspace root, URIs whose earlier findings it replaces, a warning
-    for the user or None).
-    """
+    """work(cancel, report) in a thread as cancellable $/progress; then publish its findings."""
     cancel = threading.Event()
     token = f"codeassist-review-{uuid.uuid4().hex[:8]}"
     progress = server.work_done_progress
@@ -285,17 +299,17 @@ async def run_review(
 
     outcome = "done"
     try:
-        findings, root, replaced, warning = await asyncio.to_thread(work, cancel, report)
+        result = await asyncio.to_thread(work, cancel, report)
         if cancel.is_set():
             outcome = "cancelled"
             return {"cancelled": True, "findings": 0}
-        if warning:
+        if result.warning:
             server.window_show_message(
                 types.ShowMessageParams(
-                    type=types.MessageType.Warning, message=f"codeassist: {warning}"
+                    type=types.MessageType.Warning, message=f"codeassist: {result.warning}"
                 )
             )
-        count = show_findings(server, findings, root, replaced)
+        count = show_findings(server, result)
         outcome = f"{count} finding{'s' if count != 1 else ''}"
         return {"cancelled": False, "findings": count}
     except asyncio.CancelledError:

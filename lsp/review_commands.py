@@ -87,7 +87,14 @@ async def _review(
         if result.status == "no_valid_findings":
             saved = f"; raw answer in {result.raw_output_path}" if result.raw_output_path else ""
             warning = f"the model did not return valid findings: {result.problem}{saved}"
-        return result.findings, str(changes.root), replaced(changes), warning
+        reviewed = {
+            uris.from_fs_path(str(changes.root / f.path)) or f.path: f.new_text
+            for f in changes.files
+            if f.path and f.new_text is not None
+        }
+        return diagnostics.ReviewOutcome(
+            result.findings, str(changes.root), replaced(changes), reviewed, warning
+        )
 
     return await diagnostics.run_review(server, title, work)
 

@@ -51,7 +51,7 @@ class RecordedModel:
     def __init__(self) -> None:
         self.completion = ""
         self.chat = ""
-        self.slow = False  # drip the answer for a long time (to cancel it)
+        self.slow = 0  # drip this many 0.1 s pieces of thinking before the answer
         self.requests: list[dict] = []
         self.disconnected = threading.Event()
         model = self
@@ -92,9 +92,10 @@ class RecordedModel:
                 try:
                     if model.slow:
                         event("<|channel>thought\n")
-                        for _ in range(300):
+                        for _ in range(model.slow):
                             event("thinking ")
                             time.sleep(0.1)
+                        event("<channel|>")
                     event(model.chat if chat else model.completion)
                     event("", "stop")
                     self.wfile.write(b"data: [DONE]\n\n")
@@ -475,9 +476,25 @@ async def test_review_selection_then_uncommitted_changes_replace_the_diagnostics
 
 
 @pytest.mark.asyncio
+async def test_findings_of_a_review_land_right_when_the_user_typed_meanwhile(client, repo, model):
+    uri = open_file(client, repo, "shapes.py")
+    model.chat = json.dumps(FINDINGS)
+    model.slow = 15
+    task = asyncio.ensure_future(review_file(client, uri))
+    await wait_for(lambda: model.requests)
+    change(client, uri, 2, rng(0, 0, 0, 0), "import math\n\n")  # typed while the model thinks
+    assert (await task)["findings"] == 2
+    await wait_for(lambda: len(client.diagnostics.get(uri, [])) == 2)
+    assert {d.code: d.range.start.line for d in client.diagnostics[uri]} == {
+        "style": 10,
+        "correctness": 6,
+    }
+
+
+@pytest.mark.asyncio
 async def test_review_is_cancelled_through_work_done_progress(client, repo, model):
     uri = open_file(client, repo, "shapes.py")
-    model.slow = True
+    model.slow = 300
     model.chat = json.dumps(FINDINGS)
     task = asyncio.ensure_future(review_file(client, uri))
     await wait_for(
