@@ -127,7 +127,11 @@ def offers(path: str, text: str, selection: Span) -> list[Offer]:
         symbol = code_targets.identifier_at(
             text, grammar, selection.start_line, selection.start_col
         )
-        if symbol is not None and (selection.is_empty or selection == symbol.span):
+        if (
+            symbol is not None
+            and symbol.name not in _NOT_RENAMED
+            and (selection.is_empty or selection == symbol.span)
+        ):
             result.append(Offer(Action.RENAME, TITLES[Action.RENAME], symbol.span, symbol.name))
     target = _target_span(text, grammar, selection)
     if target is None:
@@ -137,6 +141,10 @@ def offers(path: str, text: str, selection: Span) -> list[Offer]:
     for action in (Action.SIMPLIFY, Action.ADD_DOCSTRING, Action.ADD_TYPES, Action.REWRITE):
         result.append(Offer(action, TITLES[action], target))
     return result
+
+
+# Names that are not the user's symbols: renaming them "everywhere" would rewrite every method.
+_NOT_RENAMED = frozenset({"self", "cls", "this", "super", "Self"})
 
 
 def _target_span(text: str, grammar: Grammar | None, selection: Span) -> Span | None:
@@ -390,12 +398,21 @@ def read_from_disk(path: str) -> rename.Document:
 def index_locations(
     index: Any, root: str, name: str, read: Callable[[str], rename.Document] | None = None
 ) -> list[rename.Location]:
-    """Every place the retrieval index knows name: its references and its definitions' names."""
+    """Every place the retrieval index knows name: its references and its definitions' names.
+
+    EditRefused when the repository defines no such name (a builtin or a library's name).
+    """
     read = read or read_from_disk
+    definitions = index.definitions(name)
+    if not definitions:
+        raise EditRefused(
+            f"'{name}' is not defined in this repository (a builtin or a library name?); "
+            f"renaming it would break the code that uses it. Nothing was renamed."
+        )
     found = set()
     for ref in index.references(name):
         found.add(rename.Location(_absolute(root, ref.path), ref.line - 1, ref.col))
-    for definition in index.definitions(name):
+    for definition in definitions:
         path = _absolute(root, definition.path)
         lines = split_lines(read(path).text)
         target = name.encode("utf-8")

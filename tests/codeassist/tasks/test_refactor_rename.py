@@ -103,3 +103,19 @@ def test_rename_through_the_real_index_skips_strings_and_comments(tmp_path):
         'from a import fetch\n\nprint(fetch("y"))  # load\nx = "load"\nfetch(1)\n'
     )
     assert result.new_name == "fetch"
+
+
+def test_names_the_repository_does_not_define_are_not_renamed(tmp_path):
+    from codeassist.tasks.refactor import index_locations, offers
+    from retrieval import RepoIndex
+
+    (tmp_path / "a.py").write_text("class A:\n    def run(self):\n        print(self)\n")
+    index = RepoIndex.open(tmp_path)
+    with pytest.raises(EditRefused, match="'print' is not defined in this repository"):
+        index_locations(index, str(tmp_path), "print")
+    text = (tmp_path / "a.py").read_text()
+    from codeassist.tasks.edits import Span
+
+    on_self = offers(str(tmp_path / "a.py"), text, Span(2, 15, 2, 15))
+    assert not any(o.symbol == "self" for o in on_self)
+    assert any(o.symbol == "print" for o in offers(str(tmp_path / "a.py"), text, Span(2, 9, 2, 9)))
