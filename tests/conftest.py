@@ -36,7 +36,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny-gemma4"))
 
 
-# Settings of the shared test daemon: bf16 on the CPU (fast, exact), small prefill chunks.
+# Engine settings of the shared test daemon: bf16 on the CPU (fast, exact).
 TEST_ENGINE = {"engine.quantize": "none", "engine.device": "cpu"}
 
 
@@ -62,14 +62,14 @@ def daemon_settings(tiny_checkpoint, tmp_path_factory):
         (home / sub).mkdir(mode=0o700)
         env[var] = str(home / sub)
     env["HF_HUB_OFFLINE"] = "1"
+    # One torch thread: on a busy 2-core machine two OpenMP threads make each step ~10x slower.
+    env["OMP_NUM_THREADS"] = "1"
     env = {k: v for k, v in env.items() if not k.startswith("CODEASSIST_")}
     socket_dir = home / "sock"
     socket_dir.mkdir(mode=0o700)
     socket_path = socket_dir / "daemon.sock"
     args = [f"--set={key}={value}" for key, value in TEST_ENGINE.items()]
-    child = start_serve(
-        tiny_checkpoint, socket_path, output=home / "serve.out", args=args, env=env
-    )
+    child = start_serve(tiny_checkpoint, socket_path, output=home / "serve.out", args=args, env=env)
     try:
         child.wait_ready(timeout=180)
         settings = Settings()

@@ -32,7 +32,9 @@ class Channel:
         self._queue: asyncio.Queue[Update] = asyncio.Queue()
 
     def put(self, update: Update) -> None:  # engine thread
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, update)
+        # The loop is gone once the server has shut down; nobody is listening then.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, update)
 
     async def updates(self) -> AsyncIterator[Update]:
         while True:

@@ -3,6 +3,7 @@ on-demand start under a lock, recovery after kill -9, SIGTERM cleanup."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -38,7 +39,12 @@ def small_daemon(tiny_checkpoint, tmp_path_factory):
     socket_dir = home / "private"  # created by the daemon itself
     port = free_port()
     args = [*ENGINE_ARGS, "--queue-size", "2", "--tcp", f"127.0.0.1:{port}"]
-    env = dict(os.environ, XDG_STATE_HOME=str(home / "state"), XDG_RUNTIME_DIR=str(home))
+    env = dict(
+        os.environ,
+        XDG_STATE_HOME=str(home / "state"),
+        XDG_RUNTIME_DIR=str(home),
+        OMP_NUM_THREADS="1",
+    )
     child = start_serve(
         tiny_checkpoint, socket_dir / "d.sock", output=home / "out", args=args, env=env
     )
@@ -143,7 +149,8 @@ def test_queue_overflow_answers_503_with_retry_after(small_daemon, tiny_checkpoi
         assert str(child.socket_path) in str(busy.value) and busy.value.retry_after >= 1
 
 
-def test_on_demand_start_is_single_and_survives_kill_9(tiny_checkpoint, tmp_path):
+def test_on_demand_start_is_single_and_survives_kill_9(tiny_checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # inherited by the daemons the client starts
     sock = tmp_path / "run" / "ondemand.sock"
     settings = load_settings(
         overrides={
@@ -176,19 +183,48 @@ def test_on_demand_start_is_single_and_survives_kill_9(tiny_checkpoint, tmp_path
     while holder_pid(sock) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sock.exists()  # the stale socket of the dead daemon
+    client = client_from_settings(settings)
     try:
-        result = client_from_settings(settings).chat(
-            [{"role": "user", "content": "hi"}], max_tokens=2, temperature=0
-        )
+        result = client.chat([{"role": "user", "content": "hi"}], max_tokens=2, temperature=0)
         assert result.finish_reason in ("stop", "length")
         second = holder_pid(sock)
         assert second is not None and second != first
         log = (Path(os.environ["XDG_STATE_HOME"]) / "codeassist" / "daemon.log").read_text()
         assert "replacing stale socket" in log
+        status = cli("daemon", "status", "--socket", str(sock), "--json")
+        assert status.returncode == 0 and json.loads(status.stdout)["pid"] == second
+
+        # SIGTERM (what `daemon stop` sends) with a generation in flight: it ends, cancelled.
+        streamed: list[str] = []
+        outcome: list = []
+        story = [{"role": "user", "content": "Write a long story about a compiler."}]
+
+        def long_request() -> None:
+            # Greedy on this prompt runs ~110 tokens before the tiny model's stop token.
+            on_delta = lambda kind, text: streamed.append(text)  # noqa: E731
+            outcome.append(client.chat(story, max_tokens=5000, temperature=0, on_delta=on_delta))
+
+        runner = threading.Thread(target=long_request)
+        runner.start()
+        deadline = time.monotonic() + 60
+        while not streamed and time.monotonic() < deadline:
+            time.sleep(0.005)
     finally:
         stopped = stop_daemon(sock)
+    runner.join(30)
     assert stopped == second
+    assert outcome and outcome[0].finish_reason == "cancelled"
     assert not sock.exists()  # SIGTERM removed it
+    assert holder_pid(sock) is None
+    gone = cli("daemon", "status", "--socket", str(sock))
+    assert gone.returncode == 1 and "not running" in gone.stdout
+    again = cli("daemon", "stop", "--socket", str(sock))
+    assert again.returncode == 0 and "no daemon is running" in again.stdout
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "codeassist.cli.main", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
 
 def test_unreachable_endpoints_say_which_and_how_to_fix(tmp_path):

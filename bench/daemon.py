@@ -1,0 +1,167 @@
+"""Daemon overhead and interference on the tiny checkpoint (CPU). No arguments.
+
+Starts its own `codeassist serve` on a temp socket and prints one JSON object on its last line:
+- overhead_ms_median: median latency of a 1-token request through the daemon (the project's
+  client, over the Unix socket) minus the median of the same request as a direct engine call in
+  this process (encode + generate 1 token); 50 of each, interleaved. Target: <= 5 ms.
+- interference_ratio: median latency of short interactive requests while a long batch
+  generation runs, divided by their median on the idle daemon. Target: <= 1.5.
+
+The machine is shared, so both sides of each figure are measured interleaved (overhead: paired
+differences; interference: alternating idle and busy rounds), and torch runs one CPU thread on
+both sides (oversubscribed OpenMP threads make step times swing by 10x here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from codeassist.client import client_from_settings
+from codeassist.config import EngineSettings, Settings
+from codeassist.daemon.child import start_serve
+from codeassist.gemma4.prompt import render_chat
+from codeassist.gemma4.tiny import make_tiny_checkpoint
+
+REPEATS = 50
+INTERACTIVE = 15
+SHORT = [{"role": "user", "content": "def add(a, b):"}]
+ENGINE = {"quantize": "none", "device": "cpu"}
+THREADS = 1
+ROUNDS = 5  # idle/busy rounds of the interference measurement
+
+
+def median_ms(values: list[float]) -> float:
+    return round(statistics.median(values) * 1000, 3)
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="bench-daemon-"))
+    model = make_tiny_checkpoint(work / "tiny")
+    for sub in ("state", "run", "sock"):
+        (work / sub).mkdir(mode=0o700)
+    env = dict(
+        os.environ,
+        XDG_STATE_HOME=str(work / "state"),
+        XDG_RUNTIME_DIR=str(work / "run"),
+        OMP_NUM_THREADS=str(THREADS),
+    )
+    socket_path = work / "sock" / "daemon.sock"
+    args = [f"--set=engine.{k}={v}" for k, v in ENGINE.items()]
+    child = start_serve(model, socket_path, output=work / "serve.out", args=args, env=env)
+    try:
+        child.wait_ready(300)
+        settings = Settings()
+        settings.model.path = str(model)
+        settings.daemon.socket = str(socket_path)
+        client = client_from_settings(settings)
+        figures = measure(client, model, socket_path)
+    finally:
+        child.stop()
+    figures["load_average_1m"] = round(os.getloadavg()[0], 2)
+    figures["cpus"] = os.cpu_count()
+    print(json.dumps(figures))
+
+
+def measure(client, model: Path, socket_path: Path) -> dict:
+    import torch
+
+    from codeassist.engine import Engine, SamplingParams
+
+    torch.set_num_threads(THREADS)
+
+    prompt = render_chat(SHORT)
+    engine = Engine.load(str(model), EngineSettings(**ENGINE))
+    one = SamplingParams(temperature=0.0, max_tokens=1)
+
+    def direct() -> float:
+        start = time.perf_counter()
+        ids = engine.encode(prompt)
+        outputs = list(engine.generate(ids, one))
+        assert outputs[-1].finished
+        return time.perf_counter() - start
+
+    def through_daemon() -> float:
+        start = time.perf_counter()
+        result = client.complete(prompt, max_tokens=1, temperature=0.0)
+        assert result.usage.completion_tokens == 1, result
+        return time.perf_counter() - start
+
+    transport = httpx.HTTPTransport(uds=str(socket_path))
+    raw = httpx.Client(transport=transport, base_url="http://d", timeout=60)
+
+    def raw_http() -> float:
+        start = time.perf_counter()
+        body = {"prompt": prompt, "max_tokens": 1, "temperature": 0.0}
+        answer = raw.post("/v1/completions", json=body)
+        assert answer.status_code == 200
+        return time.perf_counter() - start
+
+    for _ in range(3):  # warm-up: caches, allocator, connections
+        direct(), through_daemon(), raw_http()
+    samples: dict[str, list[float]] = {"direct": [], "daemon": [], "raw": []}
+    for _ in range(REPEATS):
+        samples["direct"].append(direct())
+        samples["daemon"].append(through_daemon())
+        samples["raw"].append(raw_http())
+    paired = [d - e for d, e in zip(samples["daemon"], samples["direct"], strict=True)]
+    paired_raw = [d - e for d, e in zip(samples["raw"], samples["direct"], strict=True)]
+
+    def interactive() -> float:
+        start = time.perf_counter()
+        result = client.chat(SHORT, max_tokens=8, temperature=0.0, priority="interactive")
+        assert result.usage.completion_tokens >= 1
+        return time.perf_counter() - start
+
+    def generated() -> int:
+        return raw.get("/health").json()["engine"]["generated_tokens"]
+
+    idle: list[float] = []
+    busy: list[float] = []
+    batch_tokens = 0
+    per_round = max(1, INTERACTIVE // ROUNDS)
+    for _ in range(ROUNDS):
+        idle += [interactive() for _ in range(per_round)]
+        stop = threading.Event()
+        story = [{"role": "user", "content": "Review this repository in detail."}]
+        runner = threading.Thread(
+            target=client.chat,
+            args=(story,),
+            kwargs={"max_tokens": 100000, "priority": "batch", "cancel": stop, "timeout": 600},
+        )
+        before = generated()
+        runner.start()
+        while generated() < before + 3:  # the batch request is decoding
+            time.sleep(0.01)
+        for _ in range(per_round):
+            busy.append(interactive())
+            time.sleep(0.02)  # the batch runs between interactive requests
+        stop.set()
+        runner.join(60)
+        batch_tokens += generated() - before - 8 * per_round
+    raw.close()
+    return {
+        "overhead_ms_median": round(statistics.median(paired) * 1000, 3),
+        "interference_ratio": round(statistics.median(busy) / statistics.median(idle), 3),
+        "daemon_1token_ms_median": median_ms(samples["daemon"]),
+        "direct_1token_ms_median": median_ms(samples["direct"]),
+        "raw_http_overhead_ms_median": round(statistics.median(paired_raw) * 1000, 3),
+        "interactive_idle_ms_median": median_ms(idle),
+        "interactive_busy_ms_median": median_ms(busy),
+        "batch_tokens_during_busy_rounds": batch_tokens,
+        "repeats": REPEATS,
+        "interactive_requests": len(busy),
+        "torch_threads": THREADS,
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
