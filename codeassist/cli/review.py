@@ -120,6 +120,7 @@ class _Progress:
         self.status = None
         self.last = 0.0
         self.state: ReviewProgress | None = None
+        self.stage = ""
 
     def __enter__(self) -> _Progress:
         if self.live:
@@ -128,9 +129,8 @@ class _Progress:
         return self
 
     def update(self, state: ReviewProgress) -> None:
-        first_model_call = state.stage == "model" and (
-            self.state is None or self.state.stage != "model"
-        )
+        first_model_call = state.stage == "model" and self.stage != "model"
+        self.stage = state.stage
         self.state = state
         if not self.live:
             if first_model_call:

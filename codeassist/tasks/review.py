@@ -284,7 +284,9 @@ def review(
         if first.finish_reason == "length":
             problem += f" (the model stopped at the {settings.review.max_tokens}-token limit)"
         report("repair")
-        second = call(repair_messages(prompt, answer, problem), False)
+        # Thinking stays on: the system and user turns then render exactly as before, so the
+        # daemon's prefix cache serves the whole review prompt instead of computing it again.
+        second = call(repair_messages(prompt, answer, problem), True)
         add_usage(second)
         attempts.append(("repair", second.thinking or "", second.text or ""))
         if second.finish_reason == "cancelled" or (cancel is not None and cancel.is_set()):

@@ -123,10 +123,48 @@ def _candidates(text: str) -> list[int]:
     return [m.start() for m in re.finditer(r"[\[{]", text)]
 
 
+def _unfenced(text: str) -> str:
+    match = re.fullmatch(r"\s*```[\w-]*\s*\n(.*?)\n?\s*```\s*", text, re.S)
+    return match.group(1) if match else text
+
+
+def _looks_like_finding(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and any(k in value for k in _ALIASES["message"])
+        and any(k in value for k in _ALIASES["path"])
+    )
+
+
+def _as_findings(value: Any, whole: bool) -> list[Any] | None:
+    """The findings list in a decoded JSON value; whole: the value is the entire answer."""
+    if isinstance(value, dict) and "findings" in value:
+        if isinstance(value["findings"], list):
+            return value["findings"]
+        raise InvalidAnswer("'findings' is not a list")
+    if isinstance(value, list) and (whole or value) and all(_looks_like_finding(v) for v in value):
+        return value
+    if _looks_like_finding(value):
+        return [value]
+    return None
+
+
 def extract_findings(answer: str) -> list[Any]:
-    """The list of raw findings in a model answer; InvalidAnswer when there is none."""
+    """The list of raw findings in a model answer; InvalidAnswer when there is none.
+
+    The answer should be the JSON object alone; an object with a "findings" list inside prose
+    is taken too. A bare list counts only when it is the whole answer or holds findings, so
+    that a stray "[]" in noise never reads as "no problems".
+    """
     if not answer.strip():
         raise InvalidAnswer("the answer was empty")
+    body = _unfenced(answer).strip()
+    try:
+        found = _as_findings(json.loads(body), whole=True)
+    except json.JSONDecodeError:
+        found = None
+    if found is not None:
+        return found
     decoder = json.JSONDecoder()
     saw_json = False
     for start in _candidates(answer):
@@ -135,14 +173,9 @@ def extract_findings(answer: str) -> list[Any]:
         except json.JSONDecodeError:
             continue
         saw_json = True
-        if isinstance(value, dict) and "findings" in value:
-            if isinstance(value["findings"], list):
-                return value["findings"]
-            raise InvalidAnswer("'findings' is not a list")
-        if isinstance(value, list) and all(isinstance(v, dict) for v in value):
-            return value
-        if isinstance(value, dict) and any(k in value for k in _ALIASES["message"]):
-            return [value]
+        found = _as_findings(value, whole=False)
+        if found is not None:
+            return found
     if saw_json:
         raise InvalidAnswer('the JSON in the answer has no "findings" list')
     raise InvalidAnswer("the answer holds no JSON object")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from codeassist.gemma4.prompt import split_thinking
@@ -139,3 +141,14 @@ def test_deleted_renamed_and_binary_files(make_repo):
 def test_fail_on_thresholds():
     assert severity_reaches("error", "error") and severity_reaches("warning", "info")
     assert not severity_reaches("warning", "error") and not severity_reaches("error", "never")
+
+
+def test_stray_json_in_noise_is_not_an_all_clear():
+    for noise in ["lorem [] ipsum", "x = [1, 2] and {}", 'junk ["a"] {"k": 1}']:
+        with pytest.raises(InvalidAnswer):
+            extract_findings(noise)
+    assert extract_findings("[]") == []  # the whole answer: an explicit empty list
+    assert extract_findings('Sure!\n{"findings": []}\nDone.') == []
+    one = '{"path": "a.py", "line": 1, "severity": "info", "message": "m"}'
+    assert extract_findings(f"prose {one} prose") == [json.loads(one)]
+    assert len(extract_findings(f"noise [{one}, {one}]")) == 2
