@@ -160,7 +160,7 @@ async def client(lsp_client: LanguageClient, request, repo: Path, model: Recorde
         "model": {"endpoint": model.url, "name": "recorded"},
         "review": {"max_tokens": 512, "budget_tokens": 4096},
     }
-    await lsp_client.initialize_session(
+    lsp_client.init_result = await lsp_client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities(request.param),
             root_uri=uris.from_fs_path(str(repo)),
@@ -253,6 +253,15 @@ async def wait_for(predicate, timeout: float = 30.0):
 
 @pytest.mark.asyncio
 async def test_actions_listed_cheaply_and_resolved_to_a_versioned_edit(client, repo, model):
+    caps = client.init_result.capabilities
+    assert caps.code_action_provider.resolve_provider is True
+    assert caps.rename_provider.prepare_provider is True
+    assert {
+        "codeassist.rewrite",
+        "codeassist.reviewFile",
+        "codeassist.reviewSelection",
+        "codeassist.reviewChanges",
+    } <= set(caps.execute_command_provider.commands)
     uri = open_file(client, repo, "shapes.py")
     listed = await actions(client, uri, rng(8, 4, 9, 23))
     titles = {a.title: a for a in listed}
