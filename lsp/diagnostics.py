@@ -226,16 +226,16 @@ def actions_for(
             )
         )
     state = state_of(server)
-    wanted = {
-        d.data.get("codeassist")
-        for d in params.context.diagnostics
-        if d.source == SOURCE and isinstance(d.data, dict)
-    }
+    ours = [d for d in params.context.diagnostics if d.source == SOURCE]
+    wanted = {d.data.get("codeassist") for d in ours if isinstance(d.data, dict)}
+    # Clients that drop `data` are matched by message and first line instead.
+    seen = {(d.message, d.range.start.line) for d in ours}
     for item in state.findings.get(uri, []):
         entry: Entry = item.finding
-        if entry.id not in wanted or entry.finding.suggestion is None:
+        if entry.finding.suggestion is None:
             continue
-        actions.append(_quick_fix(server, document, item))
+        if entry.id in wanted or (entry.finding.message, item.start_line) in seen:
+            actions.append(_quick_fix(server, document, item))
     return actions
 
 

@@ -439,6 +439,11 @@ async def test_review_diagnostics_placed_fixed_and_following_edits(client, repo,
         "def perimeter(width, height):\n    return (width + height) * 2\n    return total\n"
     )
 
+    # A client that drops the diagnostic's data still gets the fix (matched by message/line).
+    bare = types.Diagnostic(range=style.range, message=style.message, source="codeassist")
+    listed = await actions(client, uri, style.range, [bare])
+    assert [a.kind for a in listed].count(types.CodeActionKind.QuickFix) == 1
+
     # Two lines typed at the top move both diagnostics down...
     change(client, uri, 2, rng(0, 0, 0, 0), "import math\n\n")
     await wait_for(lambda: {d.range.start.line for d in client.diagnostics[uri]} == {6, 10})
