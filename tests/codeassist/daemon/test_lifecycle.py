@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -20,10 +21,7 @@ import pytest
 from codeassist.client import ModelBusy, ModelUnavailable, client_from_settings
 from codeassist.client.daemon_start import stop_daemon
 from codeassist.config import load_settings
-from codeassist.daemon.child import start_serve
 from codeassist.daemon.lock import holder_pid, token_path
-
-ENGINE_ARGS = ["--set=engine.quantize=none", "--set=engine.device=cpu"]
 
 
 def free_port() -> int:
@@ -34,29 +32,41 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def small_daemon(tiny_checkpoint, tmp_path_factory):
-    """A daemon with a queue of 2 that also listens on loopback TCP."""
+    """A daemon with a queue of 2 that also listens on loopback TCP, started the way a user
+    would: `codeassist daemon start`, settings from the environment (forwarded to the child)."""
     home = tmp_path_factory.mktemp("small")
-    socket_dir = home / "private"  # created by the daemon itself
+    sock = home / "private" / "d.sock"  # the directory is created by the daemon itself
     port = free_port()
-    args = [*ENGINE_ARGS, "--queue-size", "2", "--tcp", f"127.0.0.1:{port}"]
-    env = dict(
-        os.environ,
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEASSIST_")}
+    env.update(
         XDG_STATE_HOME=str(home / "state"),
         XDG_RUNTIME_DIR=str(home),
         OMP_NUM_THREADS="1",
+        CODEASSIST_DAEMON_QUEUE_SIZE="2",
+        CODEASSIST_DAEMON_TCP=f"127.0.0.1:{port}",
+        CODEASSIST_ENGINE_QUANTIZE="none",
+        CODEASSIST_ENGINE_DEVICE="cpu",
     )
-    child = start_serve(
-        tiny_checkpoint, socket_dir / "d.sock", output=home / "out", args=args, env=env
-    )
-    child.wait_ready(180)
-    yield child, port
-    assert child.stop() == 0
-    assert not (socket_dir / "d.sock").exists()
-    assert not token_path(socket_dir / "d.sock").exists()
+    start = [sys.executable, "-m", "codeassist.cli.main", "daemon", "start"]
+    start += ["--model", str(tiny_checkpoint), "--socket", str(sock)]
+    started = subprocess.run(start, env=env, capture_output=True, text=True, timeout=300)
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.startswith("ready in ") and "model " in started.stdout
+    pid = holder_pid(sock)
+    assert pid is not None and f"pid {pid}" in started.stdout
+    yield SimpleNamespace(socket_path=sock, pid=pid, port=port)
+    stop = [sys.executable, "-m", "codeassist.cli.main", "daemon", "stop", "--socket", str(sock)]
+    stopped = subprocess.run(stop, env=env, capture_output=True, text=True, timeout=120)
+    assert stopped.returncode == 0 and f"stopped daemon pid {pid}" in stopped.stdout
+    assert not sock.exists()
+    assert not token_path(sock).exists()
+    log = (home / "state" / "codeassist" / "daemon.log").read_text()
+    assert "daemon stopped" in log and "loading model" in log
 
 
 def test_socket_and_token_permissions_and_tcp_auth(small_daemon):
-    child, port = small_daemon
+    child = small_daemon
+    port = child.port
     sock = child.socket_path
     assert stat.S_ISSOCK(sock.stat().st_mode)
     assert stat.S_IMODE(sock.stat().st_mode) == 0o600
@@ -72,7 +82,7 @@ def test_socket_and_token_permissions_and_tcp_auth(small_daemon):
 
 
 def test_another_user_cannot_connect(small_daemon):
-    child, _ = small_daemon
+    child = small_daemon
     assert os.stat(child.socket_path).st_uid == os.getuid()
     if os.getuid() != 0:
         # Unprivileged: we cannot act as another user; the modes above and the owner are the proof.
@@ -110,7 +120,7 @@ def test_client_refuses_a_socket_owned_by_someone_else(tmp_path):
 
 
 def test_non_loopback_and_second_daemon_are_refused(small_daemon, tiny_checkpoint, tmp_path):
-    child, _ = small_daemon
+    child = small_daemon
     serve = [sys.executable, "-m", "codeassist.cli.main", "serve", "--model", str(tiny_checkpoint)]
     public = subprocess.run(
         [*serve, "--socket", str(tmp_path / "s" / "d.sock"), "--tcp", "0.0.0.0:8999"],
@@ -124,11 +134,11 @@ def test_non_loopback_and_second_daemon_are_refused(small_daemon, tiny_checkpoin
     )
     assert second.returncode == 2
     assert "already running" in second.stderr and str(child.pid) in second.stderr
-    assert child.process.poll() is None  # the first one is untouched
+    assert holder_pid(child.socket_path) == child.pid  # the first one is untouched
 
 
 def test_queue_overflow_answers_503_with_retry_after(small_daemon, tiny_checkpoint):
-    child, _ = small_daemon
+    child = small_daemon
     transport = httpx.HTTPTransport(uds=str(child.socket_path))
     body = {"prompt": "<bos>a", "max_tokens": 3000, "stream": True}
     settings = load_settings(
