@@ -117,6 +117,9 @@ step("code_actions", function()
   local last = tonumber(env.CATEST_NVIM_ACTION_LAST)
   local before = table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n")
   local list, err = ca.actions.list_sync(client, bufnr, first, last, timeout_ms)
+  if err ~= nil then
+    result.code_action_context = vim.json.encode(ca.actions.lsp_diagnostics(client, bufnr, first, last))
+  end
   assert(err == nil, "codeAction failed: " .. tostring(err))
   local titles = {}
   for _, a in ipairs(list) do

@@ -26,13 +26,41 @@ local function wait_for(client, bufnr, method, params, timeout_ms)
   return answer, failure
 end
 
---- The LSP diagnostics (as the server sent them) on lines [first, last], for a code action context.
-function M.lsp_diagnostics(bufnr, first, last)
+-- Fields of the server's diagnostic that Neovim keeps in user_data.lsp (0.7 keeps only these;
+-- later versions keep the whole diagnostic). Empty tables are left out: Lua sends {} as an
+-- object, which breaks list fields such as tags.
+local EXTRA_FIELDS = { "code", "codeDescription", "data", "tags", "relatedInformation" }
+
+--- A vim.diagnostic entry back in LSP form (range in the client's position encoding).
+function M.to_lsp_diagnostic(client, bufnr, d)
+  local encoding = compat.encoding(client)
+  local end_lnum = d.end_lnum or d.lnum
+  local end_col = d.end_col or d.col
+  local diagnostic = {
+    range = {
+      start = { line = d.lnum, character = vim.lsp.util.character_offset(bufnr, d.lnum, d.col, encoding) },
+      ["end"] = { line = end_lnum, character = vim.lsp.util.character_offset(bufnr, end_lnum, end_col, encoding) },
+    },
+    severity = d.severity,
+    message = d.message,
+    source = d.source,
+  }
+  local lsp = (d.user_data and d.user_data.lsp) or {}
+  for _, key in ipairs(EXTRA_FIELDS) do
+    local value = lsp[key]
+    if value ~= nil and value ~= vim.NIL and not (type(value) == "table" and vim.tbl_isempty(value)) then
+      diagnostic[key] = value
+    end
+  end
+  return diagnostic
+end
+
+--- The server's diagnostics on lines [first, last] in LSP form, for a code action context.
+function M.lsp_diagnostics(client, bufnr, first, last)
   local out = {}
   for _, d in ipairs(vim.diagnostic.get(bufnr)) do
-    local lsp = d.user_data and d.user_data.lsp
-    if lsp and d.lnum >= first - 1 and d.lnum <= last - 1 then
-      table.insert(out, lsp)
+    if d.source == "codeassist" and d.lnum >= first - 1 and d.lnum <= last - 1 then
+      table.insert(out, M.to_lsp_diagnostic(client, bufnr, d))
     end
   end
   return out
@@ -41,7 +69,7 @@ end
 --- The server's code actions for lines [first, last] (1-based); returns (actions, err).
 function M.list_sync(client, bufnr, first, last, timeout_ms)
   local params = compat.range_params(client, bufnr, first, last)
-  params.context = { diagnostics = M.lsp_diagnostics(bufnr, first, last) }
+  params.context = { diagnostics = M.lsp_diagnostics(client, bufnr, first, last) }
   local result, err = wait_for(client, bufnr, "textDocument/codeAction", params, timeout_ms)
   if err then
     return nil, err
