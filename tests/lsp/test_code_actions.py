@@ -288,6 +288,16 @@ async def test_actions_listed_cheaply_and_resolved_to_a_versioned_edit(client, r
     (request,) = model.requests
     assert request["prompt"].endswith("<|turn>model\n<|channel>thought\n<channel|>```python\n")
 
+    # A tab-indented CRLF file keeps its tabs and line endings (the model answers in spaces).
+    crlf = SHAPES.replace("    ", "\t").replace("\n", "\r\n")
+    crlf_uri = open_file(client, repo, "crlf.py", crlf)
+    model.completion = "def perimeter(width, height):\n    return 2 * (width + height)\n```\n"
+    listed = await actions(client, crlf_uri, rng(7, 0, 10, 13))
+    simplify = next(a for a in listed if a.title == "Simplify")
+    resolved = await client.code_action_resolve_async(simplify)
+    (edit,) = edits_for(resolved.edit, crlf_uri)[0]
+    assert edit.new_text == "def perimeter(width, height):\r\n\treturn 2 * (width + height)"
+
 
 @pytest.mark.asyncio
 async def test_stale_version_and_broken_syntax_are_refused(client, repo, model):
