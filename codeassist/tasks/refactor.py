@@ -19,7 +19,7 @@ from typing import Any
 
 from codeassist.config import RefactorSettings
 from codeassist.gemma4.prompt import render_chat
-from codeassist.tasks import code_targets, rename
+from codeassist.tasks import code_targets, rename, same_code
 from codeassist.tasks.edits import (
     EditRefused,
     FileEdit,
@@ -289,7 +289,18 @@ def edits_from_output(
     if after == text:
         raise EditRefused("the model suggested no change to this code; nothing was changed.")
     check_edit_syntax(request.path, text, after)
+    if grammar is not None and grammar.name == "python":
+        guard = _GUARDS.get(request.action)
+        if guard is not None:
+            guard(text_in(text, edits[0].span), edits[0].new_text)
     return [FileEdit(request.path, request.version, edits)]
+
+
+# Actions that promise to change nothing but comments or types, checked where we can (Python).
+_GUARDS = {
+    Action.ADD_DOCSTRING: same_code.check_only_docstrings_added,
+    Action.ADD_TYPES: same_code.check_only_annotations_added,
+}
 
 
 def _insert_function(text: str, grammar: Grammar | None, span: Span, function: str) -> TextEdit:
