@@ -256,7 +256,13 @@ def _ask(
     prefilled: str = "",
     max_tokens: int | None = None,
     stop: list[str] | None = None,
+    whole: bool = True,
 ) -> str:
+    """The model's answer; with whole, EditRefused when it was cut off at max_tokens.
+
+    Cut-off code can still parse (a prefix of the statements) and would silently drop the
+    rest of the selection, so it is never used.
+    """
     prompt = render_chat(messages, enable_thinking=False, model_prefix=prefilled)
     if stop is None:
         stop = ["\n```"] if prefilled else []
@@ -270,6 +276,12 @@ def _ask(
     )
     if cancel is not None and cancel.is_set():
         raise EditRefused("the refactor was cancelled; nothing was changed.")
+    if whole and result.finish_reason == "length":
+        limit = max_tokens or settings.max_tokens
+        raise EditRefused(
+            f"refused: the model's answer was cut off at {limit} tokens, so it is incomplete; "
+            f"nothing was changed. Select less code or raise [refactor] max_tokens."
+        )
     return result.text
 
 
@@ -342,7 +354,7 @@ def suggest_name(
             ),
         },
     ]
-    answer = _ask(client, messages, settings, cancel, max_tokens=24, stop=["\n"])
+    answer = _ask(client, messages, settings, cancel, max_tokens=24, stop=["\n"], whole=False)
     match = _NAME.search(answer_text(answer).strip().strip("`"))
     if match is None:
         raise EditRefused(

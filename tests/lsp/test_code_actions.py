@@ -52,6 +52,7 @@ class RecordedModel:
         self.completion = ""
         self.chat = ""
         self.slow = 0  # drip this many 0.1 s pieces of thinking before the answer
+        self.finish = "stop"  # "length": the answer was cut off at max_tokens
         self.requests: list[dict] = []
         self.disconnected = threading.Event()
         model = self
@@ -97,7 +98,7 @@ class RecordedModel:
                             time.sleep(0.1)
                         event("<channel|>")
                     event(model.chat if chat else model.completion)
-                    event("", "stop")
+                    event("", model.finish)
                     self.wfile.write(b"data: [DONE]\n\n")
                 except OSError:
                     model.disconnected.set()
@@ -321,6 +322,13 @@ async def test_stale_version_and_broken_syntax_are_refused(client, repo, model):
     assert refused.value.code == -32803
     assert "syntax errors" in refused.value.message
     await wait_for(lambda: any("syntax errors" in m.message for m in client.messages))
+
+    # An answer cut off at max_tokens may still parse; it is refused all the same.
+    model.completion = "total = (width + height) * 2\n"
+    model.finish = "length"
+    with pytest.raises(JsonRpcException, match="cut off at"):
+        await client.code_action_resolve_async(simplify)
+    model.finish = "stop"
 
     # With the model endpoint down, the refusal names the endpoint (no traceback, no edit).
     client.workspace_did_change_configuration(

@@ -34,6 +34,7 @@ CLEAR_REFUSALS = (
     "syntax errors",
     "did not return the code",
     "no change",
+    "cut off at",
 )
 
 
