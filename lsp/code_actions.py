@@ -87,15 +87,21 @@ def read_for(server: LanguageServer) -> Callable[[str], Document]:
     return read
 
 
-def to_workspace_edit(server: LanguageServer, edits: list[FileEdit]) -> types.WorkspaceEdit:
+def to_workspace_edit(
+    server: LanguageServer, edits: list[FileEdit], confirm: str | None = None
+) -> types.WorkspaceEdit:
+    """Versioned edits where the client takes them; confirm asks for a preview where it can."""
     workspace = server.client_capabilities.workspace
     edit_caps = workspace.workspace_edit if workspace else None
+    versioned = bool(edit_caps and edit_caps.document_changes)
+    annotations = bool(versioned and edit_caps and edit_caps.change_annotation_support)
     read = read_for(server)
     return workspace_edit(
         edits,
         lambda path: read(path).text,
         server.workspace.position_codec,
-        document_changes=bool(edit_caps and edit_caps.document_changes),
+        document_changes=versioned,
+        confirm=confirm if annotations else None,
     )
 
 
@@ -259,7 +265,9 @@ async def resolve_action(server: LanguageServer, action: types.CodeAction) -> ty
     )
     result = await compute_refactor(server, request)
     check_version(server, uri, version)  # the user typed while the model ran
-    action.edit = to_workspace_edit(server, result.edits)
+    # A name the model chose is shown for confirmation before it lands in every file.
+    confirm = result.title if kind is refactor.Action.RENAME else None
+    action.edit = to_workspace_edit(server, result.edits, confirm)
     if result.new_name:
         action.title = result.title
     return action

@@ -56,15 +56,21 @@ def to_text_edit(text: str, edit: TextEdit, codec: PositionCodec) -> types.TextE
     return types.TextEdit(range=to_range(text, edit.span, codec), new_text=edit.new_text)
 
 
+CONFIRM = "codeassist.confirm"
+
+
 def workspace_edit(
     file_edits: list[FileEdit],
     text_of: Callable[[str], str],
     codec: PositionCodec,
     document_changes: bool = True,
+    confirm: str | None = None,
 ) -> types.WorkspaceEdit:
     """A WorkspaceEdit; with document_changes, versioned TextDocumentEdits (null: file on disk).
 
     text_of(path) gives the text the edit positions refer to (for encoding conversion).
+    confirm: a label; the edits are annotated as needing the user's confirmation (clients
+    with change annotation support show a preview first). Needs document_changes.
     """
     if not document_changes:
         changes = {}
@@ -80,10 +86,16 @@ def workspace_edit(
         identifier = types.OptionalVersionedTextDocumentIdentifier(
             uri=uris.from_fs_path(file_edit.path) or file_edit.path, version=file_edit.version
         )
-        document_edits.append(
-            types.TextDocumentEdit(
-                text_document=identifier,
-                edits=[to_text_edit(text, e, codec) for e in file_edit.edits],
-            )
-        )
-    return types.WorkspaceEdit(document_changes=document_edits)
+        edits: list = [to_text_edit(text, e, codec) for e in file_edit.edits]
+        if confirm:
+            edits = [
+                types.AnnotatedTextEdit(annotation_id=CONFIRM, range=e.range, new_text=e.new_text)
+                for e in edits
+            ]
+        document_edits.append(types.TextDocumentEdit(text_document=identifier, edits=edits))
+    if not confirm:
+        return types.WorkspaceEdit(document_changes=document_edits)
+    annotation = types.ChangeAnnotation(label=confirm, needs_confirmation=True)
+    return types.WorkspaceEdit(
+        document_changes=document_edits, change_annotations={CONFIRM: annotation}
+    )

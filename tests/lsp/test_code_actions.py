@@ -369,6 +369,9 @@ async def test_rename_edits_exactly_the_index_references_across_files(client, re
     action = next(a for a in listed if a.title.startswith("Rename symbol"))
     resolved = await client.code_action_resolve_async(action)
     assert resolved.title == "Rename 'perimeter' to 'circumference'"
+    if versioned(client):  # VS Code previews a model-chosen name before applying it
+        (annotation,) = resolved.edit.change_annotations.values()
+        assert annotation.needs_confirmation and "circumference" in annotation.label
     assert apply(SHAPES, edits_for(resolved.edit, uri)[0]) == apply(SHAPES, shapes_edits)
     uses_again = edits_for(resolved.edit, uri_of(repo, "uses.py"))[0]
     assert apply(USES, uses_again) == USES.replace("perimeter", "circumference")
