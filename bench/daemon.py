@@ -132,11 +132,12 @@ def measure(client, model: Path, socket_path: Path) -> dict:
         idle += [interactive() for _ in range(per_round)]
         stop = threading.Event()
         story = [{"role": "user", "content": "Review this repository in detail."}]
-        runner = threading.Thread(
-            target=client.chat,
-            args=(story,),
-            kwargs={"max_tokens": 100000, "priority": "batch", "cancel": stop, "timeout": 600},
-        )
+
+        def batch(stop: threading.Event = stop, story: list = story) -> None:
+            while not stop.is_set():  # a new one whenever the model stops by itself
+                client.chat(story, max_tokens=100000, priority="batch", cancel=stop, timeout=600)
+
+        runner = threading.Thread(target=batch)
         before = generated()
         runner.start()
         while generated() < before + 3:  # the batch request is decoding

@@ -216,23 +216,29 @@ async def _stream(
     include_usage: bool,
 ) -> AsyncIterator[bytes]:
     splitter = r.Splitter()
+    opening = meta.kind == "chat"  # the role chunk goes out with the first text, in one write
     try:
-        if meta.kind == "chat":
-            yield r.sse(r.chat_chunk(meta, {"role": "assistant", "content": ""}))
         async for update in channel.updates():
+            events: list[bytes] = []
+            if opening:
+                events.append(r.sse(r.chat_chunk(meta, {"role": "assistant", "content": ""})))
+                opening = False
             pieces = splitter.feed(update.text)
             if update.finished:
                 pieces += splitter.finish()
-            for chunk in r.delta_chunks(meta, pieces):
-                yield r.sse(chunk)
+            events += [r.sse(chunk) for chunk in r.delta_chunks(meta, pieces)]
             if update.finished:
                 if update.error is not None:
-                    yield r.sse(r.error_body(update.error, "server_error", update.finish_reason))
+                    events.append(
+                        r.sse(r.error_body(update.error, "server_error", update.finish_reason))
+                    )
                 else:
-                    yield r.sse(r.final_chunk(meta, update.finish_reason))
+                    events.append(r.sse(r.final_chunk(meta, update.finish_reason)))
                 if include_usage:
-                    yield r.sse(r.usage_chunk(meta, update.usage or job.usage))
-                yield r.sse("[DONE]")
+                    events.append(r.sse(r.usage_chunk(meta, update.usage or job.usage)))
+                events.append(r.sse("[DONE]"))
+            if events:
+                yield b"".join(events)
     finally:
         watcher.cancel()
         scheduler.cancel(job)  # the client went away (or we finished: then a no-op)

@@ -13,6 +13,10 @@ import pytest
 from codeassist.client import ModelRequestError, ModelTimeout
 from codeassist.gemma4.prompt import render_chat
 
+# Greedy decoding of this prompt runs ~110 tokens before the tiny model's stop token, so a
+# request for more is still generating when the tests cut it short.
+LONG = {"messages": [{"role": "user", "content": "go"}], "temperature": 0}
+
 
 def uds_http(settings, timeout: float | None = 30) -> httpx.Client:
     transport = httpx.HTTPTransport(uds=settings.daemon.socket)
@@ -122,8 +126,11 @@ def _wait_idle(settings, timeout: float = 10.0) -> dict:
 
 def test_disconnect_cancels_generation(daemon_settings):
     start = health(daemon_settings)
-    body = {"prompt": "<bos>a", "max_tokens": 2000, "stream": True, "temperature": 1.0}
-    with uds_http(daemon_settings) as http, http.stream("POST", "/v1/completions", json=body) as r:
+    body = {**LONG, "max_tokens": 2000, "stream": True}
+    with (
+        uds_http(daemon_settings) as http,
+        http.stream("POST", "/v1/chat/completions", json=body) as r,
+    ):
         lines = r.iter_lines()
         got = 0
         for line in lines:
@@ -149,7 +156,7 @@ def test_cancel_event_and_timeout_stop_server_side(model_client, daemon_settings
             cancel.set()
 
     result = model_client.chat(
-        [{"role": "user", "content": "go"}], max_tokens=2000, cancel=cancel, on_delta=on_delta
+        LONG["messages"], max_tokens=2000, temperature=0, cancel=cancel, on_delta=on_delta
     )
     assert result.finish_reason == "cancelled"
     idle = _wait_idle(daemon_settings)
@@ -158,7 +165,7 @@ def test_cancel_event_and_timeout_stop_server_side(model_client, daemon_settings
 
     started = time.monotonic()
     with pytest.raises(ModelTimeout) as late:
-        model_client.chat([{"role": "user", "content": "go"}], max_tokens=2000, timeout=0.5)
+        model_client.chat(LONG["messages"], max_tokens=2000, temperature=0, timeout=0.5)
     assert time.monotonic() - started < 3
     assert daemon_settings.daemon.socket in str(late.value)
     _wait_idle(daemon_settings)

@@ -140,14 +140,16 @@ def test_non_loopback_and_second_daemon_are_refused(small_daemon, tiny_checkpoin
 def test_queue_overflow_answers_503_with_retry_after(small_daemon, tiny_checkpoint):
     child = small_daemon
     transport = httpx.HTTPTransport(uds=str(child.socket_path))
-    body = {"prompt": "<bos>a", "max_tokens": 3000, "stream": True}
+    # Greedy on this prompt runs ~110 tokens before the tiny model stops: both stay running.
+    body = {"messages": [{"role": "user", "content": "go"}], "max_tokens": 3000, "stream": True}
+    body["temperature"] = 0
     settings = load_settings(
         overrides={"daemon.socket": str(child.socket_path), "model.path": str(tiny_checkpoint)}
     )
     with (
         httpx.Client(transport=transport, base_url="http://d", timeout=30) as http,
-        http.stream("POST", "/v1/completions", json=body) as one,
-        http.stream("POST", "/v1/completions", json=body) as two,
+        http.stream("POST", "/v1/chat/completions", json=body) as one,
+        http.stream("POST", "/v1/chat/completions", json=body) as two,
     ):
         assert one.status_code == two.status_code == 200
         third = http.post("/v1/completions", json={"prompt": "<bos>b", "max_tokens": 1})
