@@ -21,8 +21,10 @@ from codeassist.errors import UserError
 from codeassist.tasks.complete import (
     CompletionInput,
     ContextMemo,
+    calibrated_counter,
     call_model,
     finish_completion,
+    model_token_counter,
     prepare_completion,
     split_at,
 )
@@ -76,6 +78,7 @@ class CompletionService:
         self.endpoint_failures = 0
         self.down_until = 0.0
         self._limits: dict[int, int | None] = {}
+        self._counters: dict[str, Any] = {}  # model path -> token counter (index thread only)
 
     @property
     def state(self) -> Any:
@@ -214,11 +217,16 @@ class CompletionService:
                     index.update_buffer(path, buffer)
                 except Exception:
                     logger.exception("update_buffer failed for %s", path)
+        count = self._counters.get(settings.model.path)
+        if count is None:
+            exact = model_token_counter(settings.model.path)
+            count = self._counters[settings.model.path] = calibrated_counter(exact, inp.text)
         try:
             return prepare_completion(
                 inp,
                 settings.completion,
                 index=index,
+                count_tokens=count,
                 open_buffers=buffers,
                 memo=self.memo,
                 context_limit=limit,
@@ -227,7 +235,9 @@ class CompletionService:
             if index is None:
                 raise
             logger.exception("retrieval failed; completing without repository context")
-            return prepare_completion(inp, settings.completion, context_limit=limit)
+            return prepare_completion(
+                inp, settings.completion, count_tokens=count, context_limit=limit
+            )
 
     def _stale(self, uri: str, doc: Any, version: int | None) -> bool:
         return self.state.document(uri) is not doc or doc.version != version

@@ -8,9 +8,11 @@ keystroke come last, so the daemon's prefix cache reuses everything before them.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from codeassist.config import CompletionSettings
@@ -269,6 +271,43 @@ def default_token_counter() -> CountTokens:
     from retrieval.tokens import estimate_tokens
 
     return estimate_tokens
+
+
+def model_token_counter(model_path: str) -> CountTokens | None:
+    """Exact counts from the checkpoint's tokenizer.json (None if there is none to read).
+
+    Budgets then hold in the model's own tokens; the estimator can be far off for a
+    tokenizer with a small vocabulary (the tiny test checkpoint's is 2.5x off).
+    """
+    if not model_path:
+        return None
+    path = Path(model_path).expanduser() / "tokenizer.json"
+    if not path.is_file():
+        return None
+    try:
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception:  # unreadable: the estimator still gives a budget
+        return None
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+CALIBRATION_CHARS = 20_000
+
+
+def calibrated_counter(exact: CountTokens | None, sample: str) -> CountTokens:
+    """The estimator scaled to the model's tokenizer, measured once on sample.
+
+    Exact tokenizers are too slow to run over every line on every keystroke; the scaled
+    estimate keeps budgets in the model's tokens at the estimator's speed.
+    """
+    estimate = default_token_counter()
+    sample = sample[:CALIBRATION_CHARS]
+    if exact is None or not sample.strip():
+        return estimate
+    ratio = exact(sample) / max(1, estimate(sample))
+    return lambda text: math.ceil(estimate(text) * ratio)
 
 
 def prepare_completion(

@@ -198,3 +198,20 @@ def test_type_through_cache_ignores_whitespace_only():
     assert cache.get("doc", "a", "") is None
     cache.put("doc", "a", "", "b\n")
     assert cache.get("doc", "ab", "") is None  # only a newline would be left
+
+
+def test_calibrated_counter_scales_the_estimate_to_the_model_tokenizer(tiny_checkpoint):
+    from codeassist.tasks.complete import calibrated_counter, model_token_counter
+    from retrieval.tokens import estimate_tokens
+
+    exact = model_token_counter(str(tiny_checkpoint))
+    assert exact is not None and exact("def f(x):\n    return x") > 0
+    sample = SOURCE * 50
+    count = calibrated_counter(exact, sample)
+    # On the sample itself the calibrated count is the exact one (to rounding).
+    assert abs(count(sample) - exact(sample)) <= 1
+    other = "class Point:\n    def norm(self):\n        return (self.x ** 2) ** 0.5\n" * 20
+    assert abs(count(other) - exact(other)) <= 0.3 * exact(other)
+    assert calibrated_counter(None, sample)("abc def") == estimate_tokens("abc def")
+    assert model_token_counter("") is None
+    assert model_token_counter(str(tiny_checkpoint / "missing")) is None
