@@ -101,6 +101,12 @@ def pack(
     def reason(r: Ranked, what: str) -> str:
         return f"{what}: " + "; ".join(r.reasons) if explain else ""
 
+    # how much more than its header a short definition may cost to be taken whole
+    slack = (1.0, 0) if budget <= 2048 else (2.0, 24)
+
+    def span_tokens(path: str, start: int, end: int) -> int:
+        return p.tokens(path, start, end, p.text(path, start, end))
+
     def header(r: Ranked, limit: int) -> bool:
         tags = index.tags(r.path)
         name, kind, start, end, sig_end, _col, parent = tags.defs[r.index]
@@ -108,12 +114,21 @@ def pack(
             pd = tags.defs[parent]
             if pd[1] in _CONTAINERS and not p.covered(r.path, pd[2], pd[4]):
                 p.add(r.path, pd[2], pd[4], "signature", r.score, reason(r, "enclosing"), limit)
+        if end > sig_end and end - start <= 12 and not p.covered(r.path, start, end):
+            # a short definition costs little more than its header: take it whole
+            whole = span_tokens(r.path, start, end)
+            if whole <= slack[0] * span_tokens(r.path, start, sig_end) + slack[1] and p.add(
+                r.path, start, end, "definition", r.score, reason(r, "definition"), limit
+            ):
+                return True
         return p.add(r.path, start, sig_end, "signature", r.score, reason(r, "header"), limit)
 
     def body(r: Ranked, limit: int) -> bool:
         tags = index.tags(r.path)
         name, kind, start, end, sig_end, _col, parent = tags.defs[r.index]
-        if kind in _CONTAINERS and end - start > 40:
+        if kind in _CONTAINERS and end - start > 40 and (
+            budget < 8192 or span_tokens(r.path, start, end) > budget // 5
+        ):
             return False  # big classes: their members' headers say more per token
         if parent >= 0:
             pd = tags.defs[parent]
