@@ -176,6 +176,13 @@ def run_refactor(
     grammar = grammar_for_path(request.path, request.text)
     if request.action is Action.RENAME:
         return _run_rename(request, client, settings, index, read, grammar, cancel)
+    selected = text_in(request.text, request.span)
+    if count(selected) > settings.max_tokens:
+        raise EditRefused(
+            f"the selection (about {count(selected)} tokens) is larger than the answer the model "
+            f"may write ([refactor] max_tokens = {settings.max_tokens}); select less code or raise "
+            f"the setting. Nothing was changed."
+        )
     if context is None:
         context, notes = gather_context(request, index, settings.budget_tokens, count)
     else:

@@ -146,3 +146,13 @@ def test_rewrite_without_instruction_is_refused():
     req = request(Action.REWRITE, Span(4, 0, 8, 21))
     with pytest.raises(EditRefused, match="needs an instruction"):
         build_messages(req, grammar_for_path(req.path), [])
+
+
+def test_selection_larger_than_the_answer_limit_is_refused_before_the_model_runs():
+    from codeassist.config import RefactorSettings
+    from codeassist.tasks.refactor import run_refactor
+
+    req = request(Action.SIMPLIFY, Span(4, 0, 8, 21))
+    settings = RefactorSettings(max_tokens=10)
+    with pytest.raises(EditRefused, match="larger than the answer the model may write"):
+        run_refactor(req, client=None, settings=settings, count_tokens=len)
