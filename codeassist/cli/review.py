@@ -118,18 +118,44 @@ class _Progress:
         self.show_thinking = show_thinking
         self.live = err_console.is_terminal and not show_thinking
         self.status = None
-        self.last = 0.0
-        self.state: ReviewProgress | None = None
+        self.started = time.monotonic()
         self.stage = ""
+        self.state: ReviewProgress | None = None
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
 
     def __enter__(self) -> _Progress:
+        self.started = time.monotonic()
         if self.live:
             self.status = err_console.status(f"Reviewing {escape(self.label)}...")
             self.status.__enter__()
+            # The first token of a long prompt can take minutes: keep the clock moving.
+            threading.Thread(target=self._tick, daemon=True).start()
         return self
+
+    def _tick(self) -> None:
+        while not self.stop.wait(0.5):
+            self._render()
+
+    def _render(self) -> None:
+        with self.lock:
+            state = self.state
+            if state is None or self.status is None or self.stop.is_set():
+                return
+            what = {"context": "gathering context", "repair": "asking again for valid JSON"}.get(
+                state.stage, "thinking" if state.thinking else "writing findings"
+            )
+            if state.stage == "model" and state.generated_tokens == 0:
+                what = f"reading the prompt ({state.prompt_tokens:,} tokens)"
+            minutes, seconds = divmod(int(time.monotonic() - self.started), 60)
+            self.status.update(
+                f"{minutes:02d}:{seconds:02d} reviewing {escape(self.label)} · {what} · "
+                f"{state.generated_tokens:,} tokens generated"
+            )
 
     def update(self, state: ReviewProgress) -> None:
         first_model_call = state.stage == "model" and self.stage != "model"
+        changed = state.stage != self.stage
         self.stage = state.stage
         self.state = state
         if not self.live:
@@ -139,30 +165,22 @@ class _Progress:
                     f"thinking on..."
                 )
             return
-        now = time.monotonic()
-        if now - self.last < 0.1 and state.stage != "done":
-            return
-        self.last = now
-        what = {"context": "gathering context", "repair": "asking again for valid JSON"}.get(
-            state.stage, "thinking" if state.thinking else "writing findings"
-        )
-        minutes, seconds = divmod(int(state.elapsed_s), 60)
-        self.status.update(
-            f"Reviewing {escape(self.label)} · {what} · {state.generated_tokens:,} tokens "
-            f"generated · {state.prompt_tokens:,} prompt tokens · {minutes:02d}:{seconds:02d}"
-        )
+        if changed or state.generated_tokens % 8 == 0:
+            self._render()
 
     def thinking(self, text: str) -> None:
         err_console.out(text, style="dim", end="", highlight=False)
 
     def __exit__(self, *exc: object) -> None:
-        if self.status is not None:
-            self.status.__exit__(None, None, None)
+        self.stop.set()
+        with self.lock:
+            if self.status is not None:
+                self.status.__exit__(None, None, None)
         if self.show_thinking:
             err_console.print()
         if self.state is not None and exc[0] is None:
             err_console.print(
-                f"[dim]Review took {self.state.elapsed_s:.1f} s, "
+                f"[dim]Review took {time.monotonic() - self.started:.1f} s, "
                 f"{self.state.generated_tokens:,} tokens generated.[/]"
             )
 

@@ -113,20 +113,12 @@ def review_budget(settings: Settings) -> int:
 
 
 def retrieval_context(root: Path, changes: ChangeSet) -> ContextProvider | None:
-    """Related code from the repository index (enclosing code, definitions used, callers)."""
+    """Related code from the repository index: callers, enclosing code, definitions used."""
     try:
-        from retrieval import RepoIndex
+        from codeassist.tasks.review_context import index_context
     except ImportError:
         return None
-
-    def provide(ranges: dict[str, list[tuple[int, int]]], budget: int) -> Any:
-        index = RepoIndex.open(root)
-        for change in changes.reviewable():
-            # The index reads the working tree; show it the reviewed version of changed files.
-            index.update_buffer(change.path, change.new_text)
-        return index.context_for_changes(ranges, budget=budget, count_tokens=count_tokens_default)
-
-    return provide
+    return index_context(root, changes, count_tokens_default)
 
 
 def plan_review(

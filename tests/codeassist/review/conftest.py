@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -116,9 +118,15 @@ class _ReplayHandler(BaseHTTPRequestHandler):
         self._send_json({"object": "list", "data": [{"id": "recorded", "object": "model"}]})
 
     def do_POST(self) -> None:
+        # The client may give up (time budget, cancel): that is what some tests check.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._replay()
+
+    def _replay(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         request = json.loads(self.rfile.read(length))
         self.server.requests.append(request)
+        time.sleep(self.server.delay)  # a slow model: the first token comes this late
         raw = self.server.outputs[min(len(self.server.requests), len(self.server.outputs)) - 1]
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -137,7 +145,9 @@ class _ReplayHandler(BaseHTTPRequestHandler):
 
 
 class _ReplayServer(ThreadingHTTPServer):
+    daemon_threads = True
     outputs: list[str]
+    delay: float
     requests: list[dict]
 
 
@@ -146,8 +156,9 @@ def replay_endpoint():
     """Start a loopback server replaying recorded outputs: url = replay_endpoint("valid")."""
     servers = []
 
-    def start(*names: str) -> _ReplayServer:
+    def start(*names: str, delay: float = 0.0) -> _ReplayServer:
         server = _ReplayServer(("127.0.0.1", 0), _ReplayHandler)
+        server.delay = delay
         server.outputs = [recorded(n) for n in names]
         server.requests = []
         server.url = f"http://127.0.0.1:{server.server_address[1]}/v1"

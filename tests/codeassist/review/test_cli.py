@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 CODEASSIST = shutil.which("codeassist") or str(Path(sys.executable).with_name("codeassist"))
@@ -129,4 +130,17 @@ def test_unreachable_model(app_repo):
     hook = run(app_repo.root, "--hook", "--endpoint", dead)
     assert hook.returncode == 0 and "commit not reviewed" in hook.stderr
     strict = run(app_repo.root, "--hook", "--strict", "--endpoint", dead)
+    assert strict.returncode == 1 and "commit not reviewed" in strict.stderr
+
+
+def test_hook_time_budget_lets_the_commit_through(app_repo, replay_endpoint):
+    server = replay_endpoint("valid", delay=8.0)
+    app_repo.write("app.py", "changed = True\n")
+    app_repo.git("add", "app.py")
+    budget = {"CODEASSIST_REVIEW_HOOK_TIME_BUDGET_S": "1.5"}
+    started = time.monotonic()
+    done = run(app_repo.root, "--hook", "--endpoint", server.url, env=budget)
+    assert time.monotonic() - started < 7.0  # gave up at the budget, not when the model finished
+    assert done.returncode == 0 and "commit not reviewed" in done.stderr, done.stderr
+    strict = run(app_repo.root, "--hook", "--strict", "--endpoint", server.url, env=budget)
     assert strict.returncode == 1 and "commit not reviewed" in strict.stderr

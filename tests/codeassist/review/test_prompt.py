@@ -80,7 +80,8 @@ def test_related_code_comes_from_the_repository_index(app_repo):
             "def share(done, total):\n    return ratio(done, total)\n"
         },
     )
-    app_repo.write("app.py", (app_repo.root / "app.py").read_text() + "# end\n")
+    text = (app_repo.root / "app.py").read_text()
+    app_repo.write("app.py", text.replace("return a / b", "return a / b if b else 0.0"))
     app_repo.git("add", "app.py")
     changes = changes_from_git(app_repo.root, staged=True)
     prompt = build_prompt(
@@ -90,6 +91,7 @@ def test_related_code_comes_from_the_repository_index(app_repo):
         context=retrieval_context(app_repo.root, changes),
     )
     context = [p for p in prompt.parts if p.kind == "context"]
-    assert any(p.path == "report.py" for p in context)
+    assert "report.py:4-5 caller" in [p.label for p in context]  # share() calls ratio()
     user = prompt.messages[1]["content"]
     assert "## Related code from the repository" in user and "return ratio(done, total)" in user
+    assert "### report.py lines 4-5 (caller)" in user

@@ -108,3 +108,11 @@ def test_budget_from_settings_or_the_default_window(tmp_path):
     assert review_budget(settings) == 32768 - 8192 - 256
     settings = load_settings(repo=tmp_path, overrides={"review.budget_tokens": 5000})
     assert review_budget(settings) == 5000
+
+
+def test_budget_follows_the_memory_plan_of_a_local_checkpoint(tmp_path, tiny_checkpoint):
+    from codeassist.engine.plan import context_limit
+
+    settings = load_settings(repo=tmp_path, overrides={"model.path": str(tiny_checkpoint)})
+    window = context_limit(str(tiny_checkpoint), None)
+    assert review_budget(settings) == window - 8192 - 256
