@@ -67,6 +67,11 @@ def _resolve(repo: git.Repo, rev: str) -> str:
                 )
         except git.GitCommandError:
             pass
+    if repo.working_tree_dir and (Path(repo.working_tree_dir) / rev).exists():
+        raise UserError(
+            f"'{rev}' is a path, not a revision; name what to review first: "
+            f"`codeassist review HEAD~1 {rev}` or `codeassist review --staged {rev}`."
+        )
     raise UserError(
         f"unknown revision '{rev}': no such commit in {repo.working_tree_dir}; "
         f"`git log --oneline` lists the commits you can review."

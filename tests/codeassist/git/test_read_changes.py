@@ -198,6 +198,8 @@ def test_usage_errors_are_clear(make_repo, tmp_path):
     repo.commit("one", {"a.py": BASE})
     with pytest.raises(UserError, match="unknown revision 'nope'"):
         changes_from_git(repo.root, "nope")
+    with pytest.raises(UserError, match=r"'a.py' is a path, not a revision.*HEAD~1 a.py"):
+        changes_from_git(repo.root, "a.py")
     with pytest.raises(UserError, match="only one of"):
         changes_from_git(repo.root, "HEAD", staged=True)
     with pytest.raises(UserError, match="say what to review"):
