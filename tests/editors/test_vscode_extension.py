@@ -59,10 +59,12 @@ def compiled_extension() -> Path:
     return EXTENSION
 
 
-def test_npm_test_passes_against_the_real_server(compiled_extension, tiny_checkpoint):
+@pytest.mark.timeout(900)
+def test_npm_test_passes_against_the_real_server(compiled_extension, daemon_settings):
     """eslint, pure tests, and the protocol test of `codeassist lsp` on the tiny model."""
     env = _npm_env()
-    env["CODEASSIST_TEST_MODEL"] = str(tiny_checkpoint)
+    env["CODEASSIST_TEST_MODEL"] = daemon_settings.model.path
+    env["CODEASSIST_TEST_DAEMON_SOCKET"] = daemon_settings.daemon.socket
     proc = _run(["npm", "test"], timeout=600, env=env)
     _check(proc, "npm test")
     assert "# fail 0" in proc.stdout or "ℹ fail 0" in proc.stdout, proc.stdout[-3000:]

@@ -57,15 +57,27 @@ let env: NodeJS.ProcessEnv;
 let server: ChildProcess;
 let connection: MessageConnection;
 let stderr = "";
+const notes: string[] = [];
 let initialized: InitializeResult;
+// The same file as the Neovim test's (tests/editors/test_neovim_plugin.py): with greedy sampling
+// the tiny model's answer for it is fixed and survives post-processing.
 const SOURCE = [
-  "def area(width: float, height: float) -> float:",
+  '"""Shapes."""',
+  "",
+  "",
+  "def area(width, height):",
   "    return width * height",
   "",
   "",
-  "def perimeter(width: float, height: float) -> float:",
+  "def perimeter(width, height):",
+  "    total = width + height",
+  "    return 2 * total",
+  "",
+  "",
+  "def describe(width, height):",
   "    ",
 ].join("\n");
+const FILE = path.join("pkg", "shapes.py");
 
 before(async () => {
   const cmd = serverCommand();
@@ -86,9 +98,10 @@ before(async () => {
   }
   repo = path.join(home, "repo");
   fs.mkdirSync(repo);
-  fs.writeFileSync(path.join(repo, "shapes.py"), SOURCE);
+  fs.mkdirSync(path.join(repo, "pkg"));
+  fs.writeFileSync(path.join(repo, FILE), SOURCE);
   execFileSync("git", ["init", "-q", repo]);
-  execFileSync("git", ["-C", repo, "add", "shapes.py"]);
+  execFileSync("git", ["-C", repo, "add", FILE]);
   execFileSync("git", ["-C", repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "init"]);
 
   server = spawn(cmd.command, cmd.args, { cwd: repo, env, stdio: ["pipe", "pipe", "pipe"] });
@@ -96,11 +109,30 @@ before(async () => {
     stderr += chunk.toString();
   });
   connection = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
+  // The settings the extension sends (its own translation of VS Code settings) ...
+  const vscodeSettings: Record<string, unknown> = {
+    "model.path": model,
+    "model.endpoint": "daemon",
+    "completion.debounceMs": 0,
+    "completion.maxTokens": 16,
+    "completion.budgetTokens": 512,
+  };
+  const settings: Record<string, Record<string, unknown>> = toServerSettings(readExtensionSettings((key) => vscodeSettings[key]));
+  // ... plus what only a test needs, written as a user would in config.toml: greedy sampling
+  // (the tiny model's output is then deterministic), the CPU engine without 4-bit weights, and
+  // the shared test daemon's socket when the pytest run provides one.
+  settings.completion.temperature = 0;
+  settings.engine = { quantize: "none", device: "cpu" };
+  if (process.env.CODEASSIST_TEST_DAEMON_SOCKET) {
+    settings.daemon = { socket: process.env.CODEASSIST_TEST_DAEMON_SOCKET };
+  }
   // What VS Code answers for requests the server may send.
-  const settings = toServerSettings(readExtensionSettings((key) => ({ "model.path": model, "model.endpoint": "daemon", "completion.debounceMs": 0 } as Record<string, unknown>)[key]));
   connection.onRequest("workspace/configuration", (params: { items: { section?: string }[] }) =>
     params.items.map((item) => (item.section === "codeassist" ? settings : null)),
   );
+  connection.onNotification((method: string, params: unknown) => {
+    notes.push(`${method} ${JSON.stringify(params)}`.slice(0, 400));
+  });
   connection.onRequest("window/workDoneProgress/create", () => null);
   connection.onRequest("client/registerCapability", () => null);
   connection.onRequest("window/showMessageRequest", () => null);
@@ -146,7 +178,7 @@ test("initialize: the server declares inline completion and the extension's othe
 });
 
 test("inline completion at the end of a line returns model text", { timeout: TIMEOUT_MS }, async () => {
-  const uri = pathToFileURL(path.join(repo, "shapes.py")).toString();
+  const uri = pathToFileURL(path.join(repo, FILE)).toString();
   await connection.sendNotification(DidOpenTextDocumentNotification.type, {
     textDocument: { uri, languageId: "python", version: 1, text: SOURCE },
   });
@@ -157,16 +189,16 @@ test("inline completion at the end of a line returns model text", { timeout: TIM
     position,
     context: { triggerKind: InlineCompletionTriggerKind.Invoked },
   });
-  assert.ok(answer !== null, `no answer; server stderr:\n${stderr.slice(-3000)}`);
+  assert.ok(answer !== null, `no answer; notifications:\n${notes.join("\n")}\nserver stderr:\n${stderr.slice(-3000)}`);
   const items: InlineCompletionItem[] = Array.isArray(answer) ? answer : (answer as InlineCompletionList).items;
-  assert.ok(items.length > 0, `no inline completion items; server stderr:\n${stderr.slice(-3000)}`);
+  assert.ok(items.length > 0, `no inline completion items; notifications:\n${notes.join("\n")}\nserver stderr:\n${stderr.slice(-3000)}`);
   const text = typeof items[0].insertText === "string" ? items[0].insertText : items[0].insertText.value;
   assert.ok(text.trim().length > 0, `whitespace-only suggestion ${JSON.stringify(text)}`);
   assert.ok(!SOURCE.endsWith(text), "the suggestion is new text, not what is already there");
 });
 
 test("the same server answers textDocument/completion too (other editors' path)", { timeout: TIMEOUT_MS }, async () => {
-  const uri = pathToFileURL(path.join(repo, "shapes.py")).toString();
+  const uri = pathToFileURL(path.join(repo, FILE)).toString();
   const lines = SOURCE.split("\n");
   const answer = await connection.sendRequest(CompletionRequest.type, {
     textDocument: { uri },
