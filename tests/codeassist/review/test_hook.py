@@ -144,6 +144,12 @@ def test_hook_cli_and_core_hooks_path(make_repo):
     assert done.returncode == 0 and not (repo.root / "githooks" / "pre-commit").exists()
 
 
+def _with_codeassist_on_path() -> dict:
+    """pre-commit runs `codeassist` from PATH (language: system): the one this test runs."""
+    bin_dir = str(Path(CODEASSIST).parent)
+    return {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+
+
 def _hook_source_repo(make_repo):
     """A repository holding only our .pre-commit-hooks.yaml, as pre-commit clones it."""
     source = make_repo()
@@ -160,7 +166,7 @@ def test_pre_commit_try_repo_runs_our_hook(make_repo):
     done = subprocess.run(
         [sys.executable, "-m", "pre_commit", "try-repo", str(source.root), "codeassist-review",
          "--verbose"],
-        cwd=repo.root, capture_output=True, text=True, timeout=300,
+        cwd=repo.root, capture_output=True, text=True, timeout=300, env=_with_codeassist_on_path(),
     )  # fmt: skip
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
@@ -181,11 +187,28 @@ def test_pre_commit_framework_commit_with_strict_args(make_repo):
     subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=repo.root, check=True,
                    capture_output=True)  # fmt: skip
     before = snapshot(repo)
-    stopped = commit(repo)
+    stopped = commit(repo, env=_with_codeassist_on_path())
     assert stopped.returncode != 0 and "commit not reviewed" in stopped.stdout + stopped.stderr
     assert snapshot(repo) == before
     (repo.root / ".pre-commit-config.yaml").write_text(config.replace("    args: [--strict]\n", ""))
-    done = commit(repo)
+    done = commit(repo, env=_with_codeassist_on_path())
     assert done.returncode == 0, done.stdout + done.stderr
     assert repo.git("show", "HEAD:app.py") == "def f(x):\n    return x + 1"
     assert (repo.root / "app.py").read_text() == "def f(x):\n    return x + 2  # not staged\n"
+
+
+def test_commit_all_is_reviewed_from_the_index_git_prepares(make_repo):
+    """`git commit -a` stages into a temporary index (GIT_INDEX_FILE): that gets reviewed."""
+    repo = make_repo()
+    repo.commit("first", {"app.py": "def f(x):\n    return x\n"})
+    repo.write("app.py", "def f(x):\n    return x * 2\n")  # changed, not staged
+    install_hook(repo.root)
+    done = subprocess.run(
+        ["git", "commit", "-a", "-m", "all"], cwd=repo.root, capture_output=True, text=True,
+        timeout=300, env={**os.environ, "GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@e.invalid",
+                          "GIT_COMMITTER_NAME": "T", "GIT_COMMITTER_EMAIL": "t@e.invalid"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "nothing to review" not in done.stderr  # it saw the change being committed
+    assert "no model is configured" in done.stderr
+    assert repo.git("show", "HEAD:app.py") == "def f(x):\n    return x * 2"
