@@ -99,6 +99,30 @@ def result_object(finding: Finding, lines: list[str], rule_index: int) -> dict[s
     return out
 
 
+def _invocation(result: ReviewResult) -> dict[str, Any]:
+    """Whether the review completed; when not, why (consumers must not read it as "clean")."""
+    invocation: dict[str, Any] = {"executionSuccessful": result.status == "ok"}
+    notes = []
+    if result.status != "ok":
+        text = f"The model did not return valid findings: {result.problem or result.status}."
+        if result.raw_output_path:
+            text += f" Raw output: {result.raw_output_path}"
+        notes.append({"level": "error", "message": {"text": text}})
+    if result.dropped:
+        notes.append(
+            {
+                "level": "note",
+                "message": {
+                    "text": f"{len(result.dropped)} findings pointed outside the reviewed "
+                    "lines and were dropped."
+                },
+            }
+        )
+    if notes:
+        invocation["toolExecutionNotifications"] = notes
+    return invocation
+
+
 def sarif_log(result: ReviewResult, changes: ChangeSet) -> dict[str, Any]:
     categories = sorted({f.category for f in result.findings})
     index = {c: i for i, c in enumerate(categories)}
@@ -118,6 +142,7 @@ def sarif_log(result: ReviewResult, changes: ChangeSet) -> dict[str, Any]:
         "originalUriBaseIds": {"%SRCROOT%": {"uri": changes.root.resolve().as_uri() + "/"}},
         "automationDetails": {"id": "codeassist/review/"},
         "columnKind": "unicodeCodePoints",
+        "invocations": [_invocation(result)],
         "results": results,
     }
     return {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}

@@ -116,24 +116,31 @@ def test_sarif_validates_with_the_sarif_multitool(reviewed, validators, tmp_path
     assert run["results"][1]["fixes"][0]["artifactChanges"][0]["replacements"][0][
         "insertedContent"
     ] == {"text": "b = a / 1"}
-    sarif = tmp_path / "review.sarif"
-    sarif.write_text(json.dumps(log))
-    out = tmp_path / "validation.sarif"
-    done = subprocess.run(
-        [str(validators / "sarif-multitool"), "validate", str(sarif), "-o", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    report = json.loads(out.read_text(encoding="utf-8-sig"))
-    problems = [
-        (r["ruleId"], r.get("level", "warning"), r["message"].get("id"))
-        for r in report["runs"][0].get("results", [])
-        if r.get("level", "warning") in ("error", "warning")
-    ]
-    # informationUri needs a public web page for the tool; codeassist has none to point at.
-    assert [p for p in problems if p[2] != "Warning_ProvideToolnformationUri"] == [], problems
+    assert run["invocations"][0]["executionSuccessful"] is True
+    failed = ReviewResult("no_valid_findings", [], problem="the answer was empty")
+    failed_log = json.loads(to_sarif(failed, changes))
+    note = failed_log["runs"][0]["invocations"][0]
+    assert note["executionSuccessful"] is False
+    assert "the answer was empty" in note["toolExecutionNotifications"][0]["message"]["text"]
+    for name, data in (("review", log), ("failed", failed_log)):
+        sarif = tmp_path / f"{name}.sarif"
+        sarif.write_text(json.dumps(data))
+        out = tmp_path / f"{name}-validation.sarif"
+        done = subprocess.run(
+            [str(validators / "sarif-multitool"), "validate", str(sarif), "-o", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        report = json.loads(out.read_text(encoding="utf-8-sig"))
+        problems = [
+            (r["ruleId"], r.get("level", "warning"), r["message"].get("id"))
+            for r in report["runs"][0].get("results", [])
+            if r.get("level", "warning") in ("error", "warning")
+        ]
+        # informationUri needs a public web page for the tool; codeassist has none to point at.
+        assert [p for p in problems if p[2] != "Warning_ProvideToolnformationUri"] == [], problems
 
 
 def test_rdjsonl_validates_with_rdformat_validator(reviewed, validators, tmp_path):
