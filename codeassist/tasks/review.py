@@ -70,6 +70,21 @@ def count_tokens_default(text: str) -> int:
     return estimate_tokens(text)
 
 
+def token_counter(settings: Settings) -> Callable[[str], int]:
+    """Exact counts with the local checkpoint's tokenizer when it has one, else the estimate."""
+    if settings.model.endpoint == "daemon" and settings.model.path:
+        file = Path(settings.model.path).expanduser() / "tokenizer.json"
+        if file.is_file():
+            try:
+                from tokenizers import Tokenizer
+
+                tokenizer = Tokenizer.from_file(str(file))
+            except Exception:  # an unreadable tokenizer: the estimate still works
+                return count_tokens_default
+            return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
+    return count_tokens_default
+
+
 def _gpu_memory_bytes(text: str) -> int | None:
     match = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]i?B?)?\s*", text or "", re.I)
     if not match:
@@ -112,13 +127,13 @@ def review_budget(settings: Settings) -> int:
     return max(1024, window - settings.review.max_tokens - ANSWER_RESERVE_TOKENS)
 
 
-def retrieval_context(root: Path, changes: ChangeSet) -> ContextProvider | None:
+def retrieval_context(
+    root: Path, changes: ChangeSet, count_tokens: Callable[[str], int] = count_tokens_default
+) -> ContextProvider:
     """Related code from the repository index: callers, enclosing code, definitions used."""
-    try:
-        from codeassist.tasks.review_context import index_context
-    except ImportError:
-        return None
-    return index_context(root, changes, count_tokens_default)
+    from codeassist.tasks.review_context import index_context
+
+    return index_context(root, changes, count_tokens)
 
 
 def plan_review(
@@ -130,12 +145,13 @@ def plan_review(
     use_index: bool = True,
 ) -> ReviewPrompt:
     """Everything up to the model call (what --dry-run shows): the packed prompt."""
+    count = count_tokens or token_counter(settings)
     if context is None and use_index:
-        context = retrieval_context(changes.root, changes)
+        context = retrieval_context(changes.root, changes, count)
     return build_prompt(
         changes,
         budget=review_budget(settings),
-        count_tokens=count_tokens or count_tokens_default,
+        count_tokens=count,
         context=context,
     )
 

@@ -116,3 +116,21 @@ def test_budget_follows_the_memory_plan_of_a_local_checkpoint(tmp_path, tiny_che
     settings = load_settings(repo=tmp_path, overrides={"model.path": str(tiny_checkpoint)})
     window = context_limit(str(tiny_checkpoint), None)
     assert review_budget(settings) == window - 8192 - 256
+
+
+def test_tokens_are_counted_with_the_checkpoint_tokenizer(app_repo, tiny_checkpoint):
+    from tokenizers import Tokenizer
+
+    from codeassist.tasks.review import count_tokens_default, plan_review, token_counter
+
+    settings = load_settings(repo=app_repo.root, overrides={"model.path": str(tiny_checkpoint)})
+    tokenizer = Tokenizer.from_file(str(tiny_checkpoint / "tokenizer.json"))
+    count = token_counter(settings)
+    text = (app_repo.root / "app.py").read_text()
+    assert count(text) == len(tokenizer.encode(text, add_special_tokens=False).ids)
+    assert count(text) != count_tokens_default(text)
+    prompt = plan_review(changes_from_git(app_repo.root, "HEAD~1"), settings)
+    (diff,) = [p for p in prompt.parts if p.kind == "diff"]
+    assert diff.tokens == count(diff.text)
+    http = load_settings(repo=app_repo.root, overrides={"model.endpoint": "http://127.0.0.1:9"})
+    assert token_counter(http) is count_tokens_default  # no local tokenizer: the estimate
