@@ -118,6 +118,12 @@ class Engine:
                 f"{self.max_context}; "
                 f"shorten the context."
             )
+        vocab = self.config.vocab_size
+        bad = next((i for i in prompt_ids if not 0 <= i < vocab), None)
+        if bad is not None:
+            raise UserError(f"token id {bad} is outside the model's vocabulary (0..{vocab - 1}).")
+        if params.max_tokens < 1:
+            raise UserError(f"max_tokens must be at least 1, got {params.max_tokens}.")
         seq = Sequence(prompt_ids, params)
         if params.seed is not None:
             seq.generator = torch.Generator(device=self._device)
