@@ -210,7 +210,13 @@ class Scheduler:
         return any(self._waiting.values())
 
     def _take_admissible(self) -> list[Job]:
-        taken = []
+        """Waiting jobs to admit now, most urgent first, up to max_running sequences.
+
+        Beyond the limit, a job is still admitted when nothing running is as urgent as it:
+        otherwise eight reviews holding every slot would keep a completion waiting for minutes.
+        """
+        taken: list[Job] = []
+        live: list[Job] = list(self._running)
         now = time.monotonic()
         for priority in Priority:
             queue = self._waiting[priority]
@@ -218,10 +224,11 @@ class Scheduler:
                 if job.cancelled.is_set() or now > job.deadline:
                     queue.remove(job)
                     taken.append(job)  # _admit reports it
-                elif len(self._running) + len(taken) < self.max_running:
+                elif len(live) < self.max_running or all(j.priority > priority for j in live):
                     queue.remove(job)
                     taken.append(job)
-        self._running_count = len(self._running) + len(taken)
+                    live.append(job)
+        self._running_count = len(live)
         return taken
 
     def _run_call(self, fn: Callable, future: concurrent.futures.Future) -> None:
