@@ -106,9 +106,9 @@ def resolve_imports(path: str, lang: str, specs: list[str], table: ModuleTable) 
                     if orig == "*":
                         continue
                     sub = table.by_module(f"{modpath}/{orig}", path)
-                    if sub:
+                    if sub:  # a submodule: "*" stands for the module itself
                         add(sub)
-                        out.names[local] = (sub, orig)
+                        out.names[local] = (sub, "*")
                     else:
                         out.names[local] = (f, orig)
                 continue
@@ -117,7 +117,8 @@ def resolve_imports(path: str, lang: str, specs: list[str], table: ModuleTable) 
                 for local, orig in _split_names(m.group(1)):
                     f = table.by_module(orig.replace(".", "/"), path)
                     add(f)
-                    out.names[local.split(".")[0]] = (f, orig)
+                    if local != orig:  # `import a.b as c`: c is module a.b
+                        out.names[local] = (f, "*")
         elif lang in ("javascript", "typescript", "tsx"):
             spec, _tab, names = spec.partition("\t")
             f = None

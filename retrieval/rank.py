@@ -264,6 +264,16 @@ def _members(tags, i: int) -> list[int]:
     return kids.get(i, [])
 
 
+def _popularity(index: RepoIndex, names: list[str]) -> list[float]:
+    """Multipliers (mean 1) favouring names many files use; `_private` names count less."""
+    if not names:
+        return []
+    df = index.maps().df
+    raw = [math.log(2 + df.get(n, 0)) * (0.3 if n.startswith("_") else 1.0) for n in names]
+    mean = sum(raw) / len(raw) or 1.0
+    return [r / mean for r in raw]
+
+
 def _module_members(index: RepoIndex, f: str, w: float, bump, depth: int) -> None:
     """`mod.` where mod is an imported module: its top-level definitions, and re-exports."""
     tags = index.tags(f)
@@ -271,8 +281,8 @@ def _module_members(index: RepoIndex, f: str, w: float, bump, depth: int) -> Non
         return
     top = [j for j, d in enumerate(tags.defs) if d[6] < 0]
     share = w * 1.5 / math.sqrt(max(len(top), 1))
-    for j in top:
-        bump(f, j, share, f"defined in module {f}")
+    for j, mult in zip(top, _popularity(index, [tags.defs[j][0] for j in top]), strict=False):
+        bump(f, j, share * mult, f"defined in module {f}")
     if depth == 0 and len(top) < 10:
         for g in index.imports_of(f).files[:20]:
             _module_members(index, g, w * 0.5, bump, depth=1)
@@ -377,8 +387,9 @@ def rank_definitions(index: RepoIndex, q: Query, *, explain: bool = False) -> li
             bump(p, i, ww, f"class of receiver {name!r}")
             kids = _members(tags, i)
             share = ww * 2.0 / math.sqrt(max(len(kids), 1))
-            for k in kids:
-                bump(p, k, share, f"member of receiver class {d[0]!r}")
+            pops = _popularity(index, [tags.defs[k][0] for k in kids])
+            for k, mult in zip(kids, pops, strict=False):
+                bump(p, k, share * mult, f"member of receiver class {d[0]!r}")
             if depth < 2:
                 # base classes: names in the header after the class name
                 lines = index.lines(p)
