@@ -8,6 +8,7 @@ import {
   TransportKind,
 } from "vscode-languageclient/node";
 
+import { rewriteNeedsInstruction } from "./commands";
 import type { ServerCommand } from "./serverOptions";
 import { completionAllowed, readExtensionSettings, toServerSettings } from "./settings";
 
@@ -56,6 +57,22 @@ export function clientOptionsFor(output: vscode.LogOutputChannel): LanguageClien
       // VS Code shows the suggestion as inline (ghost) text; the same suggestion as a
       // completion-list item (for editors without inline completion) would appear twice.
       provideCompletionItem: () => undefined,
+      // "Rewrite with instruction..." arrives as codeassist.rewrite [uri, range]: ask for the
+      // instruction, then send [uri, range, instruction].
+      executeCommand: async (command, args, next) => {
+        const extra = rewriteNeedsInstruction(command, args)
+          ? await vscode.window.showInputBox({
+              title: "codeassist: Rewrite with instruction",
+              prompt: "What should change in the selected code?",
+              placeHolder: "e.g. use pathlib instead of os.path",
+              ignoreFocusOut: true,
+            })
+          : null;
+        if (extra === undefined || (extra !== null && extra.trim() === "")) {
+          return undefined; // cancelled
+        }
+        return next(command, extra === null ? args : [...args, extra]);
+      },
       workspace: {
         configuration: (params: ConfigurationParams, token, next) => {
           const answers = params.items.map((item) => {

@@ -40,3 +40,8 @@ export function serverCommandFor(
       return { error: `codeassist: '${command}' is not a server command.` };
   }
 }
+
+/** Whether an executeCommand is the rewrite refactor still missing its instruction. */
+export function rewriteNeedsInstruction(command: string, args: unknown[]): boolean {
+  return command === SERVER_COMMANDS.rewrite && args.length < 3;
+}

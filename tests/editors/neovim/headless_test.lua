@@ -50,6 +50,7 @@ local settings = vim.fn.json_decode(env.CATEST_NVIM_SETTINGS or "{}")
 
 step("setup", function()
   assert(ca.setup({ cmd = cmd, settings = settings }) == true, "setup() returned false")
+  assert(type(vim.lsp.commands["codeassist.rewrite"]) == "function", "no client-side handler for codeassist.rewrite")
   local commands = vim.api.nvim_get_commands({})
   for _, name in ipairs({ "CodeassistReview", "CodeassistReviewChanges", "CodeassistRefactor", "CodeassistRewrite", "CodeassistActions", "CodeassistRestart", "CodeassistLog", "CodeassistStatus", "CodeassistReindex" }) do
     assert(commands[name] ~= nil, "missing user command " .. name)

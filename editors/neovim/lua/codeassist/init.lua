@@ -200,6 +200,29 @@ local function create_commands()
   end, { desc = "codeassist: server state per repository" })
 end
 
+-- "Rewrite with instruction..." in the code action menu is codeassist.rewrite [uri, range]:
+-- Neovim runs a client-side handler for it (vim.lsp.commands), which asks for the instruction.
+local function rewrite_handler(command, ctx)
+  local args = command.arguments or {}
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  if client == nil then
+    return
+  end
+  local function send(instruction)
+    local full = { args[1], args[2], instruction }
+    actions.execute(client, ctx.bufnr, actions.SERVER_COMMANDS.rewrite, full, report("rewrite"))
+  end
+  if #args >= 3 then
+    send(args[3])
+    return
+  end
+  vim.ui.input({ prompt = "Rewrite (what should change?): " }, function(text)
+    if text ~= nil and vim.trim(text) ~= "" then
+      send(text)
+    end
+  end)
+end
+
 --- Configures the plugin; call once from your init.lua.
 function M.setup(user_opts)
   local opts, err = config.resolve(user_opts)
@@ -209,6 +232,7 @@ function M.setup(user_opts)
   end
   M.options = opts
   create_commands()
+  vim.lsp.commands[actions.SERVER_COMMANDS.rewrite] = rewrite_handler
   local group = vim.api.nvim_create_augroup("codeassist", { clear = true })
   vim.api.nvim_create_autocmd({ "BufReadPost", "BufNewFile", "FileType" }, {
     group = group,

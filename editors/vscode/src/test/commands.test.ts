@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 
-import { EXTENSION_COMMANDS, SERVER_COMMANDS, serverCommandFor } from "../commands";
+import { EXTENSION_COMMANDS, SERVER_COMMANDS, rewriteNeedsInstruction, serverCommandFor } from "../commands";
 
 const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
 
@@ -54,4 +54,10 @@ test("every setting read by the extension is contributed", () => {
     assert.ok(props.includes(`codeassist.${key}`), key);
   }
   assert.equal(manifest.contributes.configuration.properties["codeassist.completion.enable"].scope, "language-overridable");
+});
+
+test("the rewrite refactor asks for its instruction only when the server's action lacks one", () => {
+  assert.equal(rewriteNeedsInstruction(SERVER_COMMANDS.rewrite, ["file:///a.py", { start: {}, end: {} }]), true);
+  assert.equal(rewriteNeedsInstruction(SERVER_COMMANDS.rewrite, ["file:///a.py", {}, "use pathlib"]), false);
+  assert.equal(rewriteNeedsInstruction(SERVER_COMMANDS.reviewFile, ["file:///a.py"]), false);
 });

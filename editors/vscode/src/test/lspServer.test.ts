@@ -12,6 +12,7 @@ import { MessageConnection, StreamMessageReader, StreamMessageWriter, createMess
 import {
   CompletionRequest,
   DidOpenTextDocumentNotification,
+  ExecuteCommandRequest,
   ExitNotification,
   InitializeRequest,
   InitializeResult,
@@ -23,6 +24,7 @@ import {
   ShutdownRequest,
 } from "vscode-languageserver-protocol";
 
+import { SERVER_COMMANDS } from "../commands";
 import { resolveServerCommand } from "../serverOptions";
 import { readExtensionSettings, toServerSettings } from "../settings";
 import { extensionClientCapabilities } from "./extensionCapabilities";
@@ -207,4 +209,16 @@ test("the same server answers textDocument/completion too (other editors' path)"
   // VS Code itself never shows these (middleware drops them in favour of inline text); the
   // request must still succeed rather than error.
   assert.ok(answer === null || Array.isArray(answer) || Array.isArray(answer.items));
+});
+
+test("every server command the extension's palette sends is declared by the server", () => {
+  const declared = initialized.capabilities.executeCommandProvider?.commands ?? [];
+  for (const command of Object.values(SERVER_COMMANDS)) {
+    assert.ok(declared.includes(command), `${command} not in ${JSON.stringify(declared)}`);
+  }
+});
+
+test("Reindex Workspace: the server rebuilds the index and answers", { timeout: TIMEOUT_MS }, async () => {
+  const answer = await connection.sendRequest(ExecuteCommandRequest.type, { command: SERVER_COMMANDS.reindex, arguments: [] });
+  assert.ok(answer !== null && typeof answer === "object", `unexpected answer ${JSON.stringify(answer)}`);
 });
