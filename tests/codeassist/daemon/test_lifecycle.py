@@ -189,13 +189,14 @@ def test_on_demand_start_is_single_and_survives_kill_9(tiny_checkpoint, tmp_path
     assert not errors, errors
     assert len(pids) == 2 and pids[0] == pids[1] == holder_pid(sock)
     first = pids[0]
+    client = client_from_settings(settings)  # one client across the crash, as an editor keeps it
+    assert client.chat([{"role": "user", "content": "a"}], max_tokens=1).usage.completion_tokens
 
     os.kill(first, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while holder_pid(sock) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sock.exists()  # the stale socket of the dead daemon
-    client = client_from_settings(settings)
     try:
         result = client.chat([{"role": "user", "content": "hi"}], max_tokens=2, temperature=0)
         assert result.finish_reason in ("stop", "length")
