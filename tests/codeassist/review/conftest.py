@@ -170,3 +170,13 @@ def replay_endpoint():
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def staged_app_repo(make_repo):
+    """The same change as app_repo's last commit, staged (not committed) on top of APP_V1."""
+    repo = make_repo()
+    repo.commit("first", {"app.py": APP_V1, "README.md": "# app\n"})
+    repo.write("app.py", APP_V2)
+    repo.git("add", "app.py")
+    return repo

@@ -212,3 +212,21 @@ def test_commit_all_is_reviewed_from_the_index_git_prepares(make_repo):
     assert "nothing to review" not in done.stderr  # it saw the change being committed
     assert "no model is configured" in done.stderr
     assert repo.git("show", "HEAD:app.py") == "def f(x):\n    return x * 2"
+
+
+def test_findings_stop_the_commit_and_change_nothing(staged_app_repo, replay_endpoint):
+    repo = staged_app_repo
+    server = replay_endpoint("valid")
+    install_hook(repo.root)
+    model = {"CODEASSIST_MODEL_ENDPOINT": server.url}
+    before = snapshot(repo)
+    stopped = commit(repo, env=model)
+    assert stopped.returncode != 0
+    output = stopped.stdout + stopped.stderr  # git sends a hook's stdout to stderr
+    assert "ratio() divides by b" in output and "commit stopped" in output
+    assert "--no-verify" in stopped.stderr
+    assert snapshot(repo) == before  # no commit; index and working tree exactly as they were
+    repo.write(".codeassist.toml", '[review]\nfail_on = "never"\n')
+    done = commit(repo, env=model)
+    assert done.returncode == 0, done.stderr
+    assert repo.git("show", "HEAD:app.py") == (repo.root / "app.py").read_text().rstrip("\n")
