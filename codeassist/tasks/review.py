@@ -18,6 +18,7 @@ from typing import Any
 
 from codeassist import paths
 from codeassist.config import Settings
+from codeassist.errors import UserError
 from codeassist.git.changes import ChangeSet, split_lines
 from codeassist.tasks.review_findings import (
     ANSWER_SCHEMA,
@@ -158,6 +159,11 @@ def plan_review(
 
 def _response_format(settings: Settings) -> dict[str, Any] | None:
     mode = settings.review.response_format
+    if mode not in ("auto", "json_schema", "json_object", "none"):
+        raise UserError(
+            f"[review] response_format {mode!r} ({settings.source_of('review.response_format')}) "
+            "must be auto, json_schema, json_object or none."
+        )
     if mode == "auto":
         mode = "none" if settings.model.endpoint == "daemon" else "json_schema"
     if mode == "json_schema":

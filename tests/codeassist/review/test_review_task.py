@@ -134,3 +134,15 @@ def test_tokens_are_counted_with_the_checkpoint_tokenizer(app_repo, tiny_checkpo
     assert diff.tokens == count(diff.text)
     http = load_settings(repo=app_repo.root, overrides={"model.endpoint": "http://127.0.0.1:9"})
     assert token_counter(http) is count_tokens_default  # no local tokenizer: the estimate
+
+
+def test_response_format_setting_is_checked(app_repo, replay):
+    import pytest
+
+    from codeassist.errors import UserError
+
+    client = replay("valid")
+    _, result = _run(app_repo, client, overrides={"review.response_format": "json_object"})
+    assert client.calls[0]["response_format"] == {"type": "json_object"}
+    with pytest.raises(UserError, match="response_format 'xml'"):
+        _run(app_repo, replay("valid"), overrides={"review.response_format": "xml"})
