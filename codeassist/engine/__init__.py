@@ -11,13 +11,14 @@ Public API (see /work/coord/HELPERS.md, "Engine"):
 - `engine.step(seq) -> StepOutput`
   (one prefill chunk or one decode token), `engine.release(seq)`
 - `engine.generate(prompt_ids, params, cancel=None) -> Iterator[StepOutput]`
+- `engine.chat(messages, *, enable_thinking, params, cancel) -> ChatOutput` (thinking, answer)
 - `engine.stats() -> dict` (prompt/reused/computed/generated tokens, prefix cache, memory)
 - `SamplingParams`, `StepOutput` (dataclasses), `Sequence` (one request's state)
 - `codeassist.engine.plan.context_limit(model, gpu_memory_bytes) -> int`, `plan.memory_plan(...)`
 """
 
-from codeassist.engine.engine import Engine
+from codeassist.engine.engine import ChatOutput, Engine
 from codeassist.engine.sampling import SamplingParams, StepOutput
 from codeassist.engine.sequence import Sequence
 
-__all__ = ["Engine", "SamplingParams", "Sequence", "StepOutput"]
+__all__ = ["ChatOutput", "Engine", "SamplingParams", "Sequence", "StepOutput"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 
@@ -17,14 +19,27 @@ from codeassist.engine.sampling import SamplingParams, StepOutput, sample
 from codeassist.engine.sequence import Sequence
 from codeassist.errors import UserError
 from codeassist.gemma4 import tokens as t
-from codeassist.gemma4.prompt import render_chat
+from codeassist.gemma4.prompt import Piece, ThinkingParser, render_chat
 from codeassist.gemma4.shape import kv_shared_layers, layer_shapes
 
 PREFIX_SLACK = 256  # tokens kept before a sliding window during prefill, for prefix reuse
 
 
+@dataclass
+class ChatOutput:
+    thinking: str  # the thought block(s), never part of the answer
+    answer: str
+    finish_reason: str | None
+    prompt_tokens: int
+    token_ids: list[int]
+    error: str | None = None
+
+
 def _is_oom(error: BaseException) -> bool:
-    return isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower()
+    text = str(error).lower()
+    return isinstance(error, torch.OutOfMemoryError) or any(
+        marker in text for marker in ("out of memory", "can't allocate memory")
+    )
 
 
 def _owners(config) -> list[int]:
@@ -136,6 +151,7 @@ class Engine:
         """Run one prefill chunk or one decode token of seq."""
         if seq.finished:
             return StepOutput(None, "", True, seq.finish_reason, seq.error)
+        out_of_memory = False
         try:
             if seq.kv is None:
                 self._start(seq)
@@ -147,7 +163,11 @@ class Engine:
         except Exception as error:
             if not _is_oom(error):
                 raise
+            out_of_memory = True
+        # outside the except block, so the traceback no longer pins the failed step's tensors
+        if out_of_memory:
             return self._fail_oom(seq)
+        raise AssertionError("unreachable")
 
     def release(self, seq: Sequence) -> None:
         """Free seq's KV cache (its prompt's state stays in the prefix cache); idempotent."""
@@ -176,6 +196,34 @@ class Engine:
                     return
         finally:
             self.release(seq)
+
+    def chat(
+        self,
+        messages: list[dict],
+        *,
+        enable_thinking: bool = False,
+        params: SamplingParams | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ChatOutput:
+        """Generate a reply to messages; thinking split from the answer by ThinkingParser."""
+        prompt = self.encode_chat(messages, enable_thinking=enable_thinking)
+        parser = ThinkingParser()
+        pieces: list[Piece] = []
+        tokens: list[int] = []
+        last = StepOutput(None, "", True, "cancelled")
+        for last in self.generate(prompt, params, cancel):
+            if last.token_id is not None:
+                tokens.append(last.token_id)
+            pieces += parser.feed(last.text)
+        pieces += parser.finish()
+        return ChatOutput(
+            thinking="".join(p.text for p in pieces if p.kind == "thinking"),
+            answer="".join(p.text for p in pieces if p.kind == "answer"),
+            finish_reason=last.finish_reason,
+            prompt_tokens=len(prompt),
+            token_ids=tokens,
+            error=last.error,
+        )
 
     # --- internals --------------------------------------------------------------------------
     def _start(self, seq: Sequence) -> None:
@@ -245,22 +293,25 @@ class Engine:
             torch.cuda.empty_cache()
         from codeassist.engine.plan import context_limit_for
 
-        fits = context_limit_for(self.config, self._free_bytes())
+        fits = context_limit_for(self.config, self._free_bytes(), self.chunk)
+        where = "GPU" if self._device.type == "cuda" else "host"
         seq.finished, seq.finish_reason = True, "error"
         seq.error = (
-            f"out of GPU memory: the request asked for {asked} tokens of context "
-            f"({len(seq.prompt_ids)} prompt + {seq.params.max_tokens} max_tokens) "
-            f"but about {fits} fit "
-            f"next to the weights now; shorten the context or lower max_tokens."
+            f"out of {where} memory: the request asked for {asked} tokens of context "
+            f"({len(seq.prompt_ids)} prompt + {seq.params.max_tokens} max_tokens) but about "
+            f"{fits} fit next to the weights now; shorten the context or lower max_tokens."
         )
         self.errors += 1
         return StepOutput(None, "", True, "error", seq.error)
 
     def _free_bytes(self) -> int:
+        """Memory a new request could use now (after this one was freed)."""
         if self._device.type == "cuda":
-            free, _ = torch.cuda.mem_get_info(self._device)
-            return int(free + torch.cuda.memory_allocated(self._device) - self.weights_bytes())
-        return 0
+            return int(torch.cuda.mem_get_info(self._device)[0])
+        try:
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError):
+            return 0
 
     def weights_bytes(self) -> int:
         model = self.loaded.model
