@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import time
@@ -26,7 +27,10 @@ class PathError(ValueError):
 
 
 class RepoIndex:
-    """Definitions and references of one repository, plus unsaved editor buffers."""
+    """Definitions and references of one repository, plus unsaved editor buffers.
+
+    Not thread-safe: call it from one thread (or hold a lock around calls).
+    """
 
     def __init__(
         self, root: Path, cache: TagCache, max_file_bytes: int = MAX_BYTES, workers: int = 0
@@ -42,6 +46,8 @@ class RepoIndex:
         self._texts: OrderedDict[str, list[str]] = OrderedDict()  # path -> lines (LRU)
         self._imports: dict[str, ResolvedImports] = {}
         self._keys: dict[str, tuple[str, str]] = {}  # path -> (content hash, lang)
+        self._buffer_versions: dict[str, int] = {}
+        self._counter = itertools.count(1)
         self.summary = IndexSummary()
 
     # ---- building -------------------------------------------------------------------------
@@ -169,7 +175,8 @@ class RepoIndex:
             s.parsed += 1
         self._cache.put_tags(new_rows)
         self._cache.put_stats(root_key, new_stats)
-        gone = [p for p in known if p not in entries and p not in {r[0] for r in new_stats}]
+        restated = {r[0] for r in new_stats}
+        gone = [p for p in known if p not in entries and p not in restated]
         self._cache.drop_stats(root_key, gone)
 
         self._disk = fresh
@@ -240,9 +247,8 @@ class RepoIndex:
 
     def version(self, path: str) -> object:
         """Changes whenever the text of `path` does (buffer identity or content hash)."""
-        buf = self._buffers.get(path)
-        if buf is not None:
-            return id(buf[1])
+        if path in self._buffers:
+            return ("buffer", self._buffer_versions.get(path, 0))
         key = self._keys.get(path)
         return key[0] if key else None
 
@@ -275,6 +281,7 @@ class RepoIndex:
             too_big = len(data) > self.max_file_bytes
             tags = FileTags(lang=lang) if too_big else parse_source(data, lang)
             self._buffers[rel] = (text, tags)
+            self._buffer_versions[rel] = next(self._counter)
         self._touch(rel)
         self._changed(rel, old, self.tags(rel))
 
