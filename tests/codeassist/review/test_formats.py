@@ -22,7 +22,7 @@ BIN = VALIDATORS / "node_modules" / ".bin"
 @pytest.fixture(scope="session")
 def validators() -> Path:
     """The npm validators, installed from the lockfile once (`npm ci`) when missing."""
-    if not (BIN / "sarif-multitool").exists() or not (BIN / "rdformat-validator").exists():
+    if not all((BIN / tool).exists() for tool in ("sarif-multitool", "rdformat-validator", "ajv")):
         npm = shutil.which("npm")
         if npm is None:
             pytest.fail(
@@ -100,6 +100,31 @@ def test_json_holds_the_schema_fields(reviewed):
     }  # fmt: skip
     assert "suggestion" not in data["findings"][0]
     assert data["dropped"] == [{"reason": "line 99 is outside the diff", "item": {"line": 99}}]
+
+
+SCHEMA = Path(__file__).parents[3] / "codeassist" / "report" / "review-report.schema.json"
+
+
+def _ajv(validators: Path, data: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(validators / "ajv"), "validate", "-s", str(SCHEMA), "-d", str(data)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_json_validates_against_its_published_schema(reviewed, validators, tmp_path):
+    changes, result = reviewed
+    failed = ReviewResult("no_valid_findings", [], problem="empty", raw_output_path=tmp_path)
+    for name, data in (("ok", result), ("failed", failed)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(to_json(data, changes))
+        done = _ajv(validators, path)
+        assert done.returncode == 0, done.stdout + done.stderr
+    broken = json.loads(to_json(result, changes))
+    broken["findings"][0]["severity"] = "fatal"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(broken))
+    assert _ajv(validators, bad).returncode != 0  # the schema does reject a wrong finding
 
 
 def test_sarif_validates_with_the_sarif_multitool(reviewed, validators, tmp_path):
