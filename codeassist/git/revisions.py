@@ -33,8 +33,8 @@ def open_repo(start: Path) -> git.Repo:
         return git.Repo(start, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise UserError(
-            f"{start} is not inside a git repository; run `codeassist review` from a git "
-            f"checkout (or create one with `git init`)."
+            f"{start} is not inside a git repository; run this from a git checkout "
+            f"(or create one with `git init`)."
         ) from None
 
 
