@@ -4,6 +4,8 @@ Starts its own `codeassist serve` on a temp socket and prints one JSON object on
 - overhead_ms_median: median latency of a 1-token request through the daemon (the project's
   client, over the Unix socket) minus the median of the same request as a direct engine call in
   this process (encode + generate 1 token); 50 of each, interleaved. Target: <= 5 ms.
+- overhead_cpu_ms_mean: the same comparison in CPU time (client + daemon processes against the
+  direct call), which other processes on a shared machine do not inflate.
 - interference_ratio: median latency of short interactive requests while a long batch
   generation runs, divided by their median on the idle daemon. Target: <= 1.5.
 
@@ -63,7 +65,7 @@ def main() -> None:
         settings.model.path = str(model)
         settings.daemon.socket = str(socket_path)
         client = client_from_settings(settings)
-        figures = measure(client, model, socket_path)
+        figures = measure(client, model, socket_path, child.pid)
     finally:
         child.stop()
     figures["load_average_1m"] = round(os.getloadavg()[0], 2)
@@ -71,7 +73,13 @@ def main() -> None:
     print(json.dumps(figures))
 
 
-def measure(client, model: Path, socket_path: Path) -> dict:
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (from /proc; 10 ms ticks, summed over many calls)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(client, model: Path, socket_path: Path, daemon_pid: int) -> dict:
     import torch
 
     from codeassist.engine import Engine, SamplingParams
@@ -108,9 +116,16 @@ def measure(client, model: Path, socket_path: Path) -> dict:
     for _ in range(3):  # warm-up: caches, allocator, connections
         direct(), through_daemon(), raw_http()
     samples: dict[str, list[float]] = {"direct": [], "daemon": [], "raw": []}
+    # CPU seconds spent, which the other processes on a shared machine do not inflate.
+    cpu = {"direct": 0.0, "daemon_client": 0.0, "daemon_server": 0.0}
     for _ in range(REPEATS):
+        started = time.process_time()
         samples["direct"].append(direct())
+        cpu["direct"] += time.process_time() - started
+        server_before, started = process_cpu(daemon_pid), time.process_time()
         samples["daemon"].append(through_daemon())
+        cpu["daemon_client"] += time.process_time() - started
+        cpu["daemon_server"] += process_cpu(daemon_pid) - server_before
         samples["raw"].append(raw_http())
     paired = [d - e for d, e in zip(samples["daemon"], samples["direct"], strict=True)]
     paired_raw = [d - e for d, e in zip(samples["raw"], samples["direct"], strict=True)]
@@ -151,6 +166,13 @@ def measure(client, model: Path, socket_path: Path) -> dict:
     raw.close()
     return {
         "overhead_ms_median": round(statistics.median(paired) * 1000, 3),
+        "overhead_cpu_ms_mean": round(
+            (cpu["daemon_client"] + cpu["daemon_server"] - cpu["direct"]) / REPEATS * 1000, 3
+        ),
+        "daemon_1token_cpu_ms_mean": round(
+            (cpu["daemon_client"] + cpu["daemon_server"]) / REPEATS * 1000, 3
+        ),
+        "direct_1token_cpu_ms_mean": round(cpu["direct"] / REPEATS * 1000, 3),
         "interference_ratio": round(statistics.median(busy) / statistics.median(idle), 3),
         "daemon_1token_ms_median": median_ms(samples["daemon"]),
         "direct_1token_ms_median": median_ms(samples["direct"]),
