@@ -95,3 +95,23 @@ def test_related_code_comes_from_the_repository_index(app_repo):
     user = prompt.messages[1]["content"]
     assert "## Related code from the repository" in user and "return ratio(done, total)" in user
     assert "### report.py lines 4-5 (caller)" in user
+
+
+def test_enclosing_function_and_definitions_used_fit_a_tight_budget(make_repo):
+    from codeassist.config import load_settings
+    from codeassist.tasks.review import plan_review
+
+    repo = make_repo()
+    body = "".join(f"    step_{n} = helper(x, {n})\n" for n in range(30))
+    others = "".join(f"def other_{n}():\n    return {n}\n\n\n" for n in range(30))
+    source = "def helper(x, n):\n    return x + n\n\n\ndef long_function(x):\n" + body
+    source += "    return x\n\n\n" + others
+    repo.commit("one", {"mod.py": source})
+    repo.commit("two", {"mod.py": source.replace("helper(x, 15)", "helper(x, 150)")})
+    changes = changes_from_git(repo.root, "HEAD~1")
+    settings = load_settings(repo=repo.root, overrides={"review.budget_tokens": 1400})
+    prompt = plan_review(changes, settings)
+    labels = [p.label for p in prompt.parts if p.kind == "context"]
+    assert "mod.py:5-36 definition" in labels  # long_function, around the changed line 21
+    assert "mod.py:1-2 definition" in labels  # helper, which the change calls
+    assert prompt.used <= 1400
