@@ -208,7 +208,7 @@ class ModelClient:
         if self.endpoint.is_daemon:
             if self._ensure_started is not None:
                 return self._ensure_started()
-            return self._get("/../health")
+            return self._get("/health", root=True)
         models = self._get("/models")
         return {
             "status": "ok",
@@ -242,11 +242,10 @@ class ModelClient:
             body["priority"] = priority
         return body
 
-    def _url(self, path: str) -> str:
+    def _url(self, path: str, root: bool = False) -> str:
+        """base_url + path; root=True: from the server root (for /health, beside /v1)."""
         base = self.endpoint.base_url
-        if path.startswith("/../"):
-            return base.rsplit("/", 1)[0] + path[3:]
-        return base + path
+        return (base.rsplit("/", 1)[0] if root else base) + path
 
     def _model_name(self) -> str:
         with self._model_lock:
@@ -260,9 +259,9 @@ class ModelClient:
                 self.endpoint.model = models[0]["id"]
             return self.endpoint.model
 
-    def _get(self, path: str) -> dict[str, Any]:
+    def _get(self, path: str, root: bool = False) -> dict[str, Any]:
         try:
-            response = self._http.get(self._url(path), timeout=httpx.Timeout(30, connect=5))
+            response = self._http.get(self._url(path, root), timeout=httpx.Timeout(30, connect=5))
         except httpx.TransportError as error:
             raise self._unreachable(error) from None
         if response.status_code != 200:
@@ -282,7 +281,7 @@ class ModelClient:
         with contextlib.suppress(Exception):
             error = response.json().get("error")
             message = error.get("message", message) if isinstance(error, dict) else str(error)
-        where = f"{self.endpoint.label} answered {response.status_code} to {path.lstrip('/.')}"
+        where = f"{self.endpoint.label} answered {response.status_code} to {path.lstrip('/')}"
         if response.status_code == 503:
             retry = response.headers.get("Retry-After")
             return ModelBusy(
