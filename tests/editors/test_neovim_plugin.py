@@ -108,7 +108,7 @@ def test_headless_neovim_completion_review_and_code_action(
             "CATEST_NVIM_CMD": json.dumps([str(codeassist), "lsp"]),
             "CATEST_NVIM_SETTINGS": json.dumps(editor_settings(daemon_settings)),
             "CATEST_NVIM_REVIEW_SETTINGS": json.dumps({"model": {"endpoint": review_url}}),
-            "CATEST_NVIM_LINE": str(len(lines)),
+            "CATEST_NVIM_LINE": f"{len(lines)},9,5",
             "CATEST_NVIM_ACTION_FIRST": "9",
             "CATEST_NVIM_ACTION_LAST": "9",
             "CATEST_NVIM_ACTION_TITLE": "Apply suggestion",

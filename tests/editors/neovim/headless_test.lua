@@ -82,18 +82,29 @@ if client == nil then
 end
 
 step("completion", function()
-  -- cursor at the end of the line the test names (1-based), as if typing there
-  local line = tonumber(env.CATEST_NVIM_LINE)
-  local text = vim.api.nvim_buf_get_lines(bufnr, line - 1, line, false)[1]
-  vim.api.nvim_win_set_cursor(0, { line, #text })
-  local items, err = ca.completion.request_sync(client, bufnr, timeout_ms)
-  assert(err == nil, "completion failed: " .. tostring(err))
-  local texts = {}
-  for _, item in ipairs(items) do
-    local t = item.insertText or (item.textEdit and item.textEdit.newText) or item.label
-    table.insert(texts, t)
+  -- cursor at the end of each line the test names (1-based, in order), as if typing there;
+  -- the first position with a non-empty suggestion counts (the test model's output is noise
+  -- that post-processing may reduce to nothing at one place)
+  local tried = {}
+  for line_text in tostring(env.CATEST_NVIM_LINE):gmatch("%d+") do
+    local line = tonumber(line_text)
+    local text = vim.api.nvim_buf_get_lines(bufnr, line - 1, line, false)[1]
+    vim.api.nvim_win_set_cursor(0, { line, #text })
+    local items, err = ca.completion.request_sync(client, bufnr, timeout_ms)
+    assert(err == nil, "completion failed: " .. tostring(err))
+    local texts = {}
+    for _, item in ipairs(items) do
+      local t = item.insertText or (item.textEdit and item.textEdit.newText) or item.label
+      if vim.trim(t) ~= "" then
+        table.insert(texts, t)
+      end
+    end
+    table.insert(tried, line)
+    if #texts > 0 then
+      return { count = #texts, texts = texts, line = line, tried = tried }
+    end
   end
-  return { count = #items, texts = texts }
+  return { count = 0, texts = {}, tried = tried }
 end)
 
 step("review", function()
