@@ -330,7 +330,8 @@ class RepoIndex:
 
     def _changed(self, rel: str, old: FileTags | None, new: FileTags | None) -> None:
         self._imports.pop(rel, None)
-        self.__dict__.pop("_neighbors", None)
+        # the file's own out-edges change; other files' edges to it refresh on refresh()
+        self.__dict__.get("_neighbors", {}).pop(rel, None)
         if self._maps is not None:
             if old is not None:
                 self._maps.remove(rel, old)
@@ -479,6 +480,14 @@ class _Maps:
         self.table = ModuleTable(paths)
         self._tags_of = tags_of
         self._refs: dict[str, dict[str, int]] | None = None
+        self._def_files: dict[str, frozenset[str]] = {}
+
+    def def_files(self, name: str) -> frozenset[str]:
+        """The files that define `name` (cached)."""
+        got = self._def_files.get(name)
+        if got is None:
+            got = self._def_files[name] = frozenset(p for p, _ in self.defs.get(name, ()))
+        return got
 
     @property
     def refs(self) -> dict[str, dict[str, int]]:
@@ -498,6 +507,8 @@ class _Maps:
 
     def add(self, path: str, tags: FileTags) -> None:
         self.table.add(path)
+        for d in tags.defs:
+            self._def_files.pop(d[0], None)
         defs = self.defs
         for i, d in enumerate(tags.defs):
             lst = defs.get(d[0])
@@ -512,6 +523,8 @@ class _Maps:
                 self._refs.setdefault(name, {})[path] = n
 
     def remove(self, path: str, tags: FileTags) -> None:
+        for d in tags.defs:
+            self._def_files.pop(d[0], None)
         for d in tags.defs:
             lst = self.defs.get(d[0])
             if lst:

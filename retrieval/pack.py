@@ -126,8 +126,10 @@ def pack(
     def body(r: Ranked, limit: int) -> bool:
         tags = index.tags(r.path)
         name, kind, start, end, sig_end, _col, parent = tags.defs[r.index]
-        if kind in _CONTAINERS and end - start > 40 and (
-            budget < 8192 or span_tokens(r.path, start, end) > budget // 5
+        if (
+            kind in _CONTAINERS
+            and end - start > 40
+            and (budget < 8192 or span_tokens(r.path, start, end) > budget // 5)
         ):
             return False  # big classes: their members' headers say more per token
         if parent >= 0:
@@ -152,10 +154,12 @@ def pack(
         if not body(r, budget):
             misses += 1
     # 3. leftover budget: more headers, then whole files of the best-ranked files
+    misses = 0
     for r in cands:
-        if p.used >= budget:
+        if p.used >= budget or misses > 60:
             break
-        header(r, budget)
+        if not header(r, budget):
+            misses += 1
     if budget - p.used > budget * 0.25:
         file_score: dict[str, float] = {}
         for r in cands:

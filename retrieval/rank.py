@@ -437,11 +437,11 @@ def rank_definitions(index: RepoIndex, q: Query, *, explain: bool = False) -> li
     # 5. lexical similarity of each definition's text to the code around the cursor, in the
     # files the other signals surfaced
     files: dict[str, None] = dict.fromkeys(
-        f for f, _ in sorted(ranks.items(), key=lambda kv: -kv[1])[:40]
+        f for f, _ in sorted(ranks.items(), key=lambda kv: -kv[1])[:20]
     )
     if imports is not None:
-        files.update(dict.fromkeys(imports.files[:40]))
-    for r in sorted(scores.values(), key=lambda r: -r.score)[:60]:
+        files.update(dict.fromkeys(imports.files[:20]))
+    for r in sorted(scores.values(), key=lambda r: -r.score)[:40]:
         files[r.path] = None
     for (p, i), s in bm25_scores(index, q.terms, files, exclude=excluded, limit=60).items():
         bump(p, i, 0.8 * s, "BM25 match with code near the cursor")

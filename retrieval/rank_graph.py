@@ -9,8 +9,8 @@ if TYPE_CHECKING:
     from retrieval.index import RepoIndex
 
 ALPHA = 0.85  # probability of following an edge rather than jumping back to a seed
-STEPS = 3  # terms of the power series kept: files further than 3 hops get nothing
-KEEP = 64  # files kept after each step (the mass of the rest is small)
+STEPS = 2  # terms of the power series kept: files further than 2 hops get nothing
+KEEP = 24  # files kept after each step (the mass of the rest is small)
 
 
 def _quality(name: str) -> float:
@@ -36,16 +36,17 @@ def file_neighbors(index: RepoIndex, path: str) -> dict[str, float]:
     out: dict[str, float] = {}
     if tags is not None:
         own = {d[0] for d in tags.defs}
+        def_files = maps.def_files
         for name, count in zip(tags.names, tags.counts, strict=False):
-            defs = maps.defs.get(name)
-            if not defs or name in own:
+            if name in own:
                 continue
-            files = {p for p, _ in defs if p != path}
+            files = def_files(name)
             if not files or len(files) > 25:
                 continue
             w = math.sqrt(count) * _quality(name) / len(files)
             for f in files:
-                out[f] = out.get(f, 0.0) + w
+                if f != path:
+                    out[f] = out.get(f, 0.0) + w
     total = sum(out.values())
     if total:
         out = {f: w / total for f, w in out.items()}
