@@ -22,6 +22,7 @@ from codeassist.daemon.scheduler import Scheduler
 from codeassist.daemon.sockets import (
     bind_tcp,
     bind_unix,
+    check_socket_path,
     parse_loopback,
     prepare_socket_dir,
     remove_quietly,
@@ -68,6 +69,7 @@ def serve(settings: Settings, *, console: bool = True) -> int:
     model_path = check_model_path(settings)
     socket_path = socket_path_of(settings)
     tcp = parse_loopback(settings.daemon.tcp) if settings.daemon.tcp else None
+    check_socket_path(socket_path)
     prepare_socket_dir(socket_path.parent)
 
     lock = DaemonLock(socket_path)

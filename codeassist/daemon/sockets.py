@@ -11,6 +11,16 @@ from pathlib import Path
 
 from codeassist.errors import UserError
 
+MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes with the terminating NUL
+
+
+def check_socket_path(path: Path) -> None:
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+        raise UserError(
+            f"socket path {path} is too long for a Unix socket (at most {MAX_SOCKET_PATH} "
+            "bytes); choose a shorter --socket path."
+        )
+
 
 def prepare_socket_dir(directory: Path) -> None:
     """Create the socket's directory 0700, or check that an existing one is private to us."""
@@ -40,13 +50,16 @@ def prepare_socket_dir(directory: Path) -> None:
 
 def bind_unix(path: Path) -> socket.socket:
     """A listening Unix socket at path with mode 0600 from the first instant."""
+    check_socket_path(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o177)
     try:
         sock.bind(str(path))
-    except OSError:
+    except OSError as error:
         sock.close()
-        raise
+        raise UserError(
+            f"cannot listen on socket {path}: {error.strerror}; choose another --socket path."
+        ) from None
     finally:
         os.umask(old)
     os.chmod(path, 0o600)

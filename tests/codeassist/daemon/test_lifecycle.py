@@ -129,6 +129,12 @@ def test_non_loopback_and_second_daemon_are_refused(small_daemon, tiny_checkpoin
         timeout=60,
     )
     assert public.returncode == 2 and "not a loopback address" in public.stderr
+    long_path = tmp_path / ("x" * 120) / "d.sock"
+    too_long = subprocess.run(
+        [*serve, "--socket", str(long_path)], capture_output=True, text=True, timeout=60
+    )
+    assert too_long.returncode == 2 and "too long" in too_long.stderr
+    assert not long_path.parent.exists()  # refused before anything was created
     second = subprocess.run(
         [*serve, "--socket", str(child.socket_path)], capture_output=True, text=True, timeout=60
     )
