@@ -12,7 +12,7 @@ import logging
 import re
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lsprotocol import types
@@ -62,6 +62,7 @@ class Record:
     model_ms: float = 0.0
     line: int = 0
     character: int = 0
+    context: list[str] = field(default_factory=list)  # "path:start-end" of retrieved context
 
 
 class CompletionService:
@@ -178,6 +179,8 @@ class CompletionService:
             buffers,
             limit,
         )
+        if prepared is not None:
+            record.context = [f"{c.path}:{c.start_line}-{c.end_line}" for c in prepared.context]
         if prepared is None or ticket.cancelled or self._stale(uri, doc, version):
             record.outcome = ticket.reason if ticket.cancelled else "stale"
             return None

@@ -19,12 +19,15 @@ from tests.lsp.conftest import (
     APP_PY,
     CLIENTS,
     FAST_COMPLETION,
+    UTIL_PY,
     complete,
     daemon_env,
     inline,
     open_doc,
     stats,
     type_text,
+    uri_of,
+    wait_for,
 )
 
 pytestmark = pytest.mark.asyncio
@@ -213,3 +216,49 @@ async def test_positions_on_lines_with_non_ascii_and_emoji(
     # The server saw the cursor at the end of the line: the suggestion was built from all of it.
     record = (await stats(client))["records"][-1]
     assert record["character"] == char and record["outcome"] in ("model", "cache")
+
+
+async def test_unsaved_buffers_feed_retrieval_in_a_multi_root_workspace(
+    start_server, workspace, daemon_settings, tmp_path
+):
+    other = tmp_path / "other-root"
+    other.mkdir()
+    (other / "tool.py").write_text("def unrelated():\n    return 0\n")
+    client, _ = await start_server(
+        workspace,
+        env=daemon_env(daemon_settings),
+        options=options(budget_tokens=1000, max_tokens=1),  # room for context
+    )
+    client.workspace_did_change_workspace_folders(
+        types.DidChangeWorkspaceFoldersParams(
+            event=types.WorkspaceFoldersChangeEvent(
+                added=[types.WorkspaceFolder(uri=uri_of(other), name="other")], removed=[]
+            )
+        )
+    )
+    # Both roots get indexed, each with its own progress.
+    ends = lambda: sum(  # noqa: E731
+        isinstance(v, types.WorkDoneProgressEnd)
+        for reports in client.progress_reports.values()
+        for v in reports
+    )
+    await wait_for(lambda: ends() == 2)
+
+    # util.py has an unsaved function that exists nowhere on disk.
+    util_text = UTIL_PY + "\n\ndef brand_new_helper(count):\n    return count + 41\n"
+    open_doc(client, workspace / "pkg" / "util.py", text=util_text)
+    app_text = APP_PY + "\n\ndef use():\n    value = brand_new_helper(\n"
+    uri = open_doc(client, workspace / "pkg" / "app.py", text=app_text)
+    line = app_text.count("\n") - 1
+    await inline(client, uri, line, len(app_text.split("\n")[line]))
+    record = (await stats(client))["records"][-1]
+    start = util_text.split("\n").index("def brand_new_helper(count):") + 1
+    assert start > UTIL_PY.count("\n") + 1  # a line that exists only in the unsaved buffer
+    spans = [c.rsplit(":", 1) for c in record["context"]]
+    covering = [
+        (path, lines)
+        for path, lines in spans
+        if path == "pkg/util.py" and int(lines.split("-")[0]) <= start <= int(lines.split("-")[1])
+    ]
+    assert covering, record["context"]
+    assert not any("tool.py" in c for c in record["context"])  # the other root's code
