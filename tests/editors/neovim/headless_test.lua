@@ -73,6 +73,7 @@ step("attach", function()
   end
   result.root_dir = client.config.root_dir
   result.completion_mode = vim.b[bufnr].codeassist_completion
+  result.has_inline_api = ca.completion.has_inline()
   result.server_has_inline = client.server_capabilities.inlineCompletionProvider ~= nil
   return true
 end)
