@@ -16,9 +16,9 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from retrieval.parse import FileTags
+from retrieval.parse import FileTags, pack_terms
 
-SCHEMA = "codeassist-retrieval-6"  # bump whenever parse output changes
+SCHEMA = "codeassist-retrieval-7"  # bump whenever parse output changes
 _DB_NAME = "tags.sqlite"
 
 
@@ -35,7 +35,7 @@ def encode_tags(tags: FileTags) -> bytes:
             tags.defs,
             tags.names,
             tags.counts,
-            tags.def_terms,
+            tags.def_terms if isinstance(tags.def_terms, tuple) else pack_terms(tags.def_terms),
             tags.imports,
             tags.lines,
             tags.errors,
@@ -51,10 +51,10 @@ def decode_tags(blob: bytes) -> FileTags:
         raise ValueError("damaged cache entry") from exc
     return FileTags(
         lang=lang,
-        defs=[tuple(d) for d in defs],
+        defs=defs,  # marshal keeps the tuples
         names=names,
         counts=counts,
-        def_terms=def_terms,
+        def_terms=tuple(def_terms),
         imports=imports,
         lines=lines,
         errors=errors,

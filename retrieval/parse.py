@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
@@ -95,10 +96,34 @@ class FileTags:
     defs: list[DefTuple] = field(default_factory=list)
     names: list[str] = field(default_factory=list)  # distinct referenced identifiers
     counts: list[int] = field(default_factory=list)  # occurrences of each name
-    def_terms: list[list[int]] = field(default_factory=list)  # per def: indices into names
+    # per def: indices into names; (offsets, flat) uint32 bytes until first used (see
+    # definition_terms): decoding them for every file would dominate a warm start
+    def_terms: list[list[int]] | tuple[bytes, bytes] = field(default_factory=list)
     imports: list[str] = field(default_factory=list)  # raw import specs as written
     lines: int = 0
     errors: int = 0  # tree-sitter error nodes (the file still yields what parsed)
+
+
+def pack_terms(terms: list[list[int]]) -> tuple[bytes, bytes]:
+    """Per-definition term lists as (offsets, flat) arrays of uint32, for the cache."""
+    offsets = array("I", [0])
+    flat = array("I")
+    for t in terms:
+        flat.extend(t)
+        offsets.append(len(flat))
+    return offsets.tobytes(), flat.tobytes()
+
+
+def definition_terms(tags: FileTags) -> list[list[int]]:
+    """The names (indices into tags.names) used in each definition, decoded on first use."""
+    terms = tags.def_terms
+    if isinstance(terms, tuple):
+        offsets, flat = array("I"), array("I")
+        offsets.frombytes(terms[0])
+        flat.frombytes(terms[1])
+        terms = [flat[offsets[i] : offsets[i + 1]].tolist() for i in range(len(offsets) - 1)]
+        tags.def_terms = terms
+    return terms
 
 
 @dataclass(frozen=True)

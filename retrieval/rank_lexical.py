@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from retrieval.parse import FileTags
+from retrieval.parse import FileTags, definition_terms
 
 if TYPE_CHECKING:
     from retrieval.index import RepoIndex
@@ -54,14 +54,15 @@ def bm25_scores(
         if path in exclude:
             continue
         tags = index.tags(path)
-        if tags is None or not tags.def_terms:
+        if tags is None or not tags.defs:
             continue
+        all_terms = definition_terms(tags)
         names = _name_index(tags)
         wanted = {names[t]: w for t, w in weights.items() if t in names}
         if not wanted:
             continue
-        avg = sum(len(t) for t in tags.def_terms) / len(tags.def_terms) or 1.0
-        for i, def_terms in enumerate(tags.def_terms):
+        avg = sum(len(t) for t in all_terms) / len(all_terms) or 1.0
+        for i, def_terms in enumerate(all_terms):
             s = 0.0
             for t in def_terms:
                 w = wanted.get(t)

@@ -28,7 +28,7 @@ def _budgets(text: str) -> list[int]:
 
 @app.command("retrieval")
 def retrieval_eval(
-    repo: Path = typer.Argument(..., help="A Python repository (a git work tree or a folder)."),
+    repo: Path = typer.Argument(..., help="A repository (Python; TS/JS with --typescript)."),
     cases: int = typer.Option(100, "--cases", help="How many cases to build."),
     budgets: str = typer.Option("1024,4096,16384", "--budgets", help="Token budgets."),
     aider_python: str = typer.Option(
