@@ -203,19 +203,45 @@ def drop_overlapping(
     ]
 
 
+def _context_text(tag: str, context: Sequence[ContextPiece]) -> str:
+    """Context grouped per file (in rank order of first appearance), labelled by lines."""
+    if not context:
+        return "No other code from the repository is needed."
+    by_path: dict[str, list[ContextPiece]] = {}
+    for item in context:
+        by_path.setdefault(item.path, []).append(item)
+    blocks = []
+    for path, items in by_path.items():
+        items = sorted(items, key=lambda i: i.start_line)
+        spans = ", ".join(f"{i.start_line}-{i.end_line}" for i in items)
+        body = "\n...\n".join(i.text.rstrip("\n") for i in items)
+        blocks.append(f"{path} lines {spans}:\n{FENCE}{tag}\n{body}\n{FENCE}")
+    return "Code from the repository:\n\n" + "\n\n".join(blocks)
+
+
+def fit_context(
+    context: Sequence[ContextPiece], room: int, count_tokens: CountTokens
+) -> list[ContextPiece]:
+    """The best-ranked context pieces whose rendering (labels included) fits room tokens."""
+    kept: list[ContextPiece] = []
+    used = 0
+    seen: set[str] = set()
+    for item in context:
+        cost = count_tokens(item.text) + 2
+        if item.path not in seen:
+            cost += count_tokens(f"{item.path} lines 1-1:\n{FENCE}\n{FENCE}\n\n") + 2
+        if used + cost > room:
+            continue  # a smaller, lower-ranked piece may still fit
+        kept.append(item)
+        seen.add(item.path)
+        used += cost + 4  # the line range in the label
+    return kept
+
+
 def render_prompt(path: str, tag: str, context: Sequence[ContextPiece], windows: Windows) -> str:
     """The full prompt text: context, then code after the cursor, then code before it."""
-    if context:
-        blocks = [
-            f"{item.path} lines {item.start_line}-{item.end_line}:\n{FENCE}{tag}\n"
-            f"{item.text.rstrip()}\n{FENCE}"
-            for item in context
-        ]
-        context_text = "Code from the repository:\n\n" + "\n\n".join(blocks)
-    else:
-        context_text = "No other code from the repository is needed."
     user = (
-        f"{context_text}\n\nThe file being edited is {path}. "
+        f"{_context_text(tag, context)}\n\nThe file being edited is {path}. "
         f"The code after the cursor is:\n{FENCE}{tag}\n{windows.suffix}\n{FENCE}\n\n"
         "Continue the code in your reply from the cursor."
     )
@@ -345,7 +371,7 @@ def prepare_completion(
         context = retrieve_context(
             index, inp, budget=context_budget, count_tokens=count, open_buffers=open_buffers
         )
-        context = drop_overlapping(context, inp.path, windows)
+        context = fit_context(drop_overlapping(context, inp.path, windows), context_budget, count)
         if memo is not None:
             memo.put(inp.path, key, context)
     prompt = render_prompt(inp.path, language_tag(inp.path, inp.language), context, windows)

@@ -105,14 +105,20 @@ def test_block_mode_at_end_of_line():
 
 def test_prompt_stays_within_budget():
     big = "".join(f"value_{i} = compute({i}, {i + 1})\n" for i in range(5000))
-    items = [Item("lib/big.py", 1, 400, "x = 1\n" * 400)]
+    # Many small pieces: their labels cost tokens too, and must fit the budget as well.
+    items = [
+        Item(f"lib/mod_{i}.py", i + 1, i + 2, f"def f{i}(x):\n    return x") for i in range(300)
+    ]
     settings = CompletionSettings(budget_tokens=1000)
     inp = CompletionInput("big.py", big, 2500, 0)
     index = RecordingIndex(items)
     prepared = prepare_completion(inp, settings, index=index, count_tokens=count)
-    used_by_windows = prepared.prompt_tokens - count("x = 1\n" * 400)
-    assert used_by_windows <= 1000
+    assert count(prepared.prompt) <= 1000
+    assert 5 < len(prepared.context) < 300  # some context, not all of it
     assert index.calls[0][3] < 1000  # the context got only what the windows left
+    # Every piece is labelled by path and lines.
+    for piece in prepared.context:
+        assert f"{piece.path} lines {piece.start_line}-{piece.end_line}:" in prepared.prompt
 
 
 def test_consecutive_keystrokes_share_the_prompt_up_to_the_cursor():
