@@ -172,6 +172,8 @@ class WorkspaceState:
         """The root's index when it is ready; starts building it (with $/progress) if not."""
         if root in self._indexes:
             return self._indexes[root]
+        if root not in self.folders() and not (root / ".git").exists():
+            return None  # a loose file's directory (say /tmp) is not a repository to index
         if root not in self._indexing and root.is_dir():
             self._indexing[root] = asyncio.ensure_future(self._build_index(root))
         return None
