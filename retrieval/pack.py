@@ -162,8 +162,10 @@ def pack(
             misses += 1
     if budget - p.used > budget * 0.25:
         file_score: dict[str, float] = {}
+        file_best: dict[str, Ranked] = {}
         for r in cands:
             file_score[r.path] = file_score.get(r.path, 0.0) + r.score
+            file_best.setdefault(r.path, r)
         for path, s in sorted(file_score.items(), key=lambda kv: -kv[1]):
             if budget - p.used < budget * 0.1:
                 break
@@ -172,7 +174,13 @@ def pack(
             n = len(index.lines(path))
             if n:
                 p.add(
-                    path, 1, n, "file", s, "whole file: budget left over" if explain else "", budget
+                    path,
+                    1,
+                    n,
+                    "file",
+                    s,
+                    reason(file_best[path], "whole file (budget left over)"),
+                    budget,
                 )
 
     items = list(p.items.values())
