@@ -14,7 +14,7 @@ from pathlib import Path
 
 from retrieval.build import parse_files, parse_one, read_for_index
 from retrieval.cache import TagCache, decode_tags
-from retrieval.files import MAX_BYTES, list_files, stat_file
+from retrieval.files import MAX_BYTES, is_secret, list_files, stat_file
 from retrieval.imports import ModuleTable, ResolvedImports, resolve_imports
 from retrieval.languages import language_for
 from retrieval.model import Definition, IndexSummary, PackedContext, Reference
@@ -290,7 +290,7 @@ class RepoIndex:
                 return
         else:
             lang = self._lang_of(rel, text)
-            if lang is None:
+            if lang is None or is_secret(rel):
                 return
             data = text.encode("utf-8", "surrogatepass")
             too_big = len(data) > self.max_file_bytes

@@ -117,3 +117,12 @@ def test_git_not_usable_falls_back_to_walk(tmp_path):
     root = make_repo(tmp_path / "r", {"a.py": "def a():\n    pass\n"})
     (root / ".git" / "HEAD").write_text("garbage")  # a broken repository
     assert "a.py" in list_files(root)
+
+
+def test_secret_buffers_are_not_indexed(tmp_path):
+    root = make_repo(tmp_path / "r", {"a.py": "def a():\n    pass\n"})
+    idx = RepoIndex.open(root, None)
+    idx.update_buffer("credentials.py", "TOKEN = 'x'\ndef leak():\n    pass\n")
+    assert idx.definitions("leak") == []
+    idx.update_buffer("ok.py", "def fine():\n    pass\n")
+    assert idx.definitions("fine")
