@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from codeassist.config import EngineSettings
 from codeassist.engine import Engine
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The tiny model runs fastest on one thread; with 2 shared cores, 2 threads spin and wait."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -41,8 +41,8 @@ def test_thought_block_in_output_is_parsed_out(nf4_engine):
     """Find a prompt after which the model opens a thought channel; it must not reach the answer."""
     channel = nf4_engine.tokenizer.convert_tokens_to_ids(t.CHANNEL_OPEN)
     generator = torch.Generator().manual_seed(1)
-    for _ in range(40):
-        ids = [2, *torch.randint(110, 1000, (60,), generator=generator).tolist()]
+    for _ in range(20):
+        ids = [2, *torch.randint(110, 1000, (150,), generator=generator).tolist()]
         kv = SequenceKV(
             nf4_engine.shapes, nf4_engine.owners, nf4_engine.runner.device, nf4_engine.loaded.dtype
         )
