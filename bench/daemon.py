@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -68,6 +69,7 @@ def main() -> None:
         figures = measure(client, model, socket_path, child.pid)
     finally:
         child.stop()
+        shutil.rmtree(work, ignore_errors=True)
     figures["load_average_1m"] = round(os.getloadavg()[0], 2)
     figures["cpus"] = os.cpu_count()
     print(json.dumps(figures))
