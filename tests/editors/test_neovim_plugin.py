@@ -143,6 +143,15 @@ def test_headless_neovim_completion_review_and_code_action(
     assert "error" not in completion, context
     assert completion["count"] > 0 and any(t.strip() for t in completion["texts"]), context
 
+    inline = steps["inline_completion"]
+    if result["has_inline_api"]:
+        # the request vim.lsp.inline_completion makes, at the last line: when the completion
+        # step found text there, the inline answer has text too
+        assert "error" not in inline and "count" in inline, context
+        assert inline["client_declares"] is True, context
+        if completion["line"] == len(lines):
+            assert any(t.strip() for t in inline["texts"]), context
+
     review = steps["review"]
     assert "error" not in review, context
     assert any(c["path"].endswith("/chat/completions") for c in review_calls), context

@@ -108,6 +108,34 @@ step("completion", function()
   return { count = 0, texts = {}, tried = tried }
 end)
 
+step("inline_completion", function()
+  -- 0.12+: the request Neovim's own vim.lsp.inline_completion sends, with this client's capabilities
+  if not ca.completion.has_inline() then
+    return { skipped_reason = "this Neovim has no vim.lsp.inline_completion" }
+  end
+  local line = vim.api.nvim_buf_line_count(bufnr)
+  local text = vim.api.nvim_buf_get_lines(bufnr, line - 1, line, false)[1]
+  vim.api.nvim_win_set_cursor(0, { line, #text })
+  local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
+  params.context = { triggerKind = 1 }
+  local done, answer, failure = false, nil, nil
+  client:request("textDocument/inlineCompletion", params, function(err, res)
+    failure, answer, done = err, res, true
+  end, bufnr)
+  vim.wait(timeout_ms, function()
+    return done
+  end, 50)
+  assert(done, "timed out waiting for textDocument/inlineCompletion")
+  assert(failure == nil, "inlineCompletion failed: " .. vim.inspect(failure))
+  local items = (answer == nil or answer == vim.NIL) and {} or (answer.items or answer)
+  local texts = {}
+  for _, item in ipairs(items) do
+    local t = type(item.insertText) == "table" and item.insertText.value or item.insertText
+    table.insert(texts, t)
+  end
+  return { count = #items, texts = texts, client_declares = client.capabilities.textDocument.inlineCompletion ~= nil }
+end)
+
 step("review", function()
   -- the review runs against the endpoint the test names (settings changed on the fly)
   local review_settings = env.CATEST_NVIM_REVIEW_SETTINGS
