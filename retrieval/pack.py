@@ -39,17 +39,25 @@ class _Packer:
         self.used = 0
         self.items: dict[tuple[str, int, int], ContextItem] = {}
         self.by_file: dict[str, list[tuple[int, int]]] = {}
+        self.cache = index.token_cache(count)
+        self.versions: dict[str, object] = {}
 
     def covered(self, path: str, start: int, end: int) -> bool:
-        return any(s <= start and end <= e for s, e in self.by_file.get(path, ()))
+        for s, e in self.by_file.get(path, ()):  # noqa: SIM110 (a loop is faster than any())
+            if s <= start and end <= e:
+                return True
+        return False
 
     def text(self, path: str, start: int, end: int) -> str:
         return "\n".join(self.index.lines(path)[start - 1 : end])
 
     def tokens(self, path: str, start: int, end: int, text: str) -> int:
         """count(text), remembered per (file version, span) across queries."""
-        key = (path, self.index.version(path), start, end)
-        cache = self.index.token_cache(self.count)
+        version = self.versions.get(path)
+        if version is None:
+            version = self.versions[path] = self.index.version(path)
+        key = (path, version, start, end)
+        cache = self.cache
         n = cache.get(key)
         if n is None:
             n = cache[key] = self.count(text)
