@@ -15,12 +15,15 @@ Prints progress on stderr and ONE JSON object on the last stdout line:
   query_p95_ms_128k the same at a 128K budget
   update_ms         update_buffer after a one-line edit of a file, median over files
   peak_rss_bytes    peak RSS of the cold-indexing process (workers included: the max of both)
+  loadavg           the 1-minute load average at the start and the end (shared machines: the
+                    absolute times above scale with it; the ratios much less)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import statistics
@@ -117,6 +120,8 @@ def main() -> None:
     repo = Path(args.repo).resolve()
     from retrieval import RepoIndex, estimate_tokens
 
+    load_start = os.getloadavg()[0]
+
     colds, rss, warms = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.runs):
@@ -207,6 +212,8 @@ def main() -> None:
                 "update_ms": round(statistics.median(updates), 2),
                 "update_max_ms": round(max(updates), 2),
                 "peak_rss_bytes": max(rss),
+                "loadavg": [round(load_start, 2), round(os.getloadavg()[0], 2)],
+                "cpus": os.cpu_count(),
             }
         )
     )
