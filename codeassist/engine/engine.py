@@ -12,6 +12,7 @@ import torch
 from codeassist.config import EngineSettings
 from codeassist.engine.kv_cache import SequenceKV
 from codeassist.engine.loading import LoadedModel, load_model, pick_device
+from codeassist.engine.plan import PREFIX_SLACK, context_limit_for
 from codeassist.engine.prefix_cache import PrefixCache
 from codeassist.engine.quant import quantized_modules
 from codeassist.engine.runner import ModelRunner
@@ -21,8 +22,6 @@ from codeassist.errors import UserError
 from codeassist.gemma4 import tokens as t
 from codeassist.gemma4.prompt import Piece, ThinkingParser, render_chat
 from codeassist.gemma4.shape import kv_shared_layers, layer_shapes
-
-PREFIX_SLACK = 256  # tokens kept before a sliding window during prefill, for prefix reuse
 
 
 @dataclass
@@ -291,8 +290,6 @@ class Engine:
         self.prefix_cache.clear()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-        from codeassist.engine.plan import context_limit_for
-
         fits = context_limit_for(self.config, self._free_bytes(), self.chunk)
         where = "GPU" if self._device.type == "cuda" else "host"
         seq.finished, seq.finish_reason = True, "error"

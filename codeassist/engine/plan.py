@@ -20,7 +20,7 @@ from codeassist.gemma4.shape import kv_shared_layers, layer_shapes, text_config
 
 GiB = 2**30
 RUNTIME_RESERVE = GiB // 2  # CUDA context, allocator slack, sampling buffers
-PREFIX_SLACK = 256  # must match engine.PREFIX_SLACK
+PREFIX_SLACK = 256  # tokens a sliding layer keeps before its window while prefilling
 KNOWN_MODELS = ("gemma-4-26b-a4b", "gemma-4-31b", "gemma-4-e4b", "gemma-4-e2b")
 
 
