@@ -169,3 +169,40 @@ def test_headless_neovim_completion_review_and_code_action(
     assert after[8:10] == ["    half = width + height", "    total = half"], context
     assert after[:8] == actions["before"].splitlines()[:8], context
     assert result["_exit"] == 0, context
+
+
+def test_setup_refuses_bad_options_reports_a_missing_server_once_and_finds_git_roots(
+    nvim, tmp_path
+):
+    (tmp_path / "repo" / "sub").mkdir(parents=True)
+    (tmp_path / "repo" / "a.py").write_text("x = 1\n")
+    (tmp_path / "repo" / "sub" / "b.py").write_text("y = 2\n")
+    _git(tmp_path / "repo", "init", "-q")
+    (tmp_path / "worktree").mkdir()
+    (tmp_path / "worktree" / ".git").write_text("gitdir: /elsewhere/.git/worktrees/w\n")
+    (tmp_path / "worktree" / "c.py").write_text("z = 3\n")
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "d.py").write_text("w = 4\n")
+    out = tmp_path / "setup.json"
+    env = dict(os.environ)
+    env.update(
+        {
+            "CATEST_NVIM_PLUGIN": str(PLUGIN),
+            "CATEST_NVIM_OUT": str(out),
+            "CATEST_NVIM_TMP": str(tmp_path.resolve()),
+        }
+    )
+    proc = subprocess.run(
+        [nvim, "--headless", "--clean", "-u", str(SCRIPT.with_name("setup_test.lua"))],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert out.is_file(), f"no result (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    checks = json.loads(out.read_text())["checks"]
+    assert len(checks) == 5, checks
+    failed = {name: outcome for name, outcome in checks.items() if outcome is not True}
+    assert not failed, failed
