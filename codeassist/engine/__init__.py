@@ -7,7 +7,8 @@ Public API (see /work/coord/HELPERS.md, "Engine"):
 - `engine.tokenizer`, `engine.model_name`, `engine.device`
 - `engine.encode_chat(messages, *, enable_thinking) -> list[int]`
 - `engine.encode(text) -> list[int]`
-- `engine.add_request(prompt_ids, params) -> Sequence` (no compute)
+- `engine.add_request(prompt_ids, params, *, stable_prefix=None) -> Sequence` (no compute;
+  stable_prefix: where the part later prompts share ends, its KV state is kept)
 - `engine.step(seq) -> StepOutput`
   (one prefill chunk or one decode token), `engine.release(seq)`
 - `engine.generate(prompt_ids, params, cancel=None) -> Iterator[StepOutput]`

@@ -82,6 +82,7 @@ class Engine:
             "reused_tokens": 0,
             "computed_tokens": 0,
             "generated_tokens": 0,
+            "prefix_snapshots": 0,  # extra snapshots at a stable point inside a prompt
         }
         self.requests = 0
         self.errors = 0
@@ -120,8 +121,18 @@ class Engine:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     # --- requests ---------------------------------------------------------------------------
-    def add_request(self, prompt_ids: list[int], params: SamplingParams | None = None) -> Sequence:
-        """A new sequence for prompt_ids; nothing is computed until `step`."""
+    def add_request(
+        self,
+        prompt_ids: list[int],
+        params: SamplingParams | None = None,
+        *,
+        stable_prefix: int | None = None,
+    ) -> Sequence:
+        """A new sequence for prompt_ids; nothing is computed until `step`.
+
+        stable_prefix (optional): tokens at the start that later prompts will share (e.g. the
+        repository context); the KV state there is kept for them.
+        """
         params = params or SamplingParams()
         prompt_ids = [int(i) for i in prompt_ids]
         if not prompt_ids:
@@ -139,6 +150,8 @@ class Engine:
         if params.max_tokens < 1:
             raise UserError(f"max_tokens must be at least 1, got {params.max_tokens}.")
         seq = Sequence(prompt_ids, params)
+        if stable_prefix and 0 < stable_prefix < len(prompt_ids):
+            seq.snapshot_at = int(stable_prefix)
         if params.seed is not None:
             seq.generator = torch.Generator(device=self._device)
             seq.generator.manual_seed(int(params.seed))
@@ -231,20 +244,30 @@ class Engine:
         total = min(len(seq.prompt_ids) + seq.params.max_tokens, self.max_context)
         seq.kv.expect(total, self.chunk)
         self.live.add(seq)
-        entry, upto = self.prefix_cache.lookup(seq.prompt_ids)
+        entry, upto, shared = self.prefix_cache.lookup(seq.prompt_ids)
         if entry is not None:
             seq.kv.restore(entry.layers, upto)
             seq.prefilled = seq.reused = upto
             self.counters["reused_tokens"] += upto
+        if not seq.snapshot_at and shared > upto + PREFIX_SLACK:
+            # Shared with a cached prompt but too far back for its sliding tail: the prompts
+            # diverge here, so keep the state at this point for the next request like them.
+            seq.snapshot_at = shared
 
     def _prefill_chunk(self, seq: Sequence) -> StepOutput:
         start = seq.prefilled
         # chunk boundaries at multiples of the chunk size, whatever was reused: cold-run numerics
         end = min(len(seq.prompt_ids), (start // self.chunk + 1) * self.chunk)
+        if start < seq.snapshot_at < end:
+            end = seq.snapshot_at  # a chunk boundary where the stable part of the prompt ends
         logits = self.runner.forward(seq.prompt_ids[start:end], seq.kv)
         seq.prefilled = end
         self.counters["computed_tokens"] += end - start
         self._track(seq)
+        if end == seq.snapshot_at and seq.in_prefill and self.prefix_cache.budget > 0:
+            windows = {i: self.shapes[i].window for i in seq.kv.layers}
+            self.prefix_cache.insert(seq.prompt_ids[:end], seq.kv.snapshot(), windows)
+            self.counters["prefix_snapshots"] += 1
         if seq.in_prefill:
             return StepOutput(None, "", False, None)
         self._remember_prompt(seq)

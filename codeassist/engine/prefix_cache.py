@@ -3,7 +3,9 @@
 An entry holds the full-attention layers' K/V from position 0 and each sliding layer's tail:
 its window plus some slack. A new prompt can reuse an entry up to position P only if every
 sliding tail still reaches back to P - window, because a sliding layer at P needs exactly the
-window that ended at P (GEMMA4.md's sliding-window trap).
+window that ended at P (GEMMA4.md's sliding-window trap). Entries are taken at the end of
+each prompt, and also where a prompt diverged from a cached one too far back to reuse it (or
+where the caller says the stable part ends), so the next prompt diverging there can resume.
 """
 
 from __future__ import annotations
@@ -55,22 +57,27 @@ class PrefixCache:
     def nbytes(self) -> int:
         return sum(e.nbytes for e in self.entries.values())
 
-    def lookup(self, prompt: list[int]) -> tuple[PrefixEntry | None, int]:
-        """The entry and position to resume from: the longest reusable prefix, at most len-1."""
+    def lookup(self, prompt: list[int]) -> tuple[PrefixEntry | None, int, int]:
+        """(entry, position to resume from, longest shared prefix with any entry).
+
+        The resume position is the longest reusable prefix (at most len - 1); the shared length
+        can be longer when a sliding tail no longer reaches back far enough.
+        """
         tokens = torch.tensor(prompt, dtype=torch.long)
-        best, best_len, best_key = None, 0, None
+        best, best_len, best_key, shared = None, 0, None, 0
         for key, entry in self.entries.items():
             upto = min(shared_prefix(entry.tokens, tokens), len(prompt) - 1)
+            shared = max(shared, upto)
             if not entry.reusable(upto):
                 continue  # its sliding tails no longer reach back to upto - window
             if upto > best_len:
                 best, best_len, best_key = entry, upto, key
         if best is None:
             self.misses += 1
-            return None, 0
+            return None, 0, shared
         self.entries.move_to_end(best_key)
         self.hits += 1
-        return best, best_len
+        return best, best_len, shared
 
     def insert(
         self, tokens: list[int], layers: dict[int, LayerSnapshot], windows: dict[int, int | None]

@@ -32,6 +32,7 @@ class Sequence:
     kv: SequenceKV | None = None
     prefilled: int = 0  # prompt tokens already in the KV cache
     reused: int = 0  # prompt tokens taken from the prefix cache
+    snapshot_at: int = 0  # prompt position whose KV state goes to the prefix cache (0: none)
     generated: list[int] = field(default_factory=list)
     finished: bool = False
     finish_reason: str | None = None

@@ -110,3 +110,31 @@ def test_prefix_cache_is_bounded_lru(make_engine):
     before = engine.stats()["reused_tokens"]
     _tokens(engine, last, SamplingParams(temperature=0, max_tokens=1))
     assert engine.stats()["reused_tokens"] - before == 199
+
+
+def test_divergence_point_is_snapshotted_for_the_next_request(make_engine):
+    """Prompts that share a long context but differ well before their ends (cursor moved)."""
+    warm = make_engine(quantize="none", dtype="float32", prefill_chunk=64)
+    cold = make_engine(quantize="none", dtype="float32", prefill_chunk=64, prefix_cache_mib=0)
+    context = _prompt(400, seed=5)
+    first = context + _prompt(300, seed=6)[1:]
+    second = context + _prompt(300, seed=7)[1:]
+    third = context + _prompt(200, seed=8)[1:]
+    _tokens(warm, first)
+    assert _tokens(warm, second) == _tokens(cold, second)  # too far back: computed cold...
+    stats = warm.stats()
+    assert stats["reused_tokens"] == 0 and stats["prefix_snapshots"] == 1  # ...but remembered
+    assert _tokens(warm, third) == _tokens(cold, third)
+    assert warm.stats()["reused_tokens"] == 400
+
+
+def test_stable_prefix_hint_keeps_that_state(make_engine):
+    engine = make_engine(quantize="none", dtype="float32", prefill_chunk=64)
+    context = _prompt(500, seed=9)
+    seq = engine.add_request(context + [300] * 300, GREEDY, stable_prefix=len(context))
+    while not engine.step(seq).finished:
+        pass
+    engine.release(seq)
+    assert engine.stats()["prefix_snapshots"] == 1
+    _tokens(engine, context + [301] * 280)
+    assert engine.stats()["reused_tokens"] == len(context)
