@@ -21,7 +21,7 @@ function M.enable(client, bufnr)
   end
   -- Before 0.12: the suggestion arrives as a completion item (omni completion, <C-x><C-o>),
   -- and through any completion plugin that reads LSP sources.
-  vim.api.nvim_buf_set_option(bufnr, "omnifunc", "v:lua.vim.lsp.omnifunc")
+  vim.bo[bufnr].omnifunc = "v:lua.vim.lsp.omnifunc"
   if vim.lsp.completion and vim.lsp.completion.enable then
     vim.lsp.completion.enable(true, client.id, bufnr, { autotrigger = false })
   end

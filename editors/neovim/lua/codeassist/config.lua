@@ -24,8 +24,6 @@ M.defaults = {
   },
   -- Called as on_attach(client, bufnr) after the plugin's own attach work.
   on_attach = nil,
-  -- Seconds for the synchronous helpers (tests, scripts) to wait for the server.
-  timeout_s = 120,
 }
 
 local function is_list_of_strings(value)
