@@ -6,6 +6,7 @@ import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -101,7 +102,10 @@ class Engine:
             raise UserError(f"engine.dtype must be bfloat16 or float32, not '{settings.dtype}'.")
         loaded = load_model(str(path), device, settings.quantize, settings.double_quant, dtype)
         tokenizer = AutoTokenizer.from_pretrained(str(loaded.path), local_files_only=True)
-        return cls(loaded, tokenizer, settings, device)
+        engine = cls(loaded, tokenizer, settings, device)
+        if not Path(str(path)).expanduser().exists():
+            engine.model_name = str(path)  # an HF cache id: its name, not the snapshot hash
+        return engine
 
     def _stop_ids(self) -> set[int]:
         ids = set()

@@ -135,7 +135,9 @@ def activation_bytes(config: dict[str, Any], context: int, chunk: int) -> int:
     logits = 4 * cfg["vocab_size"] * 2
     full, sliding, window = _kv_layout(config)
     prefill_window_extra = sliding * (PREFIX_SLACK + chunk)  # sliding buffers during prefill
-    return chunk * per_token + logits + prefill_window_extra
+    from codeassist.engine.attention import SCORE_BUDGET
+
+    return chunk * per_token + logits + prefill_window_extra + SCORE_BUDGET
 
 
 def _needed(config: dict[str, Any], weights: int, context: int, chunk: int) -> int:

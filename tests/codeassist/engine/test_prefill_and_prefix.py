@@ -138,3 +138,20 @@ def test_stable_prefix_hint_keeps_that_state(make_engine):
     assert engine.stats()["prefix_snapshots"] == 1
     _tokens(engine, context + [301] * 280)
     assert engine.stats()["reused_tokens"] == len(context)
+
+
+def test_attention_in_query_blocks_is_exact(exact_engine, monkeypatch):
+    """Bounding the score matrix (queries in blocks) changes nothing but memory."""
+    from codeassist.engine import attention
+
+    prompt = _prompt(150, seed=4)
+
+    def run():
+        kv = SequenceKV(
+            exact_engine.shapes, exact_engine.owners, torch.device("cpu"), torch.float32
+        )
+        return exact_engine.runner.forward(prompt, kv, all_logits=True)
+
+    whole = run()
+    monkeypatch.setattr(attention, "SCORE_BUDGET", 1)  # one query per block
+    assert torch.allclose(run(), whole, atol=1e-4, rtol=0)
