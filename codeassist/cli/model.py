@@ -82,6 +82,7 @@ def plan(
             context or None,
             double_quant=double_quant or settings.engine.double_quant,
             prefill_chunk=settings.engine.prefill_chunk,
+            prefix_cache_bytes=settings.engine.prefix_cache_mib * 2**20,
         )
     except UserError as error:
         fail(str(error))
@@ -108,6 +109,7 @@ def plan(
             f"{result.activation_bytes_per_chunk / gib:.2f} GiB",
         ),
         ("runtime reserve", f"{result.reserve_bytes / gib:.2f} GiB"),
+        ("prefix cache budget", f"{result.prefix_cache_bytes / gib:.2f} GiB"),
         ("largest context that fits", f"{result.max_context:,} tokens"),
     ]
     for label, value in rows:

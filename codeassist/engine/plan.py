@@ -21,6 +21,7 @@ from codeassist.gemma4.shape import kv_shared_layers, layer_shapes, text_config
 GiB = 2**30
 RUNTIME_RESERVE = GiB // 2  # CUDA context, allocator slack, sampling buffers
 PREFIX_SLACK = 256  # tokens a sliding layer keeps before its window while prefilling
+DEFAULT_PREFIX_CACHE = 2048 * 2**20  # EngineSettings.prefix_cache_mib's default
 KNOWN_MODELS = ("gemma-4-26b-a4b", "gemma-4-31b", "gemma-4-e4b", "gemma-4-e2b")
 
 
@@ -38,6 +39,7 @@ class MemoryPlan:
     prefill_chunk: int
     gpu_memory_bytes: int
     reserve_bytes: int
+    prefix_cache_bytes: int  # the prefix cache's budget, held next to the live KV cache
     fits: bool
 
     def as_json(self) -> dict[str, Any]:
@@ -180,6 +182,7 @@ def memory_plan(
     quantize: str = "nf4",
     double_quant: bool = False,
     prefill_chunk: int = 1024,
+    prefix_cache_bytes: int = DEFAULT_PREFIX_CACHE,
 ) -> MemoryPlan:
     """The plan for a model name or checkpoint (24 GiB when no size is given and no GPU is seen)."""
     config = model_config(model)
@@ -190,7 +193,7 @@ def memory_plan(
     limit = int(cfg.get("max_position_embeddings", 131072))
     context = min(context or limit, limit)
     full, sliding, _ = _kv_layout(config)
-    max_context = largest_context(config, weights, gpu, prefill_chunk)
+    max_context = largest_context(config, weights + prefix_cache_bytes, gpu, prefill_chunk)
     return MemoryPlan(
         model=_known(model) or str(model),
         weights_bytes=weights,
@@ -204,11 +207,14 @@ def memory_plan(
         prefill_chunk=prefill_chunk,
         gpu_memory_bytes=gpu,
         reserve_bytes=RUNTIME_RESERVE,
+        prefix_cache_bytes=prefix_cache_bytes,
         fits=context <= max_context,
     )
 
 
-def context_limit(model: str, gpu_memory_bytes: int | None) -> int:
+def context_limit(
+    model: str, gpu_memory_bytes: int | None, prefix_cache_bytes: int = DEFAULT_PREFIX_CACHE
+) -> int:
     """Largest context (tokens) that fits on the GPU next to the NF4 weights, from the config only.
 
     With no size and no GPU (the CPU engine), the model's own maximum context.
@@ -217,7 +223,7 @@ def context_limit(model: str, gpu_memory_bytes: int | None) -> int:
     gpu = gpu_memory_bytes or default_gpu_memory()
     if gpu is None:
         return int(text_config(config).get("max_position_embeddings", 131072))
-    return largest_context(config, weight_bytes(config), gpu, 1024)
+    return largest_context(config, weight_bytes(config) + prefix_cache_bytes, gpu, 1024)
 
 
 def context_limit_for(config: Any, free_bytes: int, chunk: int = 1024) -> int:

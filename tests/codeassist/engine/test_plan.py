@@ -30,8 +30,10 @@ def test_26b_a4b_at_24gib_matches_gemma4_arithmetic():
 
 def test_context_limit_shrinks_with_memory():
     full = plan.context_limit("gemma-4-26b-a4b", 24 * GiB)
-    small = plan.context_limit("gemma-4-26b-a4b", 17 * GiB)
+    small = plan.context_limit("gemma-4-26b-a4b", 19 * GiB)
     assert full == 262_144 and 0 < small < full
+    # the prefix cache's budget (2 GiB by default) comes out of the same memory
+    assert plan.context_limit("gemma-4-26b-a4b", 19 * GiB, prefix_cache_bytes=0) > small
     assert plan.context_limit("gemma-4-26b-a4b", 12 * GiB) == 0  # weights alone do not fit
     assert plan.context_limit("google/gemma-4-31B-it", 24 * GiB) < 100_000
 
