@@ -9,6 +9,7 @@ REPO as an editor would, waits for the index, then prints one JSON object on its
   records, codeassist/completionStats). Warm index, default prompt budget, 20 requests at the
   ends of lines in 5 large files. overhead_client_ms_* is the same measured by this client
   (request sent to answer received, minus the model call): it adds the JSON-RPC transport.
+  overhead_prepare_ms_* is the part spent on the index thread (retrieval, prompt building).
 - storm_model_calls: model calls made while 50 inlineCompletion requests, each after a typed
   character, arrive over 2 seconds on one document (default debounce). Target <= 5.
 - storm_last_matches: the last request of the storm was answered for the final document
@@ -172,8 +173,10 @@ class Bench:
         )
 
     def configure(self, completion: dict[str, Any]) -> None:
+        """Editor settings replace the previous ones whole, as editors send them."""
+        settings = {"completion": {**BENCH_COMPLETION, **completion}}
         self.client.workspace_did_change_configuration(
-            types.DidChangeConfigurationParams(settings={"completion": completion})
+            types.DidChangeConfigurationParams(settings=settings)
         )
 
     async def stop(self) -> None:
@@ -185,7 +188,7 @@ class Bench:
 
 
 async def overhead(bench: Bench) -> dict[str, Any]:
-    server_ms, client_ms = [], []
+    server_ms, client_ms, prepare_ms = [], [], []
     for rel in FILES:
         uri, text = bench.open(rel)
         for line, char in line_ends(text, PER_FILE):
@@ -195,6 +198,7 @@ async def overhead(bench: Bench) -> dict[str, Any]:
             record = (await bench.stats())["records"][-1]
             model = record["model_ms"]
             server_ms.append(record["total_ms"] - model - record["debounce_ms"])
+            prepare_ms.append(record["prepare_ms"])
             client_ms.append(elapsed - model - record["debounce_ms"])
     return {
         "overhead_ms_p50": percentile(server_ms, 0.5),
@@ -202,6 +206,8 @@ async def overhead(bench: Bench) -> dict[str, Any]:
         "overhead_client_ms_p50": percentile(client_ms, 0.5),
         "overhead_client_ms_p95": percentile(client_ms, 0.95),
         "overhead_requests": len(server_ms),
+        "overhead_prepare_ms_p50": percentile(prepare_ms, 0.5),
+        "overhead_prepare_ms_p95": percentile(prepare_ms, 0.95),
     }
 
 

@@ -63,6 +63,7 @@ class Record:
     line: int = 0
     character: int = 0
     context: list[str] = field(default_factory=list)  # "path:start-end" of retrieved context
+    prepare_ms: float = 0.0  # retrieval + prompt building on the index thread (queue included)
 
 
 class CompletionService:
@@ -169,6 +170,7 @@ class CompletionService:
             suggestion.column,
             doc.language_id or "",
         )
+        began = time.perf_counter()
         prepared = await asyncio.get_running_loop().run_in_executor(
             self.state.index_executor,
             self._prepare,
@@ -179,6 +181,7 @@ class CompletionService:
             buffers,
             limit,
         )
+        record.prepare_ms = (time.perf_counter() - began) * 1000
         if prepared is not None:
             record.context = [f"{c.path}:{c.start_line}-{c.end_line}" for c in prepared.context]
         if prepared is None or ticket.cancelled or self._stale(uri, doc, version):

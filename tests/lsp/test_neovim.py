@@ -14,11 +14,19 @@ from tests.lsp.conftest import SERVER, daemon_env, server_env
 SCRIPT = Path(__file__).with_name("nvim_complete.lua")
 
 
+def neovim_07() -> str | None:
+    """A Neovim 0.7 binary: the distribution's (another nvim may come first on PATH)."""
+    candidates = [shutil.which("nvim", path=d) for d in os.get_exec_path()] + ["/usr/bin/nvim"]
+    for nvim in dict.fromkeys(c for c in candidates if c):
+        version = subprocess.run([nvim, "--version"], capture_output=True, text=True).stdout
+        if version.startswith("NVIM v0.7"):
+            return nvim
+    return None
+
+
 def test_neovim_07_gets_a_completion_item(workspace, daemon_settings, tmp_path):
-    nvim = shutil.which("nvim")
-    assert nvim, "Neovim is not installed: apt-get install -y neovim (0.7.2 on Debian 12)"
-    version = subprocess.run([nvim, "--version"], capture_output=True, text=True).stdout
-    assert version.startswith("NVIM v0.7"), version.splitlines()[0]
+    nvim = neovim_07()
+    assert nvim, "Neovim 0.7 is not installed: apt-get install -y neovim (0.7.2 on Debian 12)"
     out = tmp_path / "result.json"
     env = server_env(daemon_env(daemon_settings))
     env.update(
