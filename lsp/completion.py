@@ -218,11 +218,7 @@ class CompletionService:
     def _prepare(self, inp, settings, index, updates, buffers, limit):
         """Runs on the index thread: push changed buffers, retrieve, build the prompt."""
         if index is not None:
-            for path, buffer in updates:
-                try:
-                    index.update_buffer(path, buffer)
-                except Exception:
-                    logger.exception("update_buffer failed for %s", path)
+            self.state.apply_buffer_updates(index, updates)
         count = self._counters.get(settings.model.path)
         if count is None:
             exact = model_token_counter(settings.model.path)

@@ -58,6 +58,7 @@ def register(server: Any) -> None:
     def did_open(ls, params: types.DidOpenTextDocumentParams) -> None:
         state.index_for(state.root_for(params.text_document.uri))
         state.emit("open", params.text_document.uri)
+        state.prefetch(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls, params: types.DidChangeTextDocumentParams) -> None:

@@ -230,6 +230,24 @@ class WorkspaceState:
             progress.end("done" if index is not None else "failed")
             self.status.state("ready")
 
+    @staticmethod
+    def apply_buffer_updates(index: Any, updates: list[tuple[str, str | None]]) -> None:
+        """Hand unsaved texts to the index (on the index thread only)."""
+        for path, text in updates:
+            try:
+                index.update_buffer(path, text)
+            except Exception:  # one odd file must not stop the others
+                logger.exception("update_buffer failed for %s", path)
+
+    def prefetch(self, uri: str) -> None:
+        """Parse a just-opened document now, on the index thread, not at its first request."""
+        root = self.root_for(uri)
+        index = self._indexes.get(root)
+        if index is not None:
+            updates = self.take_buffer_updates(root)
+            if updates:
+                self.index_executor.submit(self.apply_buffer_updates, index, updates)
+
     def take_buffer_updates(self, root: Path) -> list[tuple[str, str | None]]:
         """(relative path, text or None when closed) of documents changed since last taken."""
         updates = []

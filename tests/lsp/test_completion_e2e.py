@@ -100,22 +100,41 @@ async def test_type_through_answers_from_cache_without_the_model(
     assert s["records"][-1]["outcome"] == "cache"
 
 
-async def test_stale_version_is_never_returned(start_server, workspace, daemon_settings):
-    client, _ = await start_server(workspace, env=daemon_env(daemon_settings), options=options())
+async def wait_running(model_client) -> None:
+    """Until the daemon is generating (the request reached the model)."""
+    for _ in range(400):
+        if (await asyncio.to_thread(model_client.health))["queue"]["running"] > 0:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the model call never started")
+
+
+async def test_stale_version_is_never_returned(
+    start_server, workspace, daemon_settings, model_client
+):
+    client, _ = await start_server(
+        workspace, env=daemon_env(daemon_settings), options=options(debounce_ms=400)
+    )
     uri = open_doc(client, workspace / "pkg" / "app.py")
-    for debounce_ms, wait in ((400, 0.1), (0, 0.5)):  # during the debounce, then the model call
-        client.workspace_did_change_configuration(
-            types.DidChangeConfigurationParams(
-                settings={"completion": {"debounce_ms": debounce_ms}}
-            )
-        )
-        await asyncio.sleep(0.1)
-        count = len((await stats(client))["records"])
-        pending = asyncio.ensure_future(inline(client, uri, *LINE_ENDS[0]))
-        await asyncio.sleep(wait)
-        type_text(client, uri, count + 2, 0, 0, "# edited\n")  # the document moves on
-        assert await asyncio.wait_for(pending, 20) is None
-        assert (await stats(client))["records"][-1]["outcome"] == "stale"
+    # The document changes during the debounce.
+    pending = asyncio.ensure_future(inline(client, uri, *LINE_ENDS[0]))
+    await asyncio.sleep(0.1)
+    type_text(client, uri, 2, 0, 0, "# edited\n")
+    assert await asyncio.wait_for(pending, 30) is None
+    assert (await stats(client))["records"][-1]["outcome"] == "stale"
+
+    # The document changes while the daemon generates (a long answer, to be sure it runs).
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings=options(debounce_ms=0, max_tokens=400))
+    )
+    await asyncio.sleep(0.1)
+    line, char = LINE_ENDS[1]
+    pending = asyncio.ensure_future(inline(client, uri, line + 1, char))  # one line added
+    await wait_running(model_client)
+    type_text(client, uri, 3, 0, 0, "# again\n")
+    assert await asyncio.wait_for(pending, 30) is None
+    record = (await stats(client))["records"][-1]
+    assert record["outcome"] == "stale" and record["model_ms"] > 0
 
 
 async def test_newer_request_supersedes_and_cancel_request_stops_the_model(
@@ -136,9 +155,7 @@ async def test_newer_request_supersedes_and_cancel_request_stops_the_model(
 
     # A long generation, to cancel while it runs.
     client.workspace_did_change_configuration(
-        types.DidChangeConfigurationParams(
-            settings={"completion": {"max_tokens": 400, "debounce_ms": 0}}
-        )
+        types.DidChangeConfigurationParams(settings=options(debounce_ms=0, max_tokens=400))
     )
     await asyncio.sleep(0.1)
 
@@ -157,16 +174,8 @@ async def test_newer_request_supersedes_and_cancel_request_stops_the_model(
         )
     )
 
-    async def running() -> bool:
-        return (await asyncio.to_thread(model_client.health))["queue"]["running"] > 0
-
-    for _ in range(200):
-        if await running():
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("the model call never started")
-    msg_id = max(client.protocol._request_futures, key=str)
+    await wait_running(model_client)
+    (msg_id,) = client.protocol._request_futures  # the one LSP request in flight
     client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
     with pytest.raises(JsonRpcException) as error:
         await request
