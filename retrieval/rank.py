@@ -18,8 +18,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from retrieval.parse import definition_terms
 from retrieval.rank_graph import file_neighbors, personalized_pagerank
-from retrieval.rank_lexical import bm25_scores
+from retrieval.rank_lexical import _name_index, bm25_scores
 
 if TYPE_CHECKING:
     from retrieval.index import RepoIndex
@@ -288,6 +289,31 @@ def _module_members(index: RepoIndex, f: str, w: float, bump, depth: int) -> Non
             _module_members(index, g, w * 0.5, bump, depth=1)
 
 
+def _callers(index: RepoIndex, q: Query, bump) -> None:
+    """Functions that use the changed definitions' names (their callers), in any file."""
+    maps = index.maps()
+    for path, i, _s in q.focus:
+        tags = index.tags(path)
+        name, kind = tags.defs[i][0], tags.defs[i][1]
+        if kind not in ("function", "method", "class") or len(name) < 3:
+            continue
+        users = maps.refs.get(name, {})
+        if not users or len(users) > 60:
+            continue  # a name used everywhere says little about who calls this one
+        w = 3.0 / math.sqrt(len(users))
+        for f in users:
+            ft = index.tags(f)
+            if ft is None:
+                continue
+            k = _name_index(ft).get(name)
+            if k is None:
+                continue
+            for j, terms in enumerate(definition_terms(ft)):
+                d = ft.defs[j]
+                if (f, j) != (path, i) and d[1] in ("function", "method") and k in terms:
+                    bump(f, j, w, f"uses {name!r} (a caller)")
+
+
 def rank_definitions(index: RepoIndex, q: Query, *, explain: bool = False) -> list[Ranked]:
     """Definitions ranked for query `q`, best first (files in q.exclude left out)."""
     maps = index.maps()
@@ -307,6 +333,8 @@ def rank_definitions(index: RepoIndex, q: Query, *, explain: bool = False) -> li
 
     for path, i, s in q.focus:
         bump(path, i, s, "encloses a change", body=True)
+    if q.focus:
+        _callers(index, q, bump)
 
     imports = index.imports_of(q.path) if q.path else None
     imported_names = imports.names if imports else {}

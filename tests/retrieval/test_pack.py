@@ -92,6 +92,19 @@ def test_context_for_changes_includes_enclosing_definition(index):
     _check_items(index, ctx, 400, estimate_tokens)
 
 
+def test_context_for_changes_includes_callers(index):
+    ctx = index.context_for_changes(
+        {"pkg/util.py": [(2, 2)]}, budget=300, count_tokens=estimate_tokens, explain=True
+    )
+
+    def covers(path, line):
+        return any(i.path == path and i.start_line <= line <= i.end_line for i in ctx.items)
+
+    assert covers("pkg/util.py", 1)  # fmt_money, the changed function
+    assert covers("pkg/service.py", 5)  # pay() calls fmt_money
+    assert "caller" in " ".join(i.reason for i in ctx.items)
+
+
 def test_typescript_receiver(index):
     buf = 'import { Account } from "./account";\nexport function f(a: Account) { return a.'
     ctx = index.context_for_position(
