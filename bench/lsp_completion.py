@@ -11,6 +11,8 @@ REPO as an editor would, waits for the index, then prints one JSON object on its
   overhead_client_ms_* is the same measured by this client (request sent to answer
   received, minus the model call): it adds the JSON-RPC transport.
   overhead_prepare_ms_* is the part spent on the index thread (retrieval, prompt building).
+- overhead_same_line_ms_*: the same for the 10 keystrokes below (one line: the context
+  retrieved for the line is reused, so no retrieval runs).
 - storm_model_calls: model calls made while 50 inlineCompletion requests, each after a typed
   character, arrive over 2 seconds on one document (default debounce). Target <= 5.
 - storm_last_matches: the last request of the storm was answered for the final document
@@ -266,7 +268,11 @@ async def keystrokes(bench: Bench, model_client: Any) -> dict[str, Any]:
         await bench.inline(uri, line, char + i + 1)
     after = await asyncio.to_thread(engine_counters, model_client)
     after_stats = await bench.stats()
+    typed = after_stats["records"][-KEYSTROKES:]
+    same_line = [r["total_ms"] - r["model_ms"] - r["debounce_ms"] for r in typed]
     return {
+        "overhead_same_line_ms_p50": percentile(same_line, 0.5),
+        "overhead_same_line_ms_p95": percentile(same_line, 0.95),
         "computed_tokens_per_keystroke": round(
             (after["computed_tokens"] - before["computed_tokens"]) / KEYSTROKES, 1
         ),
