@@ -54,6 +54,16 @@ def _owners(config) -> list[int]:
     return owners
 
 
+def _inert_token_ids(tokenizer) -> frozenset[int]:
+    """Added tokens that carry no text for us (fillers, padding, media): never shown as text."""
+    control = {t.EOS, t.TURN_OPEN, t.TURN_CLOSE, *t.OTHER_SPECIALS}
+    return frozenset(
+        index
+        for index, token in tokenizer.added_tokens_decoder.items()
+        if str(token) not in control
+    )
+
+
 class Engine:
     """A loaded Gemma 4 text model with its tokenizer, KV caches and prefix cache."""
 
@@ -77,6 +87,7 @@ class Engine:
         self.chunk = max(1, int(settings.prefill_chunk))
         self.prefix_cache = PrefixCache(int(settings.prefix_cache_mib) * 2**20)
         self.stop_ids = self._stop_ids()
+        self.hidden_ids = _inert_token_ids(tokenizer)
         self.live: set[Sequence] = set()
         self.counters = {
             "prompt_tokens": 0,
@@ -296,7 +307,7 @@ class Engine:
         self.counters["generated_tokens"] += 1
         if token in self.stop_ids:
             return self._finish(seq, token, "stop", "")
-        seq.next_delta(self.tokenizer)
+        seq.next_delta(self.tokenizer, self.hidden_ids)
         text, stopped = seq.take_text(final=False)
         if stopped:
             return self._finish(seq, token, "stop", text)

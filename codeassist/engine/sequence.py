@@ -48,13 +48,19 @@ class Sequence:
     def in_prefill(self) -> bool:
         return self.prefilled < len(self.prompt_ids)
 
-    def next_delta(self, tokenizer) -> None:
-        """Decode the newest token into self.text (held while it ends in a partial character)."""
+    def next_delta(self, tokenizer, hidden: frozenset[int] = frozenset()) -> None:
+        """Decode the newest token into self.text (held while it ends in a partial character).
+
+        Control tokens stay in the text (parsers need the markers); ids in hidden (fillers such
+        as `<unused7>`, `<pad>`) are left out of it.
+        """
         ids = self.generated
-        before = tokenizer.decode(
-            ids[self.prefix_offset : self.read_offset], skip_special_tokens=False
-        )
-        after = tokenizer.decode(ids[self.prefix_offset :], skip_special_tokens=False)
+
+        def decode(part: list[int]) -> str:
+            return tokenizer.decode([i for i in part if i not in hidden], skip_special_tokens=False)
+
+        before = decode(ids[self.prefix_offset : self.read_offset])
+        after = decode(ids[self.prefix_offset :])
         if len(after) > len(before) and not after.endswith("\ufffd"):
             self.text += after[len(before) :]
             self.prefix_offset, self.read_offset = self.read_offset, len(ids)

@@ -151,3 +151,18 @@ def test_stats_count_tokens(make_engine):
     assert stats["prompt_tokens"] == len(prompt) == stats["computed_tokens"]
     assert stats["generated_tokens"] == 5 and stats["reused_tokens"] == 0
     assert stats["device"] == "cpu" and stats["weights_bytes"] > 0
+
+
+def test_filler_tokens_never_reach_the_text_but_control_tokens_do(nf4_engine):
+    engine = nf4_engine
+    unused = engine.tokenizer.convert_tokens_to_ids("<unused7>")
+    channel = engine.tokenizer.convert_tokens_to_ids("<|channel>")
+    assert unused in engine.hidden_ids and channel not in engine.hidden_ids
+    texts = []
+    for seed in range(4):
+        outputs = list(
+            engine.generate(engine.encode("<bos>x"), SamplingParams(max_tokens=48, seed=seed))
+        )
+        texts.append("".join(o.text for o in outputs))
+    assert not any("<unused" in text or "<pad>" in text for text in texts)
+    assert any(text.strip() for text in texts)
