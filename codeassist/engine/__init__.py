@@ -18,8 +18,17 @@ Public API (see /work/coord/HELPERS.md, "Engine"):
 - `codeassist.engine.plan.context_limit(model, gpu_memory_bytes) -> int`, `plan.memory_plan(...)`
 """
 
-from codeassist.engine.engine import ChatOutput, Engine
-from codeassist.engine.sampling import SamplingParams, StepOutput
-from codeassist.engine.sequence import Sequence
+import logging
+import os
+
+# Nothing leaves the machine: no Hugging Face Hub calls, not even from libraries that would fetch
+# kernels at import (bitsandbytes tries `kernels-community` on CPUs with AVX512-BF16), and no
+# warning about the kernel it then does without.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+
+from codeassist.engine.engine import ChatOutput, Engine  # noqa: E402
+from codeassist.engine.sampling import SamplingParams, StepOutput  # noqa: E402
+from codeassist.engine.sequence import Sequence  # noqa: E402
 
 __all__ = ["ChatOutput", "Engine", "SamplingParams", "Sequence", "StepOutput"]
