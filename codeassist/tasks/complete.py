@@ -18,6 +18,7 @@ from typing import Any, Literal
 from codeassist.config import CompletionSettings
 from codeassist.gemma4.prompt import render_chat
 from codeassist.tasks.postprocess import FENCE, clean_suggestion
+from retrieval.languages import language_for
 
 Mode = Literal["line", "block"]
 CountTokens = Callable[[str], int]
@@ -39,31 +40,6 @@ SYSTEM_PROMPT = (
     "the cursor: continue it exactly where it stops with the code that belongs at the cursor, "
     "then close the code block with ```. Write only code, no explanations."
 )
-
-LANGUAGE_TAGS = {
-    ".py": "python",
-    ".pyi": "python",
-    ".js": "javascript",
-    ".jsx": "jsx",
-    ".ts": "typescript",
-    ".tsx": "tsx",
-    ".go": "go",
-    ".rs": "rust",
-    ".java": "java",
-    ".c": "c",
-    ".h": "c",
-    ".cc": "cpp",
-    ".cpp": "cpp",
-    ".hpp": "cpp",
-    ".rb": "ruby",
-    ".html": "html",
-    ".md": "markdown",
-    ".toml": "toml",
-    ".json": "json",
-    ".yaml": "yaml",
-    ".yml": "yaml",
-    ".sh": "bash",
-}
 
 
 @dataclass
@@ -185,10 +161,7 @@ def cut_windows(
 
 def language_tag(path: str, language: str = "") -> str:
     """The code-fence tag for a file."""
-    if language:
-        return language
-    dot = path.rfind(".")
-    return LANGUAGE_TAGS.get(path[dot:].lower(), "") if dot >= 0 else ""
+    return language or language_for(path) or ""
 
 
 def drop_overlapping(
