@@ -61,6 +61,7 @@ class RepoIndex:
         self._imports: dict[str, ResolvedImports] = {}
         self._keys: dict[str, tuple[str, str]] = {}  # path -> (content hash, lang)
         self._buffer_versions: dict[str, int] = {}
+        self._buffer_lines: dict[str, tuple[str, list[str]]] = {}  # path -> (text, its lines)
         self._counter = itertools.count(1)
         self.summary = IndexSummary()
 
@@ -245,7 +246,10 @@ class RepoIndex:
         """The lines of a path (buffer first), without line endings; [] when unreadable."""
         buf = self._buffers.get(path)
         if buf is not None:
-            return buf[0].split("\n")
+            got = self._buffer_lines.get(path)
+            if got is None or got[0] is not buf[0]:
+                got = self._buffer_lines[path] = (buf[0], buf[0].split("\n"))
+            return got[1]
         cached = self._texts.get(path)
         if cached is not None:
             self._texts.move_to_end(path)
@@ -286,6 +290,7 @@ class RepoIndex:
         rel = self.relpath(path)
         old = self.tags(rel)
         if text is None:
+            self._buffer_lines.pop(rel, None)
             if self._buffers.pop(rel, None) is None:
                 return
         else:

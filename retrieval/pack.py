@@ -51,17 +51,28 @@ class _Packer:
     def text(self, path: str, start: int, end: int) -> str:
         return "\n".join(self.index.lines(path)[start - 1 : end])
 
-    def tokens(self, path: str, start: int, end: int, text: str) -> int:
-        """count(text), remembered per (file version, span) across queries."""
+    def span(self, path: str, start: int, end: int) -> list:
+        """[length, blank, tokens or None] of a span, remembered per (file version, span).
+
+        Tokens are counted on first need only; the text is rebuilt only when it is needed.
+        """
         version = self.versions.get(path)
         if version is None:
             version = self.versions[path] = self.index.version(path)
         key = (path, version, start, end)
         cache = self.cache
-        n = cache.get(key)
-        if n is None:
-            n = cache[key] = self.count(text)
-        return n
+        got = cache.get(key)
+        if got is None:
+            text = self.text(path, start, end)
+            got = cache[key] = [len(text), not text.strip(), None]
+        return got
+
+    def span_tokens(self, path: str, start: int, end: int) -> int:
+        """count(text of the span), remembered across queries."""
+        got = self.span(path, start, end)
+        if got[2] is None:
+            got[2] = self.count(self.text(path, start, end))
+        return got[2]
 
     def add(
         self, path: str, start: int, end: int, kind: str, score: float, reason: str, limit: int
@@ -69,21 +80,23 @@ class _Packer:
         """Add a span unless it is already covered or does not fit under `limit` tokens used."""
         if self.covered(path, start, end):
             return True
-        text = self.text(path, start, end)
-        if not text.strip():
+        length, blank, tokens = self.span(path, start, end)
+        if blank:
             return False
-        if len(text) > 16 * max(limit - self.used, 0) + 64:
+        if length > 16 * max(limit - self.used, 0) + 64:
             return False  # far too long for what is left under any code tokenizer: skip counting
         # items this span swallows give their tokens back
         inner = [(path, s, e) for s, e in self.by_file.get(path, ()) if start <= s and e <= end]
         refund = sum(self.items[k].tokens for k in inner)
-        tokens = self.tokens(path, start, end, text)
+        if tokens is None:
+            tokens = self.span_tokens(path, start, end)
         if self.used - refund + tokens > limit:
             return False
         for k in inner:
             del self.items[k]
             self.by_file[path].remove((k[1], k[2]))
         self.used += tokens - refund
+        text = self.text(path, start, end)
         self.items[(path, start, end)] = ContextItem(
             path, start, end, tokens, kind, round(score, 4), text, reason if self.explain else ""
         )
@@ -112,8 +125,7 @@ def pack(
     # how much more than its header a short definition may cost to be taken whole
     slack = (1.0, 0) if budget <= 2048 else (2.0, 24)
 
-    def span_tokens(path: str, start: int, end: int) -> int:
-        return p.tokens(path, start, end, p.text(path, start, end))
+    span_tokens = p.span_tokens
 
     def header(r: Ranked, limit: int) -> bool:
         tags = index.tags(r.path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 from typing import TYPE_CHECKING
 
@@ -68,7 +69,7 @@ def personalized_pagerank(index: RepoIndex, seeds: dict[str, float]) -> dict[str
                 nxt[g] = nxt.get(g, 0.0) + ALPHA * w * e
         if not nxt:
             break
-        frontier = dict(sorted(nxt.items(), key=lambda kv: -kv[1])[:KEEP])
+        frontier = dict(heapq.nlargest(KEEP, nxt.items(), key=lambda kv: kv[1]))
         for f, w in frontier.items():
             rank[f] = rank.get(f, 0.0) + (1 - ALPHA) * w
     return rank

@@ -30,6 +30,25 @@ def _name_index(tags: FileTags) -> dict[str, int]:
     return got
 
 
+def _postings(tags: FileTags) -> tuple[dict[int, list[int]], list[float]]:
+    """Per file, cached: term index -> definitions using it, and each definition's BM25 norm."""
+    got = tags.__dict__.get("_postings")
+    if got is None:
+        all_terms = definition_terms(tags)
+        avg = sum(len(t) for t in all_terms) / len(all_terms) or 1.0
+        postings: dict[int, list[int]] = {}
+        for i, def_terms in enumerate(all_terms):
+            for t in def_terms:
+                lst = postings.get(t)
+                if lst is None:
+                    postings[t] = [i]
+                else:
+                    lst.append(i)
+        norms = [(K1 + 1) / (1 + K1 * (1 - B + B * len(t) / avg)) for t in all_terms]
+        got = tags.__dict__["_postings"] = (postings, norms)
+    return got
+
+
 def bm25_scores(
     index: RepoIndex,
     terms: dict[str, float],
@@ -56,21 +75,17 @@ def bm25_scores(
         tags = index.tags(path)
         if tags is None or not tags.defs:
             continue
-        all_terms = definition_terms(tags)
         names = _name_index(tags)
-        wanted = {names[t]: w for t, w in weights.items() if t in names}
+        wanted = sorted((names[t], w) for t, w in weights.items() if t in names)
         if not wanted:
             continue
-        avg = sum(len(t) for t in all_terms) / len(all_terms) or 1.0
-        for i, def_terms in enumerate(all_terms):
-            s = 0.0
-            for t in def_terms:
-                w = wanted.get(t)
-                if w is not None:
-                    s += w
-            if s:
-                norm = (K1 + 1) / (1 + K1 * (1 - B + B * len(def_terms) / avg))
-                acc[(path, i)] = s * norm
+        postings, norms = _postings(tags)
+        sums: dict[int, float] = {}
+        for k, w in wanted:  # ascending term index: the order each definition lists them
+            for i in postings.get(k, ()):
+                sums[i] = sums.get(i, 0.0) + w
+        for i in sorted(sums):  # in definition order, as ties are broken by it
+            acc[(path, i)] = sums[i] * norms[i]
     if not acc:
         return {}
     best = sorted(acc.items(), key=lambda kv: -kv[1])[:limit]
