@@ -40,6 +40,11 @@ def prepare_socket_dir(directory: Path) -> None:
             f"socket directory {directory} belongs to uid {info.st_uid}, not to you; "
             "choose a --socket path in a directory you own."
         )
+    if info.st_mode & 0o077 and not info.st_mode & 0o022:
+        # Ours and never writable by others (e.g. made 0755 by an earlier tool): nobody else
+        # could have put anything in it, so closing it is safe.
+        os.chmod(directory, 0o700)
+        info = directory.stat()
     if info.st_mode & 0o077:
         raise UserError(
             f"socket directory {directory} is open to other users "
