@@ -18,7 +18,7 @@ from retrieval.files import MAX_BYTES, is_secret, list_files, stat_file
 from retrieval.imports import ModuleTable, ResolvedImports, resolve_imports
 from retrieval.languages import language_for
 from retrieval.model import Definition, IndexSummary, PackedContext, Reference
-from retrieval.parse import FileTags, parse_source, reference_positions
+from retrieval.parse import FileTags, ParsedText, parse_incremental, reference_positions
 
 # progress(done, total, cache_hits): called while indexing
 Progress = Callable[[int, int, int], None]
@@ -62,6 +62,7 @@ class RepoIndex:
         self._keys: dict[str, tuple[str, str]] = {}  # path -> (content hash, lang)
         self._buffer_versions: dict[str, int] = {}
         self._buffer_lines: dict[str, tuple[str, list[str]]] = {}  # path -> (text, its lines)
+        self._parsed: dict[str, ParsedText] = {}  # path -> buffer's last tree (incremental)
         self._counter = itertools.count(1)
         self.summary = IndexSummary()
 
@@ -291,6 +292,7 @@ class RepoIndex:
         old = self.tags(rel)
         if text is None:
             self._buffer_lines.pop(rel, None)
+            self._parsed.pop(rel, None)
             if self._buffers.pop(rel, None) is None:
                 return
         else:
@@ -298,8 +300,11 @@ class RepoIndex:
             if lang is None or is_secret(rel):
                 return
             data = text.encode("utf-8", "surrogatepass")
-            too_big = len(data) > self.max_file_bytes
-            tags = FileTags(lang=lang) if too_big else parse_source(data, lang)
+            if len(data) > self.max_file_bytes:
+                tags = FileTags(lang=lang)
+                self._parsed.pop(rel, None)
+            else:
+                tags, self._parsed[rel] = parse_incremental(data, lang, self._parsed.get(rel))
             self._buffers[rel] = (text, tags)
             self._buffer_versions[rel] = next(self._counter)
         self._touch(rel)
@@ -353,6 +358,9 @@ class RepoIndex:
         # the file's own out-edges change; other files' edges to it refresh on refresh()
         self.__dict__.get("_neighbors", {}).pop(rel, None)
         if self._maps is not None:
+            if old is not None and new is not None:
+                self._maps.replace(rel, old, new)
+                return
             if old is not None:
                 self._maps.remove(rel, old)
             if new is not None:
@@ -541,6 +549,21 @@ class _Maps:
         self.files += 1
         if self._refs is not None:
             for name, n in zip(tags.names, tags.counts, strict=False):
+                self._refs.setdefault(name, {})[path] = n
+
+    def replace(self, path: str, old: FileTags, new: FileTags) -> None:
+        """remove(path, old) then add(path, new), skipping what the edit left unchanged."""
+        same_defs = len(old.defs) == len(new.defs) and all(
+            a[0] == b[0] for a, b in zip(old.defs, new.defs, strict=True)
+        )
+        if not same_defs or old.names != new.names:
+            self.remove(path, old)
+            self.add(path, new)
+            return
+        # the same definition names at the same indices and the same names used: only the
+        # reference counts can differ (typing inside a line, moving code around)
+        if self._refs is not None and old.counts != new.counts:
+            for name, n in zip(new.names, new.counts, strict=False):
                 self._refs.setdefault(name, {})[path] = n
 
     def remove(self, path: str, tags: FileTags) -> None:

@@ -7,8 +7,9 @@ from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import accumulate
 
-from tree_sitter import Node, Parser, Query, QueryCursor
+from tree_sitter import Node, Parser, Query, QueryCursor, Tree
 
 from retrieval.languages import grammar
 from retrieval.queries import DEFINITIONS, REFERENCE_KINDS
@@ -71,11 +72,7 @@ _KEYWORDS["cpp"] = _KEYWORDS["c"] | frozenset(
 def _line_offsets(data: bytes) -> list[int]:
     """Byte offset of the start of each line, plus len(data) at the end."""
     offsets = [0]
-    find = data.find
-    pos = find(b"\n")
-    while pos >= 0:
-        offsets.append(pos + 1)
-        pos = find(b"\n", pos + 1)
+    offsets += accumulate(len(line) + 1 for line in data.split(b"\n")[:-1])
     offsets.append(len(data))
     return offsets
 
@@ -167,8 +164,74 @@ def _signature_end(node: Node) -> int:
 
 def parse_source(data: bytes, lang: str) -> FileTags:
     """Parse `data` as `lang`; never raises on bad code (error nodes are counted and skipped)."""
+    return tags_from_tree(_compiled(lang).parser.parse(data), data, lang)
+
+
+@dataclass
+class ParsedText:
+    """A buffer's bytes and its syntax tree, kept so the next version re-parses incrementally."""
+
+    data: bytes
+    tree: Tree
+    lang: str
+
+
+def _common_prefix(a: bytes, b: bytes) -> int:
+    """Length of the longest common prefix (binary search over slice compares, C speed)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _point(data: bytes, offset: int) -> tuple[int, int]:
+    """(row, byte column) of a byte offset."""
+    row = data.count(b"\n", 0, offset)
+    return row, offset - (data.rfind(b"\n", 0, offset) + 1)
+
+
+def parse_incremental(
+    data: bytes, lang: str, previous: ParsedText | None = None
+) -> tuple[FileTags, ParsedText]:
+    """parse_source, reusing `previous` (the last version of the same buffer) when given.
+
+    The one edited region (common prefix and suffix stripped) is applied to the old tree with
+    Tree.edit, and tree-sitter re-parses only what that edit touched; the tags are the same
+    as a full parse's.
+    """
+    parser = _compiled(lang).parser
+    if previous is None or previous.lang != lang:
+        tree = parser.parse(data)
+    elif previous.data == data:
+        tree = previous.tree
+    else:
+        old = previous.data
+        start = _common_prefix(old, data)
+        room = min(len(old), len(data)) - start
+        # common suffix, not overlapping the prefix: a prefix of the reversed tails
+        tail = _common_prefix(old[start:][::-1], data[start:][::-1])
+        tail = min(tail, room)
+        old_end, new_end = len(old) - tail, len(data) - tail
+        tree = previous.tree.copy()
+        tree.edit(
+            start_byte=start,
+            old_end_byte=old_end,
+            new_end_byte=new_end,
+            start_point=_point(old, start),
+            old_end_point=_point(old, old_end),
+            new_end_point=_point(data, new_end),
+        )
+        tree = parser.parse(data, tree)
+    return tags_from_tree(tree, data, lang), ParsedText(data, tree, lang)
+
+
+def tags_from_tree(tree: Tree, data: bytes, lang: str) -> FileTags:
+    """The tags of `data`, given its syntax tree."""
     c = _compiled(lang)
-    tree = c.parser.parse(data)
     root = tree.root_node
     tags = FileTags(lang=lang, lines=data.count(b"\n") + 1)
     tags.errors = 1 if root.has_error else 0

@@ -125,3 +125,28 @@ def test_bad_paths_and_lines(app_repo, tmp_path):
         idx.context_for_position("pkg/util.py", 999, 0, buffer=None, budget=100, count_tokens=len)
     with pytest.raises(PathError, match="not a directory"):
         RepoIndex.open(tmp_path / "missing", None)
+
+
+def test_buffer_edits_reparse_incrementally_and_match_a_fresh_index(app_repo):
+    idx = RepoIndex.open(app_repo, None)
+    idx.maps()
+    path = "pkg/util.py"
+    text = (app_repo / path).read_text()
+    idx.update_buffer(path, text)
+    # keystrokes: a new function typed a character at a time, then a line deleted
+    for i in range(1, 25):
+        idx.update_buffer(path, text + "\ndef typed_fn(y):\n    return y"[:i])
+    idx.update_buffer(path, text + "\ndef typed_fn(y):\n    return y\n")
+    final = "\n".join(text.split("\n")[1:]) + "\ndef typed_fn(y):\n    return y\n"
+    idx.update_buffer(path, final)
+    assert idx._parsed[path].data == final.encode()  # the kept tree follows the buffer
+    fresh = RepoIndex.open(app_repo, None)
+    fresh.update_buffer(path, final)
+    assert idx.tags(path) == fresh.tags(path)
+    names = {d.name for d in fresh.definitions("typed_fn")} | {"fmt_money"}
+    for name in sorted(names):
+        assert idx.definitions(name) == fresh.definitions(name)
+    assert idx.maps().df == fresh.maps().df  # document frequencies kept in step
+    idx.update_buffer(path, None)
+    assert path not in idx._parsed
+    assert idx.definitions("typed_fn") == []

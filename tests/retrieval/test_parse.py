@@ -81,3 +81,31 @@ def test_reference_columns_are_characters_not_bytes():
     code = "s = 'é'; val = 1\nprint(val)\n".encode()
     refs = reference_positions(code, "python", "val")
     assert refs[0] == (1, 9, 12)
+
+
+@pytest.mark.parametrize("lang", sorted(SNIPPETS))
+def test_incremental_reparse_matches_a_full_parse(lang):
+    """Edits through the kept tree (tree.edit + reparse) give exactly a full parse's tags."""
+    import random
+
+    from retrieval.parse import parse_incremental
+
+    _path, code, _defs, _ref = SNIPPETS[lang]
+    data = code.encode()
+    _tags, kept = parse_incremental(data, lang)
+    rng = random.Random(lang)
+    for step in range(12):
+        pos = rng.randrange(len(data) + 1)
+        if step % 3 == 0:  # delete a stretch (may cut a definition in two)
+            data = data[:pos] + data[pos + rng.randint(1, 30) :]
+        elif step % 3 == 1:  # type a word
+            data = data[:pos] + b"zz_new" + data[pos:]
+        else:  # paste a copy of another stretch, new lines included
+            src = rng.randrange(len(data))
+            data = data[:pos] + data[src : src + 80] + data[pos:]
+        tags, kept = parse_incremental(data, lang, kept)
+        assert tags == parse_source(data, lang), f"step {step}"
+    # back to the original text: the original definitions again
+    tags, kept = parse_incremental(code.encode(), lang, kept)
+    assert tags == parse_source(code.encode(), lang)
+    assert [d[0] for d in tags.defs] == [d[0] for d in parse_source(code.encode(), lang).defs]
