@@ -162,10 +162,11 @@ def pack(
     for r in cands:
         if r.body:
             body(r, budget)
+    misses = 0  # in a row: once this many headers in a row do not fit, the rest rarely do
     for r in cands:
-        if p.used >= header_limit:
+        if p.used >= header_limit or misses > 60:
             break
-        header(r, header_limit)
+        misses = 0 if header(r, header_limit) else misses + 1
     # 2. bodies for the best-ranked, in rank order, while they fit
     misses = 0
     for r in cands:
