@@ -541,6 +541,48 @@ class _Maps:
 
     def add(self, path: str, tags: FileTags) -> None:
         self.table.add(path)
+        self._add_defs(path, tags)
+        self.df.update(tags.names)
+        self.files += 1
+        if self._refs is not None:
+            for name, n in zip(tags.names, tags.counts, strict=False):
+                self._refs.setdefault(name, {})[path] = n
+
+    def replace(self, path: str, old: FileTags, new: FileTags) -> None:
+        """remove(path, old) then add(path, new), touching only what the edit changed."""
+        same_defs = len(old.defs) == len(new.defs) and all(
+            a[0] == b[0] for a, b in zip(old.defs, new.defs, strict=True)
+        )
+        if not same_defs:  # entries are (path, def index): redo this file's
+            self._drop_defs(path, old)
+            self._add_defs(path, new)
+        if old.names != new.names:
+            before, after = set(old.names), set(new.names)
+            gone, came = before - after, after - before
+            self.df.subtract(gone)
+            self.df.update(came)
+            if self._refs is not None:
+                for name in gone:
+                    m = self._refs.get(name)
+                    if m is not None:
+                        m.pop(path, None)
+                        if not m:
+                            del self._refs[name]
+        if self._refs is not None and (old.names != new.names or old.counts != new.counts):
+            for name, n in zip(new.names, new.counts, strict=False):
+                self._refs.setdefault(name, {})[path] = n
+
+    def _drop_defs(self, path: str, tags: FileTags) -> None:
+        for d in tags.defs:
+            self._def_files.pop(d[0], None)
+        for d in tags.defs:
+            lst = self.defs.get(d[0])
+            if lst:
+                lst[:] = [e for e in lst if e[0] != path]
+                if not lst:
+                    del self.defs[d[0]]
+
+    def _add_defs(self, path: str, tags: FileTags) -> None:
         for d in tags.defs:
             self._def_files.pop(d[0], None)
         defs = self.defs
@@ -550,36 +592,9 @@ class _Maps:
                 defs[d[0]] = [(path, i)]
             else:
                 lst.append((path, i))
-        self.df.update(tags.names)
-        self.files += 1
-        if self._refs is not None:
-            for name, n in zip(tags.names, tags.counts, strict=False):
-                self._refs.setdefault(name, {})[path] = n
-
-    def replace(self, path: str, old: FileTags, new: FileTags) -> None:
-        """remove(path, old) then add(path, new), skipping what the edit left unchanged."""
-        same_defs = len(old.defs) == len(new.defs) and all(
-            a[0] == b[0] for a, b in zip(old.defs, new.defs, strict=True)
-        )
-        if not same_defs or old.names != new.names:
-            self.remove(path, old)
-            self.add(path, new)
-            return
-        # the same definition names at the same indices and the same names used: only the
-        # reference counts can differ (typing inside a line, moving code around)
-        if self._refs is not None and old.counts != new.counts:
-            for name, n in zip(new.names, new.counts, strict=False):
-                self._refs.setdefault(name, {})[path] = n
 
     def remove(self, path: str, tags: FileTags) -> None:
-        for d in tags.defs:
-            self._def_files.pop(d[0], None)
-        for d in tags.defs:
-            lst = self.defs.get(d[0])
-            if lst:
-                lst[:] = [e for e in lst if e[0] != path]
-                if not lst:
-                    del self.defs[d[0]]
+        self._drop_defs(path, tags)
         self.df.subtract(tags.names)
         self.files -= 1
         if self._refs is not None:

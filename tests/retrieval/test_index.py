@@ -133,6 +133,7 @@ def test_buffer_edits_reparse_incrementally_and_match_a_fresh_index(app_repo):
     path = "pkg/util.py"
     text = (app_repo / path).read_text()
     idx.update_buffer(path, text)
+    assert idx.maps().refs  # built now, so the edits below must keep it in step
     # keystrokes: a new function typed a character at a time, then a line deleted
     for i in range(1, 25):
         idx.update_buffer(path, text + "\ndef typed_fn(y):\n    return y"[:i])
@@ -147,6 +148,9 @@ def test_buffer_edits_reparse_incrementally_and_match_a_fresh_index(app_repo):
     for name in sorted(names):
         assert idx.definitions(name) == fresh.definitions(name)
     assert idx.maps().df == fresh.maps().df  # document frequencies kept in step
+    mine = {n: m[path] for n, m in idx.maps().refs.items() if path in m}
+    assert mine == {n: m[path] for n, m in fresh.maps().refs.items() if path in m}
+    assert "typed_fn" in mine and "typed_f" not in mine  # names half-typed are gone again
     idx.update_buffer(path, None)
     assert path not in idx._parsed
     assert idx.definitions("typed_fn") == []
