@@ -515,6 +515,9 @@ class _Maps:
         self._tags_of = tags_of
         self._refs: dict[str, dict[str, int]] | None = None
         self._def_files: dict[str, frozenset[str]] = {}
+        # rank_graph's per-name edge data; () for names that link no files; dropped with
+        # _def_files whenever a name's definitions change
+        self.links: dict[str, tuple] = {}
 
     def def_files(self, name: str) -> frozenset[str]:
         """The files that define `name` (cached)."""
@@ -575,6 +578,7 @@ class _Maps:
     def _drop_defs(self, path: str, tags: FileTags) -> None:
         for d in tags.defs:
             self._def_files.pop(d[0], None)
+            self.links.pop(d[0], None)
         for d in tags.defs:
             lst = self.defs.get(d[0])
             if lst:
@@ -585,6 +589,7 @@ class _Maps:
     def _add_defs(self, path: str, tags: FileTags) -> None:
         for d in tags.defs:
             self._def_files.pop(d[0], None)
+            self.links.pop(d[0], None)
         defs = self.defs
         for i, d in enumerate(tags.defs):
             lst = defs.get(d[0])

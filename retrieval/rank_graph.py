@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 from typing import TYPE_CHECKING
@@ -14,6 +15,7 @@ STEPS = 2  # terms of the power series kept: files further than 2 hops get nothi
 KEEP = 24  # files kept after each step (the mass of the rest is small)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _quality(name: str) -> float:
     """Aider's observation: long specific names link files; `_private` and tiny names less."""
     q = 1.0
@@ -37,14 +39,17 @@ def file_neighbors(index: RepoIndex, path: str) -> dict[str, float]:
     out: dict[str, float] = {}
     if tags is not None:
         own = {d[0] for d in tags.defs}
-        def_files = maps.def_files
+        links = maps.links  # name -> (defining files, quality), filled on first use
+        sqrt = math.sqrt
         for name, count in zip(tags.names, tags.counts, strict=False):
-            if name in own:
+            link = links.get(name)
+            if link is None:
+                files = maps.def_files(name)
+                link = links[name] = (files, _quality(name)) if 0 < len(files) <= 25 else ()
+            if not link or name in own:
                 continue
-            files = def_files(name)
-            if not files or len(files) > 25:
-                continue
-            w = math.sqrt(count) * _quality(name) / len(files)
+            files, quality = link
+            w = sqrt(count) * quality / len(files)
             for f in files:
                 if f != path:
                     out[f] = out.get(f, 0.0) + w
