@@ -8,6 +8,7 @@ import itertools
 import os
 import sqlite3
 import time
+import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,7 @@ def _no_gc():
     collection that walked them all would stall a query by 50-70 ms now and then.
     """
     was = gc.isenabled()
+    gc.collect()  # garbage from before is not frozen with them (the frozen are not walked)
     gc.disable()
     try:
         yield
@@ -512,7 +514,9 @@ class _Maps:
         self.df: Counter[str] = Counter()
         self.files = 0
         self.table = ModuleTable(paths)
-        self._tags_of = tags_of
+        # weak: the index holds its maps, so a strong reference back would be a cycle, and
+        # frozen objects (see _no_gc) in a cycle are never freed
+        self._tags_of = weakref.WeakMethod(tags_of)
         self._refs: dict[str, dict[str, int]] | None = None
         self._def_files: dict[str, frozenset[str]] = {}
         # rank_graph's per-name edge data; () for names that link no files; dropped with
@@ -530,8 +534,9 @@ class _Maps:
     def refs(self) -> dict[str, dict[str, int]]:
         if self._refs is None:
             refs: dict[str, dict[str, int]] = {}
+            tags_of = self._tags_of()
             for path in self.table.paths:
-                t = self._tags_of(path)
+                t = tags_of(path)
                 if t is not None:
                     for name, n in zip(t.names, t.counts, strict=False):
                         m = refs.get(name)

@@ -476,6 +476,7 @@ def rank_definitions(index: RepoIndex, q: Query, *, explain: bool = False) -> li
         bump(p, i, 0.8 * s, "BM25 match with code near the cursor")
 
     out = sorted(scores.values(), key=lambda r: -r.score)
+    follow = None  # noqa: F841 (the recursive closure is a cycle holding the index: break it)
     return out
 
 

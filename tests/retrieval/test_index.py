@@ -154,3 +154,26 @@ def test_buffer_edits_reparse_incrementally_and_match_a_fresh_index(app_repo):
     idx.update_buffer(path, None)
     assert path not in idx._parsed
     assert idx.definitions("typed_fn") == []
+
+
+def test_a_dropped_index_is_freed_without_the_cycle_collector(app_repo):
+    """Its bulk-loaded objects are frozen for the collector, so no cycle may hold an index."""
+    import gc
+    import weakref
+
+    from retrieval import estimate_tokens
+
+    idx = RepoIndex.open(app_repo, None)
+    assert idx.maps().refs
+    text = (app_repo / "pkg/util.py").read_text()
+    idx.update_buffer("pkg/util.py", text + "\nx = 1\n")
+    idx.context_for_position(
+        "pkg/util.py", 2, 0, buffer=None, budget=512, count_tokens=estimate_tokens
+    )
+    dropped = weakref.ref(idx)
+    gc.disable()
+    try:
+        del idx
+        assert dropped() is None  # freed by reference counting alone
+    finally:
+        gc.enable()
