@@ -70,6 +70,7 @@ class RepoIndex:
         self._buffer_versions: dict[str, int] = {}
         self._buffer_lines: dict[str, tuple[str, list[str]]] = {}  # path -> (text, its lines)
         self._parsed: dict[str, ParsedText] = {}  # path -> buffer's last tree (incremental)
+        self.graph_generation = 0  # changes whenever any file's tags do (ranking memos)
         self._counter = itertools.count(1)
         self.summary = IndexSummary()
 
@@ -206,6 +207,7 @@ class RepoIndex:
         self._disk = fresh
         self._keys = entries
         self._maps = None
+        self.graph_generation += 1
         self.__dict__.pop("_neighbors", None)
         self._imports.clear()
         self._texts.clear()
@@ -361,6 +363,7 @@ class RepoIndex:
             self._recent.popitem(last=False)
 
     def _changed(self, rel: str, old: FileTags | None, new: FileTags | None) -> None:
+        self.graph_generation += 1
         self._imports.pop(rel, None)
         # the file's own out-edges change; other files' edges to it refresh on refresh()
         self.__dict__.get("_neighbors", {}).pop(rel, None)

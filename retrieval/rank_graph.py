@@ -61,7 +61,27 @@ def file_neighbors(index: RepoIndex, path: str) -> dict[str, float]:
 
 
 def personalized_pagerank(index: RepoIndex, seeds: dict[str, float]) -> dict[str, float]:
-    """PPR(seeds) ~ (1-a) * sum_k (a P)^k s, truncated at STEPS and pruned to KEEP files."""
+    """PPR(seeds) ~ (1-a) * sum_k (a P)^k s, truncated at STEPS and pruned to KEEP files.
+
+    Remembered per seeds until the graph changes (index.graph_generation: any edit or
+    refresh), so queries on new lines of an unchanged file skip it.
+    """
+    memo = index.__dict__.setdefault("_ppr_memo", {})
+    generation = index.graph_generation
+    if memo.get("generation") != generation:
+        memo.clear()
+        memo["generation"] = generation
+    key = tuple(seeds.items())
+    got = memo.get(key)
+    if got is None:
+        if len(memo) > 64:
+            memo.clear()
+            memo["generation"] = generation
+        got = memo[key] = _pagerank(index, seeds)
+    return dict(got)
+
+
+def _pagerank(index: RepoIndex, seeds: dict[str, float]) -> dict[str, float]:
     total = sum(seeds.values()) or 1.0
     frontier = {f: w / total for f, w in seeds.items()}
     rank: dict[str, float] = {}

@@ -177,3 +177,20 @@ def test_a_dropped_index_is_freed_without_the_cycle_collector(app_repo):
         assert dropped() is None  # freed by reference counting alone
     finally:
         gc.enable()
+
+
+def test_pagerank_memo_is_dropped_when_the_graph_changes(app_repo):
+    from retrieval.rank_graph import _pagerank, personalized_pagerank
+
+    idx = RepoIndex.open(app_repo, None)
+    seeds = {"pkg/service.py": 1.0}
+    first = personalized_pagerank(idx, seeds)
+    assert "pkg/util.py" in first and "pkg/models.py" in first
+    assert personalized_pagerank(idx, seeds) == first  # remembered
+    # service.py stops using util.py: util drops out of its PageRank at once
+    text = (app_repo / "pkg/service.py").read_text()
+    idx.update_buffer("pkg/service.py", text.replace("fmt_money", "str"))
+    after = personalized_pagerank(idx, seeds)
+    assert "pkg/util.py" not in after
+    idx.__dict__.pop("_neighbors", None)
+    assert after == _pagerank(idx, seeds)  # the same as computed from scratch
