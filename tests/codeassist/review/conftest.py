@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import threading
 import time
@@ -14,12 +13,6 @@ import pytest
 
 from codeassist.client import ChatResult, Usage
 from codeassist.gemma4.prompt import split_thinking
-
-_spec = importlib.util.spec_from_file_location(
-    "gitrepo", Path(__file__).parents[1] / "git" / "gitrepo.py"
-)
-gitrepo = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(gitrepo)
 
 RECORDED = Path(__file__).with_name("recorded")
 
@@ -61,18 +54,6 @@ class ReplayClient:
                         on_delta(kind, word + " ")
         finish = self.finish_reason if "<channel|>" not in raw else "stop"
         return ChatResult(answer, thinking, finish, Usage(100, len(raw) // 4, 0), "recorded")
-
-
-@pytest.fixture
-def make_repo(tmp_path):
-    counter = iter(range(1000))
-
-    def make():
-        root = tmp_path / f"repo{next(counter)}"
-        root.mkdir()
-        return gitrepo.GitRepo(root)
-
-    return make
 
 
 @pytest.fixture
