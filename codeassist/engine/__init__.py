@@ -1,6 +1,6 @@
 """The inference engine: a Gemma 4 text model in 4-bit on one GPU (or the CPU), step by step.
 
-Public API (see /work/coord/HELPERS.md, "Engine"):
+Public API (the daemon is its only caller):
 
 - `Engine.load(path, settings: EngineSettings | None) -> Engine`: local checkpoint folder or an HF
   cache id (offline only); CUDA if present else CPU; NF4 per `settings.quantize`.
