@@ -320,28 +320,19 @@ def review(
         )
     report("done")
     elapsed = time.monotonic() - started
+    if checked is not None and checked.dropped and not checked.findings:
+        problem = f"all {len(checked.dropped)} findings it returned were invalid: " + "; ".join(
+            sorted({d.reason for d in checked.dropped})[:5]
+        )
+        checked_dropped, checked = checked.dropped, None
+    else:
+        checked_dropped = []
     if checked is None:
         path = save_raw_output(changes.label, attempts, problem)
         return ReviewResult(
             "no_valid_findings",
             [],
-            prompt=prompt,
-            thinking=first.thinking or "",
-            answer=answer,
-            problem=problem,
-            raw_output_path=path,
-            usage=usage,
-            elapsed_s=elapsed,
-        )
-    if checked.dropped and not checked.findings:
-        problem = f"all {len(checked.dropped)} findings it returned were invalid: " + "; ".join(
-            sorted({d.reason for d in checked.dropped})[:5]
-        )
-        path = save_raw_output(changes.label, attempts, problem)
-        return ReviewResult(
-            "no_valid_findings",
-            [],
-            dropped=checked.dropped,
+            dropped=checked_dropped,
             prompt=prompt,
             thinking=first.thinking or "",
             answer=answer,
