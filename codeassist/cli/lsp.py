@@ -11,6 +11,11 @@ from codeassist.cli.common import fail
 
 
 def lsp(
+    stdio: bool = typer.Option(
+        False,
+        "--stdio",
+        help="Talk LSP over stdin/stdout (the default; accepted because editors' clients pass it).",
+    ),
     tcp: str = typer.Option(
         "",
         "--tcp",
@@ -22,6 +27,8 @@ def lsp(
 ) -> None:
     """Run the language server (editors start it; stdio by default)."""
     host, port = "", 0
+    if stdio and tcp:
+        fail("--stdio and --tcp are two transports; pass one of them.")
     if tcp:
         host, _, port_text = tcp.rpartition(":")
         if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:

@@ -1,35 +1,34 @@
-// The real `codeassist lsp`, driven through vscode-languageclient's own protocol layer with the
-// capabilities and initializationOptions the extension sends; the model is the tiny checkpoint.
+// The real `codeassist lsp`, started by vscode-languageclient's own code (LanguageClient.start():
+// its spawning of the extension's ServerOptions, its initialize, its handlers for server
+// requests) with the extension's createLanguageClient; only the `vscode` module is a stub
+// (editorHost.ts). A server that rejects the command line the client builds fails here. The
+// model is the tiny checkpoint.
 import { strict as assert } from "node:assert";
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { pathToFileURL } from "node:url";
 
-import { MessageConnection, StreamMessageReader, StreamMessageWriter, createMessageConnection } from "vscode-jsonrpc/node";
+import type { LanguageClient } from "vscode-languageclient/node";
 import {
   CompletionRequest,
   DidOpenTextDocumentNotification,
   ExecuteCommandRequest,
-  ExitNotification,
-  InitializeRequest,
   InitializeResult,
-  InitializedNotification,
   InlineCompletionItem,
   InlineCompletionList,
   InlineCompletionRequest,
   InlineCompletionTriggerKind,
-  ShutdownRequest,
 } from "vscode-languageserver-protocol";
 
 import { SERVER_COMMANDS } from "../commands";
 import { resolveServerCommand } from "../serverOptions";
-import { readExtensionSettings, toServerSettings } from "../settings";
-import { extensionClientCapabilities } from "./extensionCapabilities";
+import { Shown, installEditorHost } from "./editorHost";
 
 const TIMEOUT_MS = Number(process.env.CODEASSIST_TEST_TIMEOUT_MS ?? 240_000);
+const START_TIMEOUT_MS = 120_000;
 
 function isExecutableFile(p: string): boolean {
   try {
@@ -53,12 +52,26 @@ function serverCommand() {
   return cmd;
 }
 
+/** A LogOutputChannel that keeps every line (the client writes the server's stderr there). */
+function recordingChannel(lines: string[]) {
+  return new Proxy(
+    {},
+    {
+      get: (_t, prop) =>
+        prop === "then"
+          ? undefined
+          : (...args: unknown[]) => {
+              lines.push(`${String(prop)}: ${args.map((a) => (a instanceof Error ? a.message : String(a))).join(" ")}`);
+            },
+    },
+  );
+}
+
 let home: string;
 let repo: string;
-let env: NodeJS.ProcessEnv;
-let server: ChildProcess;
-let connection: MessageConnection;
-let stderr = "";
+let client: LanguageClient;
+const log: string[] = [];
+const shown: Shown[] = [];
 const notes: string[] = [];
 let initialized: InitializeResult;
 // The same file as the Neovim test's (tests/editors/test_neovim_plugin.py): with greedy sampling
@@ -81,23 +94,39 @@ const SOURCE = [
 ].join("\n");
 const FILE = path.join("pkg", "shapes.py");
 
+function diagnostics(): string {
+  return `\nshown: ${JSON.stringify(shown)}\nnotifications:\n${notes.join("\n")}\nclient log (server stderr):\n${log.join("\n").slice(-4000)}`;
+}
+
 before(async () => {
   const cmd = serverCommand();
   home = fs.mkdtempSync(path.join(os.tmpdir(), "codeassist-vscode-"));
   for (const sub of ["config", "cache", "state", "run"]) {
     fs.mkdirSync(path.join(home, sub), { mode: 0o700 });
   }
-  env = { ...process.env, HOME: home, XDG_CONFIG_HOME: path.join(home, "config"), XDG_CACHE_HOME: path.join(home, "cache"), XDG_STATE_HOME: path.join(home, "state"), XDG_RUNTIME_DIR: path.join(home, "run"), HF_HUB_OFFLINE: "1" };
-  for (const name of Object.keys(env)) {
+  // The client spawns the server with this process's environment, as VS Code's extension host
+  // does: a private HOME and XDG folders, and no CODEASSIST_* from the caller.
+  Object.assign(process.env, { HOME: home, XDG_CONFIG_HOME: path.join(home, "config"), XDG_CACHE_HOME: path.join(home, "cache"), XDG_STATE_HOME: path.join(home, "state"), XDG_RUNTIME_DIR: path.join(home, "run"), HF_HUB_OFFLINE: "1" });
+  const daemonSocket = process.env.CODEASSIST_TEST_DAEMON_SOCKET ?? "";
+  let model = process.env.CODEASSIST_TEST_MODEL ?? "";
+  for (const name of Object.keys(process.env)) {
     if (name.startsWith("CODEASSIST_")) {
-      delete env[name];
+      delete process.env[name];
     }
   }
-  let model = process.env.CODEASSIST_TEST_MODEL ?? "";
   if (model === "") {
     model = path.join(home, "tiny");
-    execFileSync(cmd.command, [...cmd.args.slice(0, -1), "model", "make-tiny", model], { env, stdio: "pipe" });
+    execFileSync(cmd.command, [...cmd.args.slice(0, -1), "model", "make-tiny", model], { stdio: "pipe" });
   }
+  // What only a test needs, written as a user would in config.toml: greedy sampling (the tiny
+  // model's output is then deterministic), the CPU engine without 4-bit weights, and the shared
+  // test daemon's socket when the pytest run provides one.
+  fs.mkdirSync(path.join(home, "config", "codeassist"));
+  const toml = ["[completion]", "temperature = 0", "", "[engine]", 'quantize = "none"', 'device = "cpu"', ""];
+  if (daemonSocket !== "") {
+    toml.push("[daemon]", `socket = ${JSON.stringify(daemonSocket)}`, "");
+  }
+  fs.writeFileSync(path.join(home, "config", "codeassist", "config.toml"), toml.join("\n"));
   repo = path.join(home, "repo");
   fs.mkdirSync(repo);
   fs.mkdirSync(path.join(repo, "pkg"));
@@ -106,69 +135,59 @@ before(async () => {
   execFileSync("git", ["-C", repo, "add", FILE]);
   execFileSync("git", ["-C", repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "init"]);
 
-  server = spawn(cmd.command, cmd.args, { cwd: repo, env, stdio: ["pipe", "pipe", "pipe"] });
-  server.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  connection = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
-  // The settings the extension sends (its own translation of VS Code settings) ...
-  const vscodeSettings: Record<string, unknown> = {
-    "model.path": model,
-    "model.endpoint": "daemon",
-    "completion.debounceMs": 0,
-    "completion.maxTokens": 16,
-    "completion.budgetTokens": 512,
-  };
-  const settings: Record<string, Record<string, unknown>> = toServerSettings(readExtensionSettings((key) => vscodeSettings[key]));
-  // ... plus what only a test needs, written as a user would in config.toml: greedy sampling
-  // (the tiny model's output is then deterministic), the CPU engine without 4-bit weights, and
-  // the shared test daemon's socket when the pytest run provides one.
-  settings.completion.temperature = 0;
-  settings.engine = { quantize: "none", device: "cpu" };
-  if (process.env.CODEASSIST_TEST_DAEMON_SOCKET) {
-    settings.daemon = { socket: process.env.CODEASSIST_TEST_DAEMON_SOCKET };
-  }
-  // What VS Code answers for requests the server may send.
-  connection.onRequest("workspace/configuration", (params: { items: { section?: string }[] }) =>
-    params.items.map((item) => (item.section === "codeassist" ? settings : null)),
+  // The VS Code settings a user sets; the extension translates them (settings.ts).
+  installEditorHost(
+    repo,
+    {
+      "model.path": model,
+      "model.endpoint": "daemon",
+      "completion.debounceMs": 0,
+      "completion.maxTokens": 16,
+      "completion.budgetTokens": 512,
+    },
+    shown,
   );
-  connection.onNotification((method: string, params: unknown) => {
-    notes.push(`${method} ${JSON.stringify(params)}`.slice(0, 400));
+  // Loaded after the stub: client.ts imports `vscode`.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createLanguageClient, serverOptionsFor } = require("../client") as typeof import("../client");
+  const output = recordingChannel(log) as Parameters<typeof createLanguageClient>[1];
+  client = createLanguageClient({ ...cmd, cwd: repo }, output);
+  client.onNotification("codeassist/status", (params: unknown) => {
+    notes.push(`codeassist/status ${JSON.stringify(params)}`.slice(0, 400));
   });
-  connection.onRequest("window/workDoneProgress/create", () => null);
-  connection.onRequest("client/registerCapability", () => null);
-  connection.onRequest("window/showMessageRequest", () => null);
-  connection.listen();
-
-  const rootUri = pathToFileURL(repo).toString();
-  initialized = await connection.sendRequest(InitializeRequest.type, {
-    processId: process.pid,
-    clientInfo: { name: "Visual Studio Code", version: "1.91.0" },
-    rootUri,
-    workspaceFolders: [{ uri: rootUri, name: "repo" }],
-    capabilities: extensionClientCapabilities(),
-    initializationOptions: settings,
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the client did not start the server in ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
   });
-  await connection.sendNotification(InitializedNotification.type, {});
+  try {
+    await Promise.race([client.start(), timeout]);
+  } catch (error) {
+    const options = JSON.stringify(serverOptionsFor(cmd));
+    throw new Error(`vscode-languageclient could not start the server with the extension's ServerOptions ${options}: ${error instanceof Error ? error.message : String(error)}${diagnostics()}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  initialized = client.initializeResult!;
 });
 
 after(async () => {
   try {
-    await Promise.race([connection.sendRequest(ShutdownRequest.type), new Promise((r) => setTimeout(r, 10_000))]);
-    await connection.sendNotification(ExitNotification.type);
+    await client?.stop(10_000);
   } catch {
     // the server is already gone; its stderr is in the failure message
   }
-  connection?.dispose();
-  await new Promise((r) => setTimeout(r, 500));
-  server?.kill("SIGTERM");
   const cmd = serverCommand();
   try {
-    execFileSync(cmd.command, [...cmd.args.slice(0, -1), "daemon", "stop"], { env, stdio: "pipe", timeout: 30_000 });
+    execFileSync(cmd.command, [...cmd.args.slice(0, -1), "daemon", "stop"], { stdio: "pipe", timeout: 30_000 });
   } catch {
     // no daemon was started, or it is already stopped
   }
   fs.rmSync(home, { recursive: true, force: true });
+});
+
+test("vscode-languageclient spawned the server with the extension's ServerOptions", () => {
+  assert.ok(client.isRunning(), `the client is not running${diagnostics()}`);
+  assert.ok(!shown.some((s) => s.kind === "error"), `the user saw an error${diagnostics()}`);
 });
 
 test("initialize: the server declares inline completion and the extension's other needs", () => {
@@ -181,7 +200,7 @@ test("initialize: the server declares inline completion and the extension's othe
 
 test("inline completion at the end of a line returns model text", { timeout: TIMEOUT_MS }, async () => {
   const uri = pathToFileURL(path.join(repo, FILE)).toString();
-  await connection.sendNotification(DidOpenTextDocumentNotification.type, {
+  await client.sendNotification(DidOpenTextDocumentNotification.type, {
     textDocument: { uri, languageId: "python", version: 1, text: SOURCE },
   });
   const lines = SOURCE.split("\n");
@@ -189,7 +208,7 @@ test("inline completion at the end of a line returns model text", { timeout: TIM
   // counts (the test model's output is noise that post-processing may reduce to nothing).
   const tried: string[] = [];
   for (const line of [lines.length - 1, 8, 4]) {
-    const answer = await connection.sendRequest(InlineCompletionRequest.type, {
+    const answer = await client.sendRequest(InlineCompletionRequest.type, {
       textDocument: { uri },
       position: { line, character: lines[line].length },
       context: { triggerKind: InlineCompletionTriggerKind.Invoked },
@@ -204,13 +223,13 @@ test("inline completion at the end of a line returns model text", { timeout: TIM
       return;
     }
   }
-  assert.fail(`no inline completion text at any position (${tried.join("; ")}); notifications:\n${notes.join("\n")}\nserver stderr:\n${stderr.slice(-3000)}`);
+  assert.fail(`no inline completion text at any position (${tried.join("; ")}); ${diagnostics()}`);
 });
 
 test("the same server answers textDocument/completion too (other editors' path)", { timeout: TIMEOUT_MS }, async () => {
   const uri = pathToFileURL(path.join(repo, FILE)).toString();
   const lines = SOURCE.split("\n");
-  const answer = await connection.sendRequest(CompletionRequest.type, {
+  const answer = await client.sendRequest(CompletionRequest.type, {
     textDocument: { uri },
     position: { line: lines.length - 1, character: lines[lines.length - 1].length },
   });
@@ -227,6 +246,6 @@ test("every server command the extension's palette sends is declared by the serv
 });
 
 test("Reindex Workspace: the server rebuilds the index and answers", { timeout: TIMEOUT_MS }, async () => {
-  const answer = await connection.sendRequest(ExecuteCommandRequest.type, { command: SERVER_COMMANDS.reindex, arguments: [] });
+  const answer = await client.sendRequest(ExecuteCommandRequest.type, { command: SERVER_COMMANDS.reindex, arguments: [] });
   assert.ok(answer !== null && typeof answer === "object", `unexpected answer ${JSON.stringify(answer)}`);
 });

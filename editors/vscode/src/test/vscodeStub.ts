@@ -1,11 +1,13 @@
-// Loads modules that import `vscode` outside VS Code: `vscode` resolves to an inert object.
-// Used only to let vscode-languageclient compute the client capabilities the extension
-// declares; nothing here pretends to be an editor.
+// Loads modules that import `vscode` outside VS Code: `vscode` resolves to an inert object,
+// except for the few values a test sets (the VS Code version, the settings, the workspace
+// folder, what message boxes record). It lets vscode-languageclient run its own code (client
+// capabilities, spawning the server, the protocol) in node; nothing here draws an editor.
 import Module from "node:module";
 
 type Loader = (request: string, parent: unknown, isMain: boolean) => unknown;
 
-function inert(fixed: Record<string, unknown> = {}): unknown {
+/** An object whose listed properties are real and whose others are inert (callable, no-op). */
+export function partialStub(fixed: Record<string, unknown> = {}): unknown {
   const target = function () {
     return undefined;
   };
@@ -18,32 +20,40 @@ function inert(fixed: Record<string, unknown> = {}): unknown {
       if (prop === Symbol.toPrimitive) {
         return () => "";
       }
+      if (prop === Symbol.iterator) {
+        return function* () {}; // iterates as empty
+      }
       if (typeof prop === "string" && prop in fixed) {
         return fixed[prop];
       }
       if (!cache.has(prop)) {
-        cache.set(prop, inert());
+        cache.set(prop, partialStub());
       }
       return cache.get(prop);
     },
     apply() {
-      return inert();
+      return partialStub();
     },
     construct() {
-      return inert() as object;
+      return partialStub() as object;
     },
   });
 }
 
 let installed = false;
 
-/** Makes `require("vscode")` return an inert module that reports this VS Code version. */
-export function installVscodeStub(version = "1.91.0"): void {
+/**
+ * Makes `require("vscode")` return a stub that reports this VS Code version.
+ *
+ * `fixed` sets real top-level members (e.g. `workspace: partialStub({...})`); the first call
+ * wins, since node caches what a module required.
+ */
+export function installVscodeStub(version = "1.91.0", fixed: Record<string, unknown> = {}): void {
   if (installed) {
     return;
   }
   installed = true;
-  const stub = inert({ version });
+  const stub = partialStub({ version, ...fixed });
   const mod = Module as unknown as { _load: Loader };
   const original = mod._load;
   mod._load = function (request: string, parent: unknown, isMain: boolean) {
