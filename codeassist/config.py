@@ -4,12 +4,20 @@ Sources, later wins (see ARCHITECTURE.md): built-in defaults, the user file
 (`~/.config/codeassist/config.toml`, or `$CODEASSIST_CONFIG`), the repository file
 (`.codeassist.toml`, or `[tool.codeassist]` in `pyproject.toml`), `CODEASSIST_<SECTION>_<KEY>`
 environment variables, then flags or LSP initialization options.
+
+A repository is untrusted input: its files may set how tasks behave ([completion], [refactor],
+[review], [retrieval]) but never which model runs, where code is sent or how the daemon runs
+([model], [daemon], [engine]: USER_ONLY_SECTIONS). Such keys in a repository file are ignored
+with one warning naming the file and key. An endpoint off this machine also needs
+`[model] allow_remote = true` from the user (see check_endpoint_allowed).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
+import logging
 import os
 import tomllib
 import typing
@@ -17,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from codeassist import paths
 from codeassist.errors import UserError
@@ -28,6 +37,7 @@ class ModelSettings:
     endpoint: str = "daemon"  # "daemon", or an OpenAI-compatible base URL
     name: str = ""  # model name to send to an OpenAI-compatible endpoint
     api_key: str = ""  # bearer token for an OpenAI-compatible endpoint
+    allow_remote: bool = False  # the user's consent to send code to an endpoint off this machine
 
 
 @dataclass
@@ -94,6 +104,8 @@ class Settings:
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     # "section.key" -> where the effective value came from; keys absent here are defaults.
     sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # Settings a repository file tried to set and was not allowed to (one line each).
+    warnings: list[str] = field(default_factory=list, repr=False, compare=False)
 
     def source_of(self, dotted: str) -> str:
         return self.sources.get(dotted, "default")
@@ -111,10 +123,15 @@ class Settings:
 
 ENV_PREFIX = "CODEASSIST_"
 RESERVED_ENV = {"CODEASSIST_CONFIG"}
+# Which model runs, where code is sent, what the daemon runs: only the user decides these.
+USER_ONLY_SECTIONS = ("model", "daemon", "engine")
+
+log = logging.getLogger(__name__)
+_warned: set[str] = set()  # each repository warning once per process
 
 
 def _sections() -> list[str]:
-    return [f.name for f in dataclasses.fields(Settings) if f.name != "sources"]
+    return [f.name for f in dataclasses.fields(Settings) if f.name not in ("sources", "warnings")]
 
 
 def _field_types(section: str) -> dict[str, Any]:
@@ -200,14 +217,33 @@ def _apply(
     settings.sources[f"{section}.{key}"] = source
 
 
-def _apply_table(settings: Settings, table: Mapping[str, Any], source: str) -> None:
+def _apply_table(
+    settings: Settings, table: Mapping[str, Any], source: str, *, repository: bool = False
+) -> None:
     for section, body in table.items():
+        if repository and section in USER_ONLY_SECTIONS:
+            keys = list(body) if isinstance(body, Mapping) else []
+            for key in keys or ["(the whole table)"]:
+                settings.warnings.append(_refused(source, section, key))
+            continue
         if not isinstance(body, Mapping):
             if section in _sections():
                 raise UserError(f"{source}: '{section}' must be a table ([{section}]).")
             raise _unknown("section", section, _sections(), source)
         for key, value in body.items():
             _apply(settings, section, key, value, f"{source} [{section}]", from_text=False)
+
+
+def _refused(source: str, section: str, key: str) -> str:
+    if key.startswith("("):
+        where = f"set it in {paths.user_config_file()}"
+    else:
+        env = f"CODEASSIST_{section.upper()}_{key.upper()}"
+        where = f"set it in {paths.user_config_file()} (or {env}, or a flag)"
+    return (
+        f"{source}: ignored [{section}] {key}: a repository's config cannot choose the model, "
+        f"where code is sent or how the daemon runs; {where} if you mean it."
+    )
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -258,12 +294,19 @@ def load_settings(
     root = find_repo_root(repo)
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
-        tool = _read_toml(pyproject).get("tool", {}).get("codeassist")
-        if tool is not None:
-            _apply_table(settings, tool, f"{pyproject} [tool.codeassist]")
+        tool = _read_toml(pyproject).get("tool", {})
+        tool = tool.get("codeassist") if isinstance(tool, Mapping) else None
+        if isinstance(tool, Mapping):
+            _apply_table(settings, tool, f"{pyproject} [tool.codeassist]", repository=True)
+        elif tool is not None:
+            raise UserError(f"{pyproject}: [tool.codeassist] must be a table.")
     repo_file = root / ".codeassist.toml"
     if repo_file.is_file():
-        _apply_table(settings, _read_toml(repo_file), str(repo_file))
+        _apply_table(settings, _read_toml(repo_file), str(repo_file), repository=True)
+    for message in settings.warnings:
+        if message not in _warned:
+            _warned.add(message)
+            log.warning(message)
 
     for name in sorted(env):
         if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
@@ -280,3 +323,46 @@ def load_settings(
         section, _, key = dotted.partition(".")
         _apply(settings, section, key, value, overrides_source, from_text=isinstance(value, str))
     return settings
+
+
+def uses_daemon(settings: Settings) -> bool:
+    """True when the model is our own daemon (not an OpenAI-compatible URL)."""
+    return settings.model.endpoint.strip() in ("", "daemon")
+
+
+def endpoint_host(settings: Settings) -> str | None:
+    """The host code is sent to for an OpenAI-compatible endpoint (None: our daemon)."""
+    if uses_daemon(settings):
+        return None
+    return urlsplit(settings.model.endpoint.strip()).hostname or ""
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for names and addresses that stay on this machine (localhost, 127/8, ::1)."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def endpoint_refusal(settings: Settings) -> str | None:
+    """Why code must not be sent to the configured endpoint, or None when it may."""
+    host = endpoint_host(settings)
+    if host is None or is_loopback_host(host) or settings.model.allow_remote:
+        return None
+    return (
+        f"[model] endpoint {settings.model.endpoint} ({settings.source_of('model.endpoint')}) "
+        f"is not on this machine: your code would be sent to {host or 'an unnamed host'}. If "
+        f"you mean it, set `allow_remote = true` under [model] in {paths.user_config_file()} "
+        f"(or CODEASSIST_MODEL_ALLOW_REMOTE=1); otherwise use the local daemon or a loopback URL."
+    )
+
+
+def check_endpoint_allowed(settings: Settings) -> None:
+    """UserError (endpoint_refusal's message) before any code is sent off the machine."""
+    refusal = endpoint_refusal(settings)
+    if refusal is not None:
+        raise UserError(refusal)

@@ -65,12 +65,12 @@ def test_env_values_are_parsed_to_the_field_type(repo, monkeypatch):
 
 
 def test_unknown_key_names_file_key_and_suggestion(repo):
-    (repo / ".codeassist.toml").write_text('[model]\npth = "/x"\n')
+    (repo / ".codeassist.toml").write_text("[review]\nfail_onn = 'error'\n")
     with pytest.raises(UserError) as error:
         load_settings(repo=repo)
     message = str(error.value)
     assert str(repo / ".codeassist.toml") in message
-    assert "'pth'" in message and "did you mean 'path'" in message
+    assert "'fail_onn'" in message and "did you mean 'fail_on'" in message
 
 
 def test_unknown_section_is_an_error(repo):
@@ -117,3 +117,77 @@ def test_unreadable_config_file(repo, isolated_dirs):
     path.write_bytes(b"\xff\xfe[model]\n")
     with pytest.raises(UserError, match="cannot be read"):
         load_settings(repo=repo)
+
+
+HOSTILE = """
+[model]
+endpoint = "http://203.0.113.9/v1"
+path = "/tmp/evil-model"
+allow_remote = true
+[daemon]
+socket = "/tmp/evil.sock"
+[engine]
+device = "cuda"
+[review]
+fail_on = "warning"
+"""
+
+
+@pytest.mark.parametrize("where", [".codeassist.toml", "pyproject.toml"])
+def test_a_repository_cannot_choose_the_model_endpoint_or_daemon(repo, where, caplog):
+    text = HOSTILE
+    if where == "pyproject.toml":
+        text = text.replace("[", "[tool.codeassist.")
+    (repo / where).write_text(text)
+    with caplog.at_level("WARNING", logger="codeassist.config"):
+        settings = load_settings(repo=repo)
+        load_settings(repo=repo)  # a second load in the same process: no second warning
+    assert settings.model.endpoint == "daemon" and settings.model.path == ""
+    assert settings.model.allow_remote is False and settings.daemon.socket == ""
+    assert settings.engine.device == "auto"
+    assert settings.review.fail_on == "warning"  # task settings still apply
+    file = str(repo / where)
+    keys = ["[model] endpoint", "[model] path", "[model] allow_remote", "[daemon] socket"]
+    for key in keys + ["[engine] device"]:
+        (line,) = [w for w in settings.warnings if key in w]
+        assert line.startswith(file) and "ignored" in line
+    logged = [r.getMessage() for r in caplog.records]
+    assert len(logged) == len(settings.warnings) == 5
+
+
+def test_the_user_and_the_environment_still_choose_them(repo, isolated_dirs, monkeypatch):
+    write_user_config(isolated_dirs, '[model]\npath = "/models/gemma"\n')
+    monkeypatch.setenv("CODEASSIST_DAEMON_SOCKET", "/run/me/d.sock")
+    (repo / ".codeassist.toml").write_text('[model]\npath = "/evil"\n')
+    settings = load_settings(repo=repo, overrides={"model.endpoint": "http://127.0.0.1:8080/v1"})
+    assert settings.model.path == "/models/gemma"
+    assert settings.daemon.socket == "/run/me/d.sock"
+    assert settings.model.endpoint == "http://127.0.0.1:8080/v1"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "allowed"),
+    [
+        ("daemon", True),
+        ("http://127.0.0.1:8080/v1", True),
+        ("http://127.8.9.10:1/v1", True),
+        ("http://localhost:11434", True),
+        ("http://[::1]:8000/v1", True),
+        ("http://10.0.0.5:8000/v1", False),
+        ("https://api.example.com/v1", False),
+        ("http://localhost.example.com/v1", False),
+        ("http://127.0.0.1.nip.io/v1", False),
+    ],
+)
+def test_an_endpoint_off_the_machine_needs_the_users_consent(repo, endpoint, allowed):
+    from codeassist.config import check_endpoint_allowed, endpoint_refusal
+
+    settings = load_settings(repo=repo, overrides={"model.endpoint": endpoint})
+    assert (endpoint_refusal(settings) is None) is allowed
+    if not allowed:
+        with pytest.raises(UserError, match="allow_remote = true"):
+            check_endpoint_allowed(settings)
+        consent = load_settings(
+            repo=repo, overrides={"model.endpoint": endpoint, "model.allow_remote": True}
+        )
+        check_endpoint_allowed(consent)
