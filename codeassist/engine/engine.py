@@ -100,6 +100,8 @@ class Engine:
         self.errors = 0
         self.max_sliding_len = 0  # largest live sliding-layer cache seen, for benchmarks
         self.max_sliding_held = 0
+        # opt-in test hook: called with (sequence, float32 logits of its next token)
+        self.logits_hook = None
 
     @classmethod
     def load(cls, path: str, settings: EngineSettings | None = None) -> Engine:
@@ -302,6 +304,8 @@ class Engine:
         self.max_sliding_held = max(self.max_sliding_held, seq.kv.max_sliding_held())
 
     def _emit(self, seq: Sequence, logits: torch.Tensor) -> StepOutput:
+        if self.logits_hook is not None:
+            self.logits_hook(seq, logits)
         token = sample(logits, seq.params, seq.generator)
         seq.generated.append(token)
         self.counters["generated_tokens"] += 1
