@@ -9,7 +9,6 @@ prompt is prefilled).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from codeassist.errors import UserError
 from codeassist.gemma4.shape import kv_shared_layers, layer_shapes, text_config
+from codeassist.sizes import parse_size  # noqa: F401 - re-exported for cli/model.py
 
 GiB = 2**30
 RUNTIME_RESERVE = GiB // 2  # CUDA context, allocator slack, sampling buffers
@@ -44,18 +44,6 @@ class MemoryPlan:
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def parse_size(text: str) -> int:
-    """Bytes from '24GiB', '24GB', '24000MiB', '1.5TiB' or a plain number of bytes."""
-    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?i?B?)\s*", text, re.I)
-    if not match:
-        raise UserError(f"'{text}' is not a memory size; write it like 24GiB, 24GB or 16000MiB.")
-    number, unit = float(match.group(1)), match.group(2).upper()
-    powers = {"": 1, "B": 1, "K": 1, "M": 2, "G": 3, "T": 4}
-    letter = unit[:1] if unit[:1] in "KMGT" else ""
-    base = 1024 if "I" in unit or letter and unit == letter else 1000
-    return int(number * base ** powers.get(letter, 0)) if letter else int(number)
 
 
 def _known(name: str) -> str | None:

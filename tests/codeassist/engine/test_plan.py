@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from codeassist.cli.main import app
 from codeassist.engine import plan
-from codeassist.errors import UserError
 from codeassist.gemma4.shape import layer_shapes
 
 GiB = 2**30
@@ -55,14 +53,6 @@ def test_shipped_configs_and_both_layouts():
         if kind == "full_attention"
     }
     assert layer_shapes(newer) == layer_shapes(legacy)
-
-
-def test_sizes_parse():
-    assert plan.parse_size("24GiB") == 24 * GiB
-    assert plan.parse_size("24GB") == 24 * 10**9
-    assert plan.parse_size("16000MiB") == 16000 * 2**20
-    with pytest.raises(UserError, match="24GiB"):
-        plan.parse_size("lots")
 
 
 def test_plan_cli_json_and_errors(tiny_checkpoint):
