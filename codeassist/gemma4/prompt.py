@@ -1,25 +1,27 @@
 """Gemma 4's chat format: rendering prompts and splitting thinking from the answer.
 
-This is the one place that knows the turn format (GEMMA4.md). The tiny checkpoint's Jinja chat
-template renders the same strings; a test holds the two together.
+This is the one place that knows the turn format (docs/prompt-format.md). Google's official
+template and the tiny checkpoint's template render the same strings; tests hold them together.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from codeassist.gemma4 import tokens as t
 
-ROLE_NAMES = {"system": "system", "user": "user", "assistant": "model", "model": "model"}
-
-_THOUGHT_BLOCK = re.compile(re.escape(t.CHANNEL_OPEN) + r".*?" + re.escape(t.CHANNEL_CLOSE), re.S)
+SYSTEM_ROLES = ("system", "developer")
+MODEL_ROLES = ("assistant", "model")
 
 
 def strip_thinking(text: str) -> str:
-    """The text with every thought block removed (only final answers go back into history)."""
-    return _THOUGHT_BLOCK.sub("", text)
+    """The text with every thought block removed, as the official template does it.
+
+    Whatever follows an opening `<|channel>` up to the next `<channel|>` (or the end) goes;
+    a stray `<channel|>` goes too. Only final answers go back into history.
+    """
+    return "".join(part.split(t.CHANNEL_OPEN, 1)[0] for part in text.split(t.CHANNEL_CLOSE))
 
 
 def render_chat(
@@ -29,27 +31,43 @@ def render_chat(
     add_generation_prompt: bool = True,
     model_prefix: str = "",
 ) -> str:
-    """The prompt text for messages, exactly as Gemma 4's chat template renders it.
+    """The prompt text for messages, exactly as Google's Gemma 4 chat template renders it.
 
-    model_prefix is written into the opened model turn so that the model continues it (used
-    for code completion, which has no fill-in-the-middle tokens).
+    docs/prompt-format.md states the rules (trimmed contents, `<|think|>\\n` at the top of
+    the system turn, an empty thought after the generation prompt when thinking is off,
+    thoughts stripped from earlier model turns). model_prefix is written into the opened model
+    turn so that the model continues it (code completion has no fill-in-the-middle tokens).
     """
     messages = list(messages)
+    if not messages:
+        raise ValueError("render_chat needs at least one message")
     parts = [t.BOS]
-    system = None
-    if messages and messages[0]["role"] == "system":
-        system = messages.pop(0)["content"]
-    if system is not None or enable_thinking:
-        think = t.THINK if enable_thinking else ""
-        parts.append(f"{t.TURN_OPEN}system\n{think}{system or ''}{t.TURN_CLOSE}\n")
+    has_system = messages[0]["role"] in SYSTEM_ROLES
+    if has_system or enable_thinking:
+        parts.append(f"{t.TURN_OPEN}system\n")
+        if enable_thinking:
+            parts.append(t.THINK + "\n")
+        if has_system:
+            parts.append(messages.pop(0)["content"].strip())
+        parts.append(t.TURN_CLOSE + "\n")
+    previous = None
     for message in messages:
-        role = ROLE_NAMES.get(message["role"])
-        if role is None or role == "system":
-            raise ValueError(f"unsupported message role {message['role']!r} at this position")
-        content = message["content"]
-        if role == "model":
-            content = strip_thinking(content)
-        parts.append(f"{t.TURN_OPEN}{role}\n{content}{t.TURN_CLOSE}\n")
+        role, content = message["role"], message["content"]
+        if role in MODEL_ROLES:
+            # The official template continues the open model turn after an "assistant"
+            # message (its tool-call flow); we render the same text.
+            if previous != "assistant":
+                parts.append(f"{t.TURN_OPEN}model\n")
+            parts.append(strip_thinking(content).strip())
+        elif role == "user":
+            parts.append(f"{t.TURN_OPEN}user\n{content.strip()}")
+        else:
+            raise ValueError(
+                f"unsupported message role {role!r} at this position: Gemma 4 turns are one "
+                "leading system (or developer) message, then user and assistant messages"
+            )
+        parts.append(t.TURN_CLOSE + "\n")
+        previous = role
     if add_generation_prompt:
         parts.append(f"{t.TURN_OPEN}model\n")
         if not enable_thinking:

@@ -2,8 +2,9 @@
 
 Same family as the 26B-A4B: MoE experts plus a dense MLP in every layer, sliding and global
 layers (the last one global), K=V on global layers, top-k routing; every dimension a multiple
-of 64 (bitsandbytes' CPU 4-bit kernels need it). The tokenizer is a byte-level BPE trained
-locally on a bundled text, with Gemma 4's special tokens at their ids and its chat template.
+of 64 (bitsandbytes' CPU 4-bit kernels need it). The tokenizer is Gemma 4's in miniature
+(tiny_tokenizer.py: SentencePiece-style BPE with byte fallback, the released special-token ids,
+exactly TINY_VOCAB entries), so llama.cpp's converter takes the checkpoint as it is.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from codeassist.gemma4 import tokens as t
+from codeassist.gemma4.tiny_tokenizer import build_tokenizer as build_tokenizer_files
 
 TINY_VOCAB = 1024
 TINY_WINDOW = 128
@@ -54,53 +56,18 @@ TINY_TEXT_CONFIG: dict[str, Any] = {
 }
 
 
-def special_tokens() -> list[str]:
-    """Control tokens in id order: the fixed ids of GEMMA4.md, fillers, then the rest."""
-    size = max(t.FIXED_IDS.values()) + 1
-    ordered = [f"<unused{i}>" for i in range(size)]
-    for token, index in t.FIXED_IDS.items():
-        ordered[index] = token
-    ordered[3] = "<unk>"
-    ordered[4] = "<mask>"
-    return ordered + list(t.OTHER_SPECIALS)
-
-
 def chat_template() -> str:
     return resources.files("codeassist.gemma4").joinpath("chat_template.jinja").read_text()
 
 
 def build_tokenizer(out_dir: Path) -> None:
-    """Train the byte-level BPE tokenizer and save it as a transformers tokenizer."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    corpus = resources.files("codeassist.gemma4").joinpath("tiny_corpus.txt").read_text()
-    backend = Tokenizer(models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.decoder = decoders.ByteLevel()
-    specials = special_tokens()
-    trainer = trainers.BpeTrainer(
+    """Gemma 4's tokenizer in miniature, with the chat template (tiny_tokenizer.py)."""
+    build_tokenizer_files(
+        out_dir,
         vocab_size=TINY_VOCAB,
-        special_tokens=specials,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    backend.train_from_iterator(corpus.splitlines(keepends=True), trainer)
-    for token, index in t.FIXED_IDS.items():
-        assert backend.token_to_id(token) == index, (token, backend.token_to_id(token))
-
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        bos_token=t.BOS,
-        eos_token=t.EOS,
-        pad_token=t.PAD,
-        unk_token="<unk>",
-        mask_token="<mask>",
-        additional_special_tokens=[t.TURN_OPEN, t.TURN_CLOSE, *t.OTHER_SPECIALS],
         model_max_length=TINY_TEXT_CONFIG["max_position_embeddings"],
+        chat_template=chat_template(),
     )
-    tokenizer.chat_template = chat_template()
-    tokenizer.save_pretrained(out_dir)
 
 
 def build_model(out_dir: Path, seed: int = 0) -> None:
@@ -117,13 +84,7 @@ def build_model(out_dir: Path, seed: int = 0) -> None:
         if not torch.isfinite(parameter).all():
             raise RuntimeError(f"tiny checkpoint: {name} was not initialised")
     model.to(torch.bfloat16)
-    stop_ids = [
-        t.FIXED_IDS[t.EOS],
-        t.FIXED_IDS[t.TURN_CLOSE],
-        len(special_tokens())
-        - len(t.OTHER_SPECIALS)
-        + t.OTHER_SPECIALS.index(t.TOOL_RESPONSE_OPEN),
-    ]
+    stop_ids = [t.FIXED_IDS[token] for token in t.STOP_TOKENS]
     model.generation_config = GenerationConfig(
         bos_token_id=t.FIXED_IDS[t.BOS],
         eos_token_id=stop_ids,

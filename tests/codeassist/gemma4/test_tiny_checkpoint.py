@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from codeassist.gemma4 import tokens as t
 from codeassist.gemma4.prompt import render_chat
-from codeassist.gemma4.tiny import TINY_WINDOW
+from codeassist.gemma4.tiny import TINY_VOCAB, TINY_WINDOW
 
 
 @pytest.fixture(scope="module")
@@ -53,41 +54,97 @@ def test_structure_is_the_26b_a4b_in_miniature(tiny_checkpoint, loaded):
     assert model.dtype == torch.bfloat16
 
 
-def test_special_tokens_have_gemma4_ids(loaded):
+def test_special_tokens_have_the_released_ids(loaded):
     tokenizer, _ = loaded
-    ids = {
-        tok: tokenizer.convert_tokens_to_ids(tok)
-        for tok in ["<pad>", "<eos>", "<bos>", "<|turn>", "<turn|>"]
-    }
-    assert ids == {"<pad>": 0, "<eos>": 1, "<bos>": 2, "<|turn>": 105, "<turn|>": 106}
-    for token in ["<|think|>", "<|channel>", "<channel|>", "<|tool_call>", "<tool_call|>", '<|"|>']:
-        encoded = tokenizer.encode(token, add_special_tokens=False)
-        assert len(encoded) == 1, token
+    for token, index in t.FIXED_IDS.items():
+        assert tokenizer.convert_tokens_to_ids(token) == index, token
+        assert tokenizer.encode(token, add_special_tokens=False) == [index], token
+    assert tokenizer.convert_tokens_to_ids("\n") == t.NEWLINE_ID
+    assert set(t.FIXED_IDS.values()) <= set(tokenizer.all_special_ids)
+
+
+def test_vocabulary_has_exactly_vocab_size_entries_and_every_id_is_a_token(tiny_checkpoint, loaded):
+    tokenizer, model = loaded
+    assert model.config.vocab_size == TINY_VOCAB == len(tokenizer)
+    vocab = json.loads((tiny_checkpoint / "tokenizer.json").read_text())["model"]["vocab"]
+    assert sorted(vocab.values()) == list(range(TINY_VOCAB))
+    assert all(tokenizer.convert_ids_to_tokens(i) for i in range(TINY_VOCAB))
+
+
+def test_tokenizer_is_sentencepiece_style_bpe_with_byte_fallback(tiny_checkpoint, loaded):
+    """What llama.cpp's converter (gguf LlamaHfVocab) and its gemma4 tokenizer rely on."""
+    tokenizer, _ = loaded
+    spec = json.loads((tiny_checkpoint / "tokenizer.json").read_text())
+    assert spec["model"]["type"] == "BPE" and spec["model"]["byte_fallback"] is True
+    assert spec["decoder"]["type"] == "Sequence"
+    assert all(f"<0x{b:02X}>" in spec["model"]["vocab"] for b in range(256))
+    pieces = tokenizer.tokenize("    return a  + b")
+    assert all(" " not in piece for piece in pieces) and any("▁" in piece for piece in pieces)
+    # A character the vocabulary lacks falls back to its UTF-8 bytes.
+    assert tokenizer.tokenize("😀") == ["<0xF0>", "<0x9F>", "<0x98>", "<0x80>"]
+
+
+def test_newline_runs_are_cut_out_and_one_token_up_to_31(loaded):
+    tokenizer, _ = loaded
+    for count in range(1, 32):
+        ids = tokenizer.encode("x" + "\n" * count + "y", add_special_tokens=False)
+        assert len(ids) == 3, count
+        assert ids[1] == t.NEWLINE_ID + count - 1
+    longer = tokenizer.encode("\n" * 40, add_special_tokens=False)
+    assert len(longer) == 2 and tokenizer.decode(longer) == "\n" * 40
+
+
+def test_bos_is_added_only_when_asked(loaded):
+    tokenizer, _ = loaded
+    plain = tokenizer.encode("x = 1", add_special_tokens=False)
+    assert tokenizer.encode("x = 1") == [t.FIXED_IDS[t.BOS], *plain]
+
+
+CHATS = [
+    [
+        {"role": "system", "content": " Be brief.\n"},
+        {"role": "user", "content": "hi "},
+        {"role": "assistant", "content": "<|channel>thought\nx<channel|>hello"},
+        {"role": "user", "content": "again"},
+    ],
+    [{"role": "user", "content": "\ncode\n"}],
+    [
+        {"role": "developer", "content": "d"},
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "b<|channel>thought\nunclosed"},
+        {"role": "assistant", "content": "c"},
+    ],
+]
 
 
 @pytest.mark.parametrize("thinking", [False, True])
-def test_chat_template_matches_the_gemma4_format(loaded, thinking):
+@pytest.mark.parametrize("chat", range(len(CHATS)))
+def test_chat_template_matches_render_chat(loaded, thinking, chat):
     tokenizer, _ = loaded
-    messages = [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "hi"},
-        {"role": "assistant", "content": "<|channel>thought\nx<channel|>hello"},
-        {"role": "user", "content": "again"},
-    ]
-    rendered = tokenizer.apply_chat_template(
-        messages, tokenize=False, add_generation_prompt=True, enable_thinking=thinking
-    )
-    assert rendered == render_chat(messages, enable_thinking=thinking)
+    messages = CHATS[chat]
+    for generation in (True, False):
+        rendered = tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=generation, enable_thinking=thinking
+        )
+        expected = render_chat(messages, enable_thinking=thinking, add_generation_prompt=generation)
+        assert rendered == expected
     if thinking:
-        assert rendered.startswith("<bos><|turn>system\n<|think|>Be brief.<turn|>\n")
-        assert rendered.endswith("<|turn>model\n")
-    else:
-        assert rendered.endswith("<|turn>model\n<|channel>thought\n<channel|>")
+        assert rendered.startswith("<bos><|turn>system\n<|think|>\n")
+
+
+def test_chat_template_refuses_what_it_cannot_render(loaded):
+    import jinja2
+
+    tokenizer, _ = loaded
+    with pytest.raises(jinja2.TemplateError, match="role tool"):
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": "a"}, {"role": "tool", "content": "b"}], tokenize=False
+        )
 
 
 def test_code_round_trips_through_the_tokenizer(loaded):
     tokenizer, _ = loaded
-    code = "def f(x):\n\treturn x  # é 😀 {}\n"
+    code = "def f(x):\n\treturn x  # é 😀 {}\n\n\n  \r\n"
     assert tokenizer.decode(tokenizer.encode(code, add_special_tokens=False)) == code
 
 
