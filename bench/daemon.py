@@ -28,11 +28,14 @@ from pathlib import Path
 
 import httpx
 
-from codeassist.client import client_from_settings
-from codeassist.config import EngineSettings, Settings
-from codeassist.daemon.child import start_serve
-from codeassist.gemma4.prompt import render_chat
-from codeassist.gemma4.tiny import make_tiny_checkpoint
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.helpers
+
+from codeassist.client import client_from_settings  # noqa: E402
+from codeassist.config import EngineSettings, Settings  # noqa: E402
+from codeassist.gemma4.prompt import render_chat  # noqa: E402
+from codeassist.gemma4.tiny import make_tiny_checkpoint  # noqa: E402
+from tests.helpers.serve_process import start_serve  # noqa: E402
 
 REPEATS = 50
 INTERACTIVE = 15

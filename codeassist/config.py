@@ -48,6 +48,9 @@ class DaemonSettings:
     max_running: int = 8  # sequences holding KV cache at once (the rest wait in the queue)
     request_timeout_s: float = 600.0
     start_timeout_s: float = 300.0
+    # Unload (exit) after this long with no request and no editor open: "10m", "90s";
+    # "0": right after the last request; "-1": never. Parsed by codeassist/daemon/keep_alive.py.
+    keep_alive: str = "10m"
 
 
 @dataclass

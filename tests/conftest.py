@@ -49,7 +49,7 @@ def daemon_settings(tiny_checkpoint, tmp_path_factory):
     import os
 
     from codeassist.config import Settings
-    from codeassist.daemon.child import start_serve
+    from tests.helpers.serve_process import start_serve
 
     home = tmp_path_factory.mktemp("daemon-home")
     env = dict(os.environ)

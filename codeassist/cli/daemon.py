@@ -29,6 +29,36 @@ def _describe(health: dict) -> str:
     )
 
 
+def describe_keep_alive(health: dict) -> str:
+    """When the daemon unloads, in words, from its /health."""
+    keep_alive = health.get("keep_alive", "?")
+    leases = int(health.get("leases") or 0)
+    if health.get("state") == "stopping":
+        return f"stopping: {health.get('message', '')}"
+    if int(health.get("requests_in_flight") or 0):
+        return (
+            f"busy: {health['requests_in_flight']} request(s) in flight (keep_alive {keep_alive})"
+        )
+    if leases:
+        editors = "1 editor" if leases == 1 else f"{leases} editors"
+        return f"kept loaded by {editors}; unloads {keep_alive} after the last one closes"
+    idle = _duration(float(health.get("idle_s") or 0.0))
+    unload_in = health.get("unload_in_s")
+    if unload_in is None:
+        return f"idle {idle}; never unloads (keep_alive {keep_alive})"
+    return f"idle {idle}; unloads in {_duration(float(unload_in))} (keep_alive {keep_alive})"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
 @app.command("start")
 def start(
     model: str = typer.Option(None, "--model", help="Checkpoint folder ([model] path)."),
@@ -47,9 +77,8 @@ def start(
     with err_console.status("starting the codeassist daemon ...") as status:
         health = ensure_daemon(settings, wait_ready=False)
         while health.get("status") == "loading":
-            status.update(
-                f"loading model {health.get('model_path')} ... {time.monotonic() - started:.0f} s"
-            )
+            what = health.get("message") or f"loading model {health.get('model_path')}"
+            status.update(f"{what} ... {time.monotonic() - started:.0f} s")
             time.sleep(0.25)
             health = read_health(socket_path) or {"status": "gone"}
     if health.get("status") != "ok":
@@ -80,7 +109,7 @@ def status(
     socket: str = typer.Option(None, "--socket", help="Unix socket path ([daemon] socket)."),
     as_json: bool = typer.Option(False, "--json", help="Print /health as JSON."),
 ) -> None:
-    """Whether the daemon runs, with its model, queue and cache counters (exit 1: it does not)."""
+    """Whether the daemon runs: model, queue, idle time, when it unloads (exit 1: it does not)."""
     from codeassist.client.daemon_start import read_health, socket_path_of
 
     socket_path = socket_path_of(_settings(None, socket))
@@ -95,6 +124,10 @@ def status(
         typer.echo(json.dumps(health, indent=2))
         return
     typer.echo(_describe(health))
+    if health.get("state") == "loading":
+        typer.echo(health.get("message", "loading"))
+    elif "idle_s" in health:
+        typer.echo(describe_keep_alive(health))
     engine = health.get("engine")
     if engine:
         typer.echo("engine: " + ", ".join(f"{k}={v}" for k, v in engine.items()))

@@ -8,31 +8,37 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from codeassist import paths
 from codeassist.client.errors import ModelUnavailable
 from codeassist.config import Settings
-from codeassist.daemon.lock import FileLock, holder_pid, start_lock_path
-from codeassist.daemon.sockets import prepare_socket_dir
+from codeassist.daemon_files import (
+    FileLock,
+    holder_pid,
+    log_file,
+    prepare_socket_dir,
+    socket_path_of,
+    start_lock_path,
+    stderr_file,
+)
 from codeassist.errors import UserError
+
+__all__ = [
+    "check_socket_owner",
+    "ensure_daemon",
+    "read_health",
+    "socket_path_of",
+    "spawn_daemon",
+    "stop_daemon",
+]
 
 # Settings a spawned daemon must share with the client that started it.
 FORWARDED_SECTIONS = ("engine.", "daemon.")
-
-
-def socket_path_of(settings: Settings) -> Path:
-    if settings.daemon.socket:
-        return Path(settings.daemon.socket).expanduser()
-    return paths.default_socket_path()
-
-
-def stderr_file() -> Path:
-    return paths.state_dir() / "daemon.stderr"
 
 
 def check_socket_owner(socket_path: Path) -> None:
@@ -83,7 +89,7 @@ def spawn_daemon(settings: Settings, socket_path: Path) -> subprocess.Popen:
     errors = stderr_file()
     errors.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with open(errors, "wb") as sink:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             _serve_command(settings, socket_path),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -91,6 +97,10 @@ def spawn_daemon(settings: Settings, socket_path: Path) -> subprocess.Popen:
             start_new_session=True,
             close_fds=True,
         )
+    # We are its parent for as long as we live (a language server: all day): collect its exit
+    # status whenever it ends (`daemon stop`, idle unload), or it would linger as a zombie.
+    threading.Thread(target=process.wait, name="daemon-reaper", daemon=True).start()
+    return process
 
 
 def _last_error_line() -> str:
@@ -102,38 +112,32 @@ def _last_error_line() -> str:
     return "no message"
 
 
+def _usable(health: dict[str, Any] | None, wait_ready: bool) -> bool:
+    if health is None:
+        return False
+    status = health.get("status")
+    return status == "ok" or (status == "loading" and not wait_ready)
+
+
 def ensure_daemon(settings: Settings, *, wait_ready: bool = True) -> dict[str, Any]:
     """The health of the user's daemon, starting it first when none runs.
 
-    A lock serializes starters, so two clients starting at once give one daemon.
+    A lock serializes starters, so two clients starting at once give one daemon. A daemon on
+    its way out (idle unload, `daemon stop`) is waited for, then replaced.
     """
     socket_path = socket_path_of(settings)
     health = read_health(socket_path)
-    if health is not None and (not wait_ready or health.get("status") != "loading"):
-        return health
+    if _usable(health, wait_ready):
+        return health  # type: ignore[return-value]
     timeout = settings.daemon.start_timeout_s
     try:
         prepare_socket_dir(socket_path.parent)
         with FileLock(start_lock_path(socket_path), timeout):
-            health = read_health(socket_path)
-            if health is not None and (not wait_ready or health.get("status") != "loading"):
-                return health
-            process = None
-            if holder_pid(socket_path) is None:
-                if not settings.model.path:
-                    raise ModelUnavailable(
-                        f"no codeassist daemon runs on {socket_path} and none can be started: "
-                        "no model is configured. Set [model] path (env CODEASSIST_MODEL_PATH) "
-                        "to a local Gemma 4 checkpoint, or set [model] endpoint to an "
-                        "OpenAI-compatible server URL."
-                    )
-                process = spawn_daemon(settings, socket_path)
-            return _wait_ready(socket_path, process, timeout, wait_ready)
+            return _start_or_wait(settings, socket_path, timeout, wait_ready)
     except TimeoutError:
         raise ModelUnavailable(
             f"another client has been starting the daemon on {socket_path} for over "
-            f"{timeout:.0f} s; check `codeassist daemon status` and the log "
-            f"{paths.state_dir() / 'daemon.log'}."
+            f"{timeout:.0f} s; check `codeassist daemon status` and the log {log_file()}."
         ) from None
     except ModelUnavailable:
         raise
@@ -141,36 +145,40 @@ def ensure_daemon(settings: Settings, *, wait_ready: bool = True) -> dict[str, A
         raise ModelUnavailable(f"cannot start the codeassist daemon: {error}") from None
 
 
-def _wait_ready(
-    socket_path: Path, process: subprocess.Popen | None, timeout: float, wait_ready: bool
+def _start_or_wait(
+    settings: Settings, socket_path: Path, timeout: float, wait_ready: bool
 ) -> dict[str, Any]:
+    """Under the start lock: wait for the daemon there, or start one when none holds the
+    socket's lock (none ran, or the last one has just exited)."""
     deadline = time.monotonic() + timeout
-    log = paths.state_dir() / "daemon.log"
+    process: subprocess.Popen | None = None
     while time.monotonic() < deadline:
         health = read_health(socket_path)
-        if health is not None:
-            status = health.get("status")
-            if status == "ok" or (status == "loading" and not wait_ready):
-                return health
-            if status == "failed":
-                raise ModelUnavailable(
-                    f"the codeassist daemon on {socket_path} could not load its model: "
-                    f"{health.get('error')}. Fix [model] path, then retry (log: {log})."
-                )
+        if _usable(health, wait_ready):
+            return health  # type: ignore[return-value]
+        if health is not None and health.get("status") == "failed":
+            raise ModelUnavailable(
+                f"the codeassist daemon on {socket_path} could not load its model: "
+                f"{health.get('error')}. Fix [model] path, then retry (log: {log_file()})."
+            )
         if process is not None and process.poll() is not None:
             raise ModelUnavailable(
                 f"the codeassist daemon exited during start (status {process.returncode}): "
-                f"{_last_error_line()} (see {stderr_file()} and {log})."
+                f"{_last_error_line()} (see {stderr_file()} and {log_file()})."
             )
-        if process is None and holder_pid(socket_path) is None and health is None:
-            raise ModelUnavailable(
-                f"the codeassist daemon being started on {socket_path} went away; "
-                f"see {log}, then retry."
-            )
+        if process is None and health is None and holder_pid(socket_path) is None:
+            if not settings.model.path:
+                raise ModelUnavailable(
+                    f"no codeassist daemon runs on {socket_path} and none can be started: "
+                    "no model is configured. Set [model] path (env CODEASSIST_MODEL_PATH) "
+                    "to a local Gemma 4 checkpoint, or set [model] endpoint to an "
+                    "OpenAI-compatible server URL."
+                )
+            process = spawn_daemon(settings, socket_path)
         time.sleep(0.05)
     raise ModelUnavailable(
         f"the codeassist daemon on {socket_path} was not ready within {timeout:.0f} s; "
-        f"see {log}, or raise [daemon] start_timeout_s for a large model."
+        f"see {log_file()}, or raise [daemon] start_timeout_s for a large model."
     )
 
 

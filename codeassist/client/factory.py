@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from codeassist import paths
-from codeassist.client.daemon_start import ensure_daemon, socket_path_of
+from codeassist.client.daemon_start import ensure_daemon
 from codeassist.client.model_client import Endpoint, ModelClient
 from codeassist.config import Settings
+from codeassist.daemon_files import log_file, socket_path_of
 from codeassist.errors import UserError
 
 
@@ -16,7 +16,7 @@ def client_from_settings(settings: Settings) -> ModelClient:
     endpoint = settings.model.endpoint.strip()
     if endpoint in ("", "daemon"):
         socket_path = socket_path_of(settings)
-        log = paths.state_dir() / "daemon.log"
+        log = log_file()
         target = Endpoint(
             base_url="http://codeassist/v1",
             label=f"codeassist daemon at {socket_path}",

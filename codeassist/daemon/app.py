@@ -1,4 +1,4 @@
-"""HTTP routes: the OpenAI-compatible API, `/health` and `/v1/models`, over the scheduler."""
+"""HTTP routes over the scheduler: the OpenAI-compatible API, `/health`, `/v1/models`, `/lease`."""
 
 from __future__ import annotations
 
@@ -8,20 +8,42 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.types import ASGIApp
 
 from codeassist.daemon import responses as r
+from codeassist.daemon.keep_alive import IdleClock
+from codeassist.daemon.limits import too_long
 from codeassist.daemon.request import ChatPrompt, Job, Priority, Sampling, TextPrompt, Update
+from codeassist.daemon.request_gate import KEEP_ALIVE_KEY, RequestGate
 from codeassist.daemon.scheduler import NotAccepting, QueueFull, Scheduler
 from codeassist.daemon.schemas import ChatRequest, CompletionRequest, Message
+from codeassist.daemon.status import STATUS_OF_STATE, keep_alive_fields, state_fields
 
 log = logging.getLogger("codeassist.daemon")
 
 DEFAULT_MAX_TOKENS = 1024
+# After the daemon starts stopping, how long a request waits for the engine's last word before
+# it ends its answer itself (uvicorn cuts connections 5 s into a shutdown).
+STOP_GRACE_S = 2.0
+
+
+@dataclass
+class Shutdown:
+    """Set once, on the event loop, when the daemon starts to stop (signal or idle)."""
+
+    reason: str | None = None
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def begin(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+        self.event.set()
 
 
 class Channel:
@@ -31,16 +53,38 @@ class Channel:
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[Update] = asyncio.Queue()
 
-    def put(self, update: Update) -> None:  # engine thread
+    def put(self, update: Update) -> None:  # engine or tokenizer thread
         # The loop is gone once the server has shut down; nobody is listening then.
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._queue.put_nowait, update)
 
-    async def updates(self) -> AsyncIterator[Update]:
+    async def updates(self, shutdown: Shutdown) -> AsyncIterator[Update]:
+        """Updates up to the finished one; if the daemon stops and the engine says nothing
+        more within STOP_GRACE_S, a finished error update of our own."""
         while True:
-            update = await self._queue.get()
-            yield update
-            if update.finished:
+            timeout = STOP_GRACE_S if shutdown.event.is_set() else None
+            getter = asyncio.ensure_future(self._queue.get())
+            stopper = asyncio.ensure_future(shutdown.event.wait())
+            try:
+                done, _ = await asyncio.wait(
+                    {getter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                stopper.cancel()
+                if not getter.done():
+                    getter.cancel()
+            if getter in done:
+                update = getter.result()
+                yield update
+                if update.finished:
+                    return
+            elif not done:  # stopping, and the engine thread did not answer in time
+                yield Update(
+                    finished=True,
+                    finish_reason="cancelled",
+                    error=f"the daemon stopped ({shutdown.reason}) before this request ended",
+                    status=503,
+                )
                 return
 
 
@@ -61,23 +105,30 @@ def chat_messages(messages: list[Message]) -> list[dict[str, str]]:
     return [{"role": m.role, "content": m.text()} for m in messages]
 
 
-async def _watch_disconnect(request: Request, on_disconnect: Callable[[], None]) -> None:
-    """Wait for the client to go away (the body is already read), then call on_disconnect."""
+async def _wait_disconnect(request: Request) -> None:
+    """Return when the client goes away (the body is already read)."""
     while True:
         message = await request.receive()
         if message["type"] == "http.disconnect":
-            on_disconnect()
             return
+
+
+async def _watch_disconnect(request: Request, on_disconnect: Callable[[], None]) -> None:
+    await _wait_disconnect(request)
+    on_disconnect()
 
 
 def create_app(
     scheduler: Scheduler,
     *,
+    clock: IdleClock,
+    shutdown: Shutdown,
     request_timeout_s: float,
+    model_label: str,
     info: Callable[[], dict[str, Any]],
     started: float | None = None,
-) -> FastAPI:
-    """The ASGI app; `info` adds fixed facts (socket, model path) to /health."""
+) -> ASGIApp:
+    """The ASGI app; `info` adds fixed facts (socket, model path, log) to /health."""
     app = FastAPI(title="codeassist daemon", docs_url=None, redoc_url=None, openapi_url=None)
     started = started or time.time()
 
@@ -91,26 +142,45 @@ def create_app(
 
     def model_name() -> str:
         engine = scheduler.engine
-        return engine.model_name if engine is not None else info().get("model", "")
+        return engine.model_name if engine is not None else model_label
+
+    def current_state() -> dict[str, Any]:
+        engine = scheduler.engine
+        return state_fields(
+            state=scheduler.state,
+            model=model_name(),
+            device=engine.device if engine is not None else None,
+            progress=scheduler.progress,
+            error=scheduler.load_error,
+            stopping=shutdown.reason,
+        )
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
+        fields = current_state()
         body: dict[str, Any] = {
-            "status": {"ready": "ok"}.get(scheduler.state, scheduler.state),
+            "status": "stopping"
+            if fields["state"] == "stopping"
+            else STATUS_OF_STATE.get(scheduler.state, scheduler.state),
+            **fields,
             "model": model_name(),
             "device": scheduler.engine.device if scheduler.engine else None,
             "pid": os.getpid(),
             "uptime_s": round(time.time() - started, 1),
             "load_seconds": scheduler.load_seconds,
             "queue": scheduler.snapshot(),
+            **keep_alive_fields(clock, time.monotonic()),
             **info(),
         }
+        if scheduler.limits is not None:
+            body["max_context"] = scheduler.limits.max_context
+            body["max_prompt_chars"] = scheduler.limits.max_prompt_chars
         if scheduler.load_error:
             body["error"] = scheduler.load_error
         if scheduler.state == "ready":
             with contextlib.suppress(Exception):
                 future = scheduler.call(lambda engine: engine.stats())
-                body["engine"] = await asyncio.wait_for(asyncio.wrap_future(future), 30)
+                body["engine"] = await asyncio.wait_for(asyncio.wrap_future(future), 10)
         return body
 
     @app.get("/v1/models")
@@ -127,9 +197,57 @@ def create_app(
             ],
         }
 
+    @app.get("/lease")
+    async def lease(request: Request, holder: str = "") -> StreamingResponse:
+        """Held open by a language server: the daemon stays while it is; state changes are
+        sent as events. The kernel closes it when the holder dies, however it dies."""
+        return StreamingResponse(
+            _hold(request, holder[:200] or "a client"),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    async def _hold(request: Request, holder: str) -> AsyncIterator[bytes]:
+        if shutdown.reason is not None:
+            yield r.sse(current_state())
+            return
+        clock.lease_opened()
+        log.info("%s holds the daemon (%d holder(s))", holder, clock.leases)
+        gone = asyncio.ensure_future(_wait_disconnect(request))
+        ending = asyncio.ensure_future(shutdown.event.wait())
+        try:
+            sent: dict[str, Any] | None = None
+            while True:
+                fields = current_state()
+                if fields != sent:
+                    yield r.sse(fields)
+                    sent = fields
+                poll = 0.2 if fields["state"] == "loading" else 30.0
+                done, _ = await asyncio.wait(
+                    {gone, ending}, timeout=poll, return_when=asyncio.FIRST_COMPLETED
+                )
+                if gone in done:
+                    return
+                if ending in done:
+                    yield r.sse(current_state())
+                    return
+        finally:
+            gone.cancel()
+            ending.cancel()
+            clock.lease_closed(time.monotonic())
+            log.info("%s let go of the daemon (%d holder(s) left)", holder, clock.leases)
+
     async def run(
-        request: Request, meta: r.Meta, prompt: ChatPrompt | TextPrompt, body: Any
+        request: Request,
+        meta: r.Meta,
+        prompt: ChatPrompt | TextPrompt,
+        chars: int,
+        body: ChatRequest | CompletionRequest,
     ) -> Any:
+        setattr(request.state, KEEP_ALIVE_KEY, body.keep_alive_s(clock.keep_alive_s))
+        why = too_long(chars, scheduler.limits) if scheduler.limits is not None else None
+        if why is not None:
+            return JSONResponse(r.error_body(why, code="context_length_exceeded"), 400)
         channel = Channel()
         job = Job(
             prompt=prompt,
@@ -163,12 +281,12 @@ def create_app(
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
             return StreamingResponse(
-                _stream(scheduler, job, channel, meta, watcher, include_usage),
+                _stream(scheduler, job, channel, meta, watcher, include_usage, shutdown),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Request-Id": job.id},
             )
         try:
-            return await _collect(job, channel, meta)
+            return await _collect(job, channel, meta, shutdown)
         finally:
             watcher.cancel()
             scheduler.cancel(job)  # no-op when finished; stops it if this coroutine died
@@ -176,28 +294,30 @@ def create_app(
     @app.post("/v1/chat/completions")
     async def chat(body: ChatRequest, request: Request) -> Any:
         prompt = ChatPrompt(chat_messages(body.messages), enable_thinking=body.enable_thinking())
-        return await run(request, r.Meta("chat", model_name()), prompt, body)
+        chars = sum(len(m["content"]) for m in prompt.messages)
+        return await run(request, r.Meta("chat", model_name()), prompt, chars, body)
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request) -> Any:
         prompt = TextPrompt(body.prompt_text())
-        return await run(request, r.Meta("text", model_name()), prompt, body)
+        return await run(request, r.Meta("text", model_name()), prompt, len(prompt.text), body)
 
-    return app
+    return RequestGate(app, scheduler, clock)
 
 
-async def _collect(job: Job, channel: Channel, meta: r.Meta) -> Any:
+async def _collect(job: Job, channel: Channel, meta: r.Meta, shutdown: Shutdown) -> Any:
     splitter = r.Splitter()
     last = Update()
-    async for update in channel.updates():
+    async for update in channel.updates(shutdown):
         splitter.feed(update.text)
         last = update
     splitter.finish()
     if last.error is not None:
-        kind = "timeout" if last.status == 504 else "server_error"
-        if last.status == 400:
-            kind = "invalid_request_error"
-        return JSONResponse(r.error_body(last.error, kind), status_code=last.status)
+        kind = {400: "invalid_request_error", 504: "timeout", 503: "unavailable"}
+        return JSONResponse(
+            r.error_body(last.error, kind.get(last.status, "server_error")),
+            status_code=last.status,
+        )
     return r.full_response(
         meta,
         "".join(splitter.answer),
@@ -214,11 +334,12 @@ async def _stream(
     meta: r.Meta,
     watcher: asyncio.Task,
     include_usage: bool,
+    shutdown: Shutdown,
 ) -> AsyncIterator[bytes]:
     splitter = r.Splitter()
     opening = meta.kind == "chat"  # the role chunk goes out with the first text, in one write
     try:
-        async for update in channel.updates():
+        async for update in channel.updates(shutdown):
             events: list[bytes] = []
             if opening:
                 events.append(r.sse(r.chat_chunk(meta, {"role": "assistant", "content": ""})))
@@ -229,9 +350,10 @@ async def _stream(
             events += [r.sse(chunk) for chunk in r.delta_chunks(meta, pieces)]
             if update.finished:
                 if update.error is not None:
-                    events.append(
-                        r.sse(r.error_body(update.error, "server_error", update.finish_reason))
-                    )
+                    kind = "timeout" if update.status == 504 else "server_error"
+                    if update.status == 400:
+                        kind = "invalid_request_error"
+                    events.append(r.sse(r.error_body(update.error, kind, update.finish_reason)))
                 else:
                     events.append(r.sse(r.final_chunk(meta, update.finish_reason)))
                 if include_usage:

@@ -26,14 +26,14 @@ class TcpTokenAuth:
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
-        self._expected = f"Bearer {token}".encode()
+        self._token = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         server = scope.get("server")
         over_tcp = bool(server) and server[1] is not None  # Unix sockets report no port
         if scope["type"] == "http" and over_tcp:
             given = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self._expected):
+            if not self._valid(given):
                 body = json.dumps(
                     {
                         "error": {
@@ -58,3 +58,10 @@ class TcpTokenAuth:
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
+
+    def _valid(self, header: bytes) -> bool:
+        """`Bearer TOKEN`, the scheme in any case (RFC 9110: schemes are case-insensitive)."""
+        scheme, _, credentials = header.strip().partition(b" ")
+        if scheme.lower() != b"bearer":
+            return False
+        return hmac.compare_digest(credentials.strip(), self._token)

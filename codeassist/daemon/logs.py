@@ -7,14 +7,10 @@ import logging.handlers
 import sys
 from pathlib import Path
 
-from codeassist import paths
+from codeassist.daemon_files import log_file
 
 LOG_BYTES = 5 * 1024 * 1024
 LOG_BACKUPS = 3
-
-
-def log_file() -> Path:
-    return paths.state_dir() / "daemon.log"
 
 
 def setup_logging(*, to_stderr: bool) -> Path:

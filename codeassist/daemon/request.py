@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from codeassist.daemon.policy import Entry
+
 
 class Priority(IntEnum):
     """Lower runs first: completion before refactor before review."""
@@ -82,6 +84,7 @@ class Job:
     arrival: int = field(default_factory=lambda: next(_arrivals))
     created: float = field(default_factory=time.monotonic)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    prompt_ids: list[int] | None = None  # set by the tokenizer thread
     # Owned by the engine thread once admitted:
     seq: Any = None
     usage: Usage = field(default_factory=Usage)
@@ -91,3 +94,8 @@ class Job:
     @property
     def order(self) -> tuple[int, int]:
         return (int(self.priority), self.arrival)
+
+    @property
+    def entry(self) -> Entry:
+        """This job as the scheduling policy sees it."""
+        return Entry(key=self.arrival, priority=int(self.priority), arrival=self.arrival)

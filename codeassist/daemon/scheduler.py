@@ -1,14 +1,15 @@
-"""Who runs next: strict priority across classes, first come first served within one.
+"""Runs requests on the one engine: tokenizing, admission and batched steps.
 
-All engine calls happen on the one worker thread this class owns. Each loop iteration runs ONE
-`engine.step` (a prefill chunk or a decode token) of the most urgent sequence, so a batch
-generation yields to a newly arrived interactive request between two steps and resumes later
-from its own KV cache, without recomputing its prompt.
+Two threads. The tokenizer thread turns each submitted request into token ids (most urgent
+first), so a huge prompt never holds up the engine, the HTTP event loop or other clients. The
+engine thread owns every engine call: before each step it asks `policy` which waiting requests
+to admit and which running ones to advance, then runs that ONE step (a prefill chunk, or a
+decode token for each sequence of the batch). Deciding again before every step is what makes a
+batch review yield to an interactive completion between two decode steps.
 """
 
 from __future__ import annotations
 
-import collections
 import concurrent.futures
 import logging
 import math
@@ -17,15 +18,21 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from codeassist.daemon.request import ChatPrompt, Job, Priority, Update, Usage
+from codeassist.daemon import policy
+from codeassist.daemon.limits import PromptLimits, prompt_limits
+from codeassist.daemon.request import ChatPrompt, Job, Update, Usage
 from codeassist.errors import UserError
 
 log = logging.getLogger("codeassist.daemon")
+
+Progress = Callable[[float, str], None]
 
 
 class EngineLike(Protocol):
     model_name: str
     device: str
+    max_context: int
+    tokenizer: Any
 
     def encode_chat(self, messages: list[dict], *, enable_thinking: bool) -> list[int]: ...
     def encode(self, text: str) -> list[int]: ...
@@ -50,125 +57,207 @@ class NotAccepting(Exception):
 class Scheduler:
     def __init__(
         self,
-        load_engine: Callable[[], EngineLike],
+        load_engine: Callable[[Progress], EngineLike],
         make_params: Callable[..., Any],
         *,
         queue_size: int = 64,
         max_running: int = 8,
+        max_batch: int | None = None,
         on_fatal: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._load_engine = load_engine
         self._make_params = make_params
         self.queue_size = queue_size
         self.max_running = max_running
+        self._max_batch = max_batch  # None: max_running when the engine batches, else 1
         self._on_fatal = on_fatal
         self._cond = threading.Condition()
-        self._waiting: dict[Priority, collections.deque[Job]] = {
-            p: collections.deque() for p in Priority
-        }
-        self._running: list[Job] = []  # touched by the worker thread only
+        self._pending: list[Job] = []  # submitted, not tokenized yet
+        self._tokenizing: Job | None = None
+        self._waiting: list[Job] = []  # tokenized, waiting for a sequence slot
+        self._running: list[Job] = []  # holding a sequence; touched by the engine thread only
         self._running_count = 0  # mirror of len(_running) readable under _cond
-        self._calls: collections.deque[tuple[Callable, concurrent.futures.Future]] = (
-            collections.deque()
-        )
+        self._calls: list[tuple[Callable, concurrent.futures.Future]] = []
         self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self.engine: EngineLike | None = None
+        self.limits: PromptLimits | None = None
         self.state = "loading"  # loading | ready | failed | stopped
+        self.progress: tuple[float, str] = (0.0, "starting")
         self.load_error: str | None = None
         self.load_seconds: float | None = None
         self._recent_seconds = 1.0  # moving average of request durations, for Retry-After
         self.completed = 0
         self.cancelled = 0
+        self.batched_steps = 0  # steps that advanced more than one sequence
 
     # ---- called from any thread -------------------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._main, name="engine", daemon=True)
-        self._thread.start()
+        for name, target in (("engine", self._engine_main), ("tokenize", self._tokenize_main)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            self._threads.append(thread)
+            thread.start()
 
     def submit(self, job: Job) -> None:
         """Queue a job; raises QueueFull when the bound is reached, never blocks."""
         with self._cond:
             if self._stopping or self.state in ("failed", "stopped"):
                 raise NotAccepting(self.load_error or "the daemon is shutting down")
-            depth = sum(len(q) for q in self._waiting.values()) + self._running_count
+            depth = self._depth()
             if depth >= self.queue_size:
-                waiting_ahead = depth - self.max_running + 1
-                raise QueueFull(self._retry_after(waiting_ahead))
-            self._waiting[job.priority].append(job)
-            self._cond.notify()
+                raise QueueFull(self._retry_after(depth - self.max_running + 1))
+            self._pending.append(job)
+            self._cond.notify_all()
 
     def cancel(self, job: Job) -> None:
         """Stop a job within one engine step (or drop it from the queue)."""
         job.cancelled.set()
         with self._cond:
-            self._cond.notify()
+            self._cond.notify_all()
 
     def call(self, fn: Callable[[EngineLike], Any]) -> concurrent.futures.Future:
         """Run fn(engine) on the engine thread between two steps."""
         future: concurrent.futures.Future = concurrent.futures.Future()
         with self._cond:
-            if self.state != "ready" and self.state != "loading":
+            if self.state not in ("ready", "loading") or self._stopping:
                 future.set_exception(NotAccepting(self.state))
                 return future
             self._calls.append((fn, future))
-            self._cond.notify()
+            self._cond.notify_all()
         return future
 
     def snapshot(self) -> dict[str, Any]:
         with self._cond:
-            waiting = {p.name.lower(): len(q) for p, q in self._waiting.items()}
+            queued = [*self._pending, *self._waiting]
+            if self._tokenizing is not None:
+                queued.append(self._tokenizing)
+            by_priority = {name: 0 for name in ("interactive", "normal", "batch")}
+            for job in queued:
+                by_priority[job.priority.name.lower()] += 1
             return {
-                "waiting": sum(waiting.values()),
-                "waiting_by_priority": waiting,
+                "waiting": len(queued),
+                "waiting_by_priority": by_priority,
                 "running": self._running_count,
                 "limit": self.queue_size,
                 "max_running": self.max_running,
+                "max_batch": self.max_batch,
+                "batched_steps": self.batched_steps,
                 "completed": self.completed,
                 "cancelled": self.cancelled,
             }
 
+    @property
+    def max_batch(self) -> int:
+        if self._max_batch is not None:
+            return max(1, self._max_batch)
+        batches = self.engine is not None and hasattr(self.engine, "step_many")
+        return self.max_running if batches else 1
+
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Cancel everything queued or running and stop the engine thread (waits up to timeout)."""
+        """Cancel everything queued or running and stop the threads (waits up to timeout)."""
         self.stop()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def stop(self) -> None:
-        """Cancel everything queued or running; does not wait (safe in a signal handler)."""
+        """Cancel everything queued or running; does not wait."""
         with self._cond:
             self._stopping = True
-            for queue in self._waiting.values():
-                for job in queue:
-                    job.cancelled.set()
-            self._cond.notify()
+            for job in [*self._pending, *self._waiting]:
+                job.cancelled.set()
+            self._cond.notify_all()
+
+    def _depth(self) -> int:
+        tokenizing = 1 if self._tokenizing is not None else 0
+        return len(self._pending) + tokenizing + len(self._waiting) + self._running_count
 
     def _retry_after(self, ahead: int) -> int:
         return max(1, min(60, math.ceil(self._recent_seconds * max(1, ahead) / 2)))
 
+    # ---- the tokenizer thread -----------------------------------------------------------
+    def _tokenize_main(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._stopping or (self.state == "ready" and self._pending)):
+                    if self.state == "failed":
+                        return
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                job = min(self._pending, key=lambda j: j.order)
+                self._pending.remove(job)
+                self._tokenizing = job
+            ended = self._tokenize(job)
+            with self._cond:
+                self._tokenizing = None
+                if ended is None:
+                    self._waiting.append(job)
+                self._cond.notify_all()
+            if ended is not None:
+                self._report(job, ended)
+
+    def _tokenize(self, job: Job) -> Update | None:
+        """Fill job.prompt_ids; an Update when the job ends here instead."""
+        if job.cancelled.is_set():
+            return Update(finished=True, finish_reason="cancelled")
+        if time.monotonic() > job.deadline:
+            return self._timeout_update(job)
+        engine = self.engine
+        assert engine is not None
+        try:
+            if isinstance(job.prompt, ChatPrompt):
+                ids = engine.encode_chat(
+                    job.prompt.messages, enable_thinking=job.prompt.enable_thinking
+                )
+            else:
+                ids = engine.encode(job.prompt.text)
+        except (ValueError, KeyError, TypeError) as error:
+            return _failed(str(error), 400)
+        job.usage.prompt_tokens = len(ids)
+        if len(ids) >= engine.max_context:
+            return _failed(
+                f"the prompt has {len(ids):,} tokens but the model takes at most "
+                f"{engine.max_context:,}; send less context.",
+                400,
+            )
+        # max_tokens beyond what the context holds after the prompt would never be reached.
+        room = engine.max_context - len(ids)
+        job.sampling.max_tokens = max(1, min(job.sampling.max_tokens, room))
+        job.prompt_ids = ids
+        return None
+
     # ---- the engine thread --------------------------------------------------------------
-    def _main(self) -> None:
+    def _engine_main(self) -> None:
         started = time.monotonic()
         try:
-            self.engine = self._load_engine()
+            engine = self._load_engine(self._on_progress)
+            limits = prompt_limits(engine.tokenizer.get_vocab(), int(engine.max_context))
         except BaseException as error:  # report, and let the server exit
             log.exception("model failed to load")
             with self._cond:
                 self.state = "failed"
                 self.load_error = f"{error.__class__.__name__}: {error}"
-            self._fail_all_waiting("model failed to load: " + self.load_error)
+                self._cond.notify_all()
+            self._fail_queued("model failed to load: " + self.load_error)
             if self._on_fatal:
                 self._on_fatal(error)
             return
         self.load_seconds = time.monotonic() - started
         with self._cond:
+            self.engine, self.limits = engine, limits
             if self.state == "loading":
                 self.state = "ready"
+                self.progress = (1.0, "ready")
+            self._cond.notify_all()
         log.info(
-            "model %s ready on %s in %.1f s",
-            self.engine.model_name,
-            self.engine.device,
+            "model %s ready on %s in %.1f s (context %d tokens, batch up to %d)",
+            engine.model_name,
+            engine.device,
             self.load_seconds,
+            engine.max_context,
+            self.max_batch,
         )
         try:
             self._loop()
@@ -182,54 +271,58 @@ class Scheduler:
         finally:
             for job in list(self._running):
                 self._finish(job, Update(finished=True, finish_reason="cancelled"))
-            self._fail_all_waiting("the daemon is shutting down", reason="cancelled")
+            self._fail_queued("the daemon is shutting down", reason="cancelled")
             with self._cond:
                 if self.state == "ready":
                     self.state = "stopped"
+                self._cond.notify_all()
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        """The engine's load progress (any thread)."""
+        fraction = min(1.0, max(0.0, float(fraction)))
+        self.progress = (max(fraction, self.progress[0]), str(message))
 
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not (self._stopping or self._calls or self._running or self._has_waiting()):
+                while not (self._stopping or self._calls or self._running or self._waiting):
                     self._cond.wait()
                 if self._stopping:
                     return
-                calls = list(self._calls)
-                self._calls.clear()
-                admitted = self._take_admissible()
+                calls, self._calls = self._calls, []
+                ended = self._take_ended(self._waiting)
+                chosen = policy.admit(
+                    [j.entry for j in self._waiting],
+                    [j.entry for j in self._running],
+                    self.max_running,
+                )
+                keys = {entry.key for entry in chosen}
+                admitted = [j for j in self._waiting if j.entry.key in keys]
+                admitted.sort(key=lambda j: j.order)
+                self._waiting = [j for j in self._waiting if j.entry.key not in keys]
+                self._running_count = len(self._running) + len(admitted)
             for fn, future in calls:
                 self._run_call(fn, future)
+            for job, update in ended:
+                self._report(job, update)
             for job in admitted:
                 self._admit(job)
-            self._drop_finished_or_expired()
-            job = min(self._running, key=lambda j: j.order, default=None)
-            if job is not None:
-                self._step(job)
+            for job, update in self._take_ended(self._running):
+                self._finish(job, update)
+            self._step()
 
-    def _has_waiting(self) -> bool:
-        return any(self._waiting.values())
-
-    def _take_admissible(self) -> list[Job]:
-        """Waiting jobs to admit now, most urgent first, up to max_running sequences.
-
-        Beyond the limit, a job is still admitted when nothing running is as urgent as it:
-        otherwise eight reviews holding every slot would keep a completion waiting for minutes.
-        """
-        taken: list[Job] = []
-        live: list[Job] = list(self._running)
+    def _take_ended(self, jobs: list[Job]) -> list[tuple[Job, Update]]:
+        """Remove and return the cancelled or expired jobs of a list."""
         now = time.monotonic()
-        for priority in Priority:
-            queue = self._waiting[priority]
-            for job in list(queue):
-                if job.cancelled.is_set() or now > job.deadline:
-                    queue.remove(job)
-                    taken.append(job)  # _admit reports it
-                elif len(live) < self.max_running or all(j.priority > priority for j in live):
-                    queue.remove(job)
-                    taken.append(job)
-                    live.append(job)
-        self._running_count = len(live)
-        return taken
+        ended = []
+        for job in list(jobs):
+            if job.cancelled.is_set():
+                ended.append((job, Update(finished=True, finish_reason="cancelled")))
+            elif now > job.deadline:
+                ended.append((job, self._timeout_update(job)))
+        for job, _ in ended:
+            jobs.remove(job)
+        return ended
 
     def _run_call(self, fn: Callable, future: concurrent.futures.Future) -> None:
         if not future.set_running_or_notify_cancel():
@@ -240,26 +333,6 @@ class Scheduler:
             future.set_exception(error)
 
     def _admit(self, job: Job) -> None:
-        if job.cancelled.is_set():
-            self._finish(job, Update(finished=True, finish_reason="cancelled"))
-            return
-        if time.monotonic() > job.deadline:
-            self._finish(job, self._timeout_update(job))
-            return
-        engine = self.engine
-        try:
-            if isinstance(job.prompt, ChatPrompt):
-                ids = engine.encode_chat(
-                    job.prompt.messages, enable_thinking=job.prompt.enable_thinking
-                )
-            else:
-                ids = engine.encode(job.prompt.text)
-        except (ValueError, KeyError, TypeError) as error:
-            self._finish(
-                job, Update(finished=True, finish_reason="error", error=str(error), status=400)
-            )
-            return
-        job.usage.prompt_tokens = len(ids)
         params = self._make_params(
             temperature=job.sampling.temperature,
             top_p=job.sampling.top_p,
@@ -269,21 +342,11 @@ class Scheduler:
             seed=job.sampling.seed,
         )
         try:
-            job.seq = engine.add_request(ids, params)
+            job.seq = self.engine.add_request(job.prompt_ids, params)
         except (ValueError, UserError) as error:  # e.g. the prompt does not fit the context
-            self._finish(
-                job, Update(finished=True, finish_reason="error", error=str(error), status=400)
-            )
+            self._finish(job, _failed(str(error), 400))
             return
         self._running.append(job)
-
-    def _drop_finished_or_expired(self) -> None:
-        now = time.monotonic()
-        for job in list(self._running):
-            if job.cancelled.is_set():
-                self._finish(job, Update(finished=True, finish_reason="cancelled"))
-            elif now > job.deadline:
-                self._finish(job, self._timeout_update(job))
 
     def _timeout_update(self, job: Job) -> Update:
         limit = job.deadline - job.created
@@ -297,18 +360,31 @@ class Scheduler:
             status=504,
         )
 
-    def _step(self, job: Job) -> None:
-        for other in self._running:
-            if other.priority > job.priority:
-                other.yields += 1  # a lower-priority sequence waits out this step
-        try:
-            out = self.engine.step(job.seq)
-        except Exception as error:
-            log.exception("engine step failed for request %s", job.id)
-            self._finish(
-                job, Update(finished=True, finish_reason="error", error=str(error), status=500)
-            )
+    def _step(self) -> None:
+        """One engine step for the batch the policy picks."""
+        entries = [job.entry for job in self._running]
+        chosen = policy.batch(entries, self.max_batch)
+        if not chosen:
             return
+        by_key = {job.entry.key: job for job in self._running}
+        jobs = [by_key[entry.key] for entry in chosen]
+        for entry in policy.yielding(entries, chosen):
+            by_key[entry.key].yields += 1
+        try:
+            if len(jobs) == 1:
+                outputs = [self.engine.step(jobs[0].seq)]
+            else:
+                outputs = self.engine.step_many([job.seq for job in jobs])
+                self.batched_steps += 1
+        except Exception as error:
+            log.exception("engine step failed for request(s) %s", ", ".join(j.id for j in jobs))
+            for job in jobs:
+                self._finish(job, _failed(str(error), 500))
+            return
+        for job, out in zip(jobs, outputs, strict=True):
+            self._deliver(job, out)
+
+    def _deliver(self, job: Job, out: Any) -> None:
         if out.token_id is not None:
             job.usage.completion_tokens += 1
             if job.first_token_at is None:
@@ -331,6 +407,7 @@ class Scheduler:
             job.sink(Update(text=out.text))
 
     def _finish(self, job: Job, update: Update) -> None:
+        """End a job on the engine thread: free its sequence, then report."""
         if job.seq is not None:
             job.usage.reused_tokens = int(getattr(job.seq, "reused", 0) or 0)
             try:
@@ -342,13 +419,18 @@ class Scheduler:
             self._running.remove(job)
         with self._cond:
             self._running_count = len(self._running)
+        self._report(job, update)
+
+    def _report(self, job: Job, update: Update) -> None:
+        """Count, log and send a job's last update (any thread)."""
         update.usage = update.usage or Usage(**vars(job.usage))
         seconds = time.monotonic() - job.created
-        self._recent_seconds = 0.8 * self._recent_seconds + 0.2 * seconds
-        if update.finish_reason == "cancelled":
-            self.cancelled += 1
-        else:
-            self.completed += 1
+        with self._cond:
+            self._recent_seconds = 0.8 * self._recent_seconds + 0.2 * seconds
+            if update.finish_reason == "cancelled":
+                self.cancelled += 1
+            else:
+                self.completed += 1
         log.info(
             "request %s %s: %s, %d prompt + %d generated tokens (%d reused), %.3f s, yielded %d",
             job.id,
@@ -362,16 +444,16 @@ class Scheduler:
         )
         job.sink(update)
 
-    def _fail_all_waiting(self, message: str, reason: str = "error") -> None:
+    def _fail_queued(self, message: str, reason: str = "error") -> None:
+        """End every job not holding a sequence, and every pending call."""
         with self._cond:
-            jobs = [job for q in self._waiting.values() for job in q]
-            for q in self._waiting.values():
-                q.clear()
-            calls = list(self._calls)
-            self._calls.clear()
+            jobs = [*self._pending, *self._waiting]
+            self._pending, self._waiting = [], []
+            calls, self._calls = self._calls, []
         for job in jobs:
-            status = 503
-            job.sink(Update(finished=True, finish_reason=reason, error=message, status=status))
+            self._report(
+                job, Update(finished=True, finish_reason=reason, error=message, status=503)
+            )
         for _, future in calls:
             if future.set_running_or_notify_cancel():
                 future.set_exception(NotAccepting(message))

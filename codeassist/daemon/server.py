@@ -1,44 +1,54 @@
-"""`codeassist serve`: bind the sockets, load the model once, serve until SIGTERM."""
+"""`codeassist serve`: bind the sockets, load the model once, serve until told to stop or idle.
+
+The daemon stops on SIGTERM/SIGINT (at any moment, even before it serves: the handler is
+installed before the socket exists) and after `[daemon] keep_alive` with nothing to do. Either
+way it ends every answer in flight with a last event, and removes its socket and token.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import inspect
 import logging
 import os
 import signal
 import threading
 import time
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-from codeassist import paths
 from codeassist.config import Settings
-from codeassist.daemon.app import create_app
+from codeassist.daemon.app import Shutdown, create_app
 from codeassist.daemon.auth import TcpTokenAuth, write_token
-from codeassist.daemon.lock import DaemonLock, holder_pid, token_path
+from codeassist.daemon.keep_alive import IdleClock, describe, parse_keep_alive
 from codeassist.daemon.logs import setup_logging
-from codeassist.daemon.scheduler import Scheduler
+from codeassist.daemon.scheduler import Progress, Scheduler
 from codeassist.daemon.sockets import (
     bind_tcp,
     bind_unix,
     check_socket_path,
     parse_loopback,
-    prepare_socket_dir,
     remove_quietly,
+)
+from codeassist.daemon_files import (
+    DaemonLock,
+    holder_pid,
+    prepare_socket_dir,
+    socket_path_of,
+    token_path,
 )
 from codeassist.errors import UserError
 from codeassist.gemma4.checkpoint import read_checkpoint_config
 
 log = logging.getLogger("codeassist.daemon")
 
-
-def socket_path_of(settings: Settings) -> Path:
-    return (
-        Path(settings.daemon.socket).expanduser()
-        if settings.daemon.socket
-        else (paths.default_socket_path())
-    )
+IDLE_CHECK_S = 0.2
+# After the socket file is gone, connections already queued on it are still served: this long.
+DRAIN_S = 0.3
 
 
 def check_model_path(settings: Settings) -> str:
@@ -51,22 +61,118 @@ def check_model_path(settings: Settings) -> str:
     return settings.model.path
 
 
+def keep_alive_of(settings: Settings) -> float | None:
+    try:
+        return parse_keep_alive(settings.daemon.keep_alive, "[daemon] keep_alive")
+    except ValueError as error:
+        where = settings.source_of("daemon.keep_alive")
+        raise UserError(f"{error} (set in {where}; env CODEASSIST_DAEMON_KEEP_ALIVE)") from None
+
+
+class _Signals:
+    """SIGTERM/SIGINT from the first instant: recorded, then acted on wherever we are."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.server: _Server | None = None
+        self.scheduler: Scheduler | None = None
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, sig: int, frame: Any) -> None:
+        again = self.received is not None
+        self.received = sig
+        if self.scheduler is not None and not again:
+            # A signal handler must not take locks the interrupted code may hold: hand off.
+            threading.Thread(target=self.scheduler.stop, name="stop", daemon=True).start()
+        if self.server is not None:
+            self.server.stop_for(f"stopped by {signal.Signals(sig).name}", force=again)
+
+
 class _Server(uvicorn.Server):
-    """uvicorn, plus: on SIGTERM/SIGINT cancel every request so connections close at once."""
+    """uvicorn, plus: our own signal handling, the idle watch, and a clean end for streams."""
 
-    def __init__(self, config: uvicorn.Config, scheduler: Scheduler) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        *,
+        clock: IdleClock,
+        shutdown: Shutdown,
+        socket_path: Path,
+    ) -> None:
         super().__init__(config)
-        self._scheduler = scheduler
+        self._clock = clock
+        self._shutdown = shutdown
+        self._socket_path = socket_path
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reason: str | None = None
+        self._watch: asyncio.Task | None = None
 
-    def handle_exit(self, sig: int, frame: Any) -> None:
-        # A signal handler must not take locks the interrupted code may hold: hand off.
-        threading.Thread(target=self._scheduler.stop, name="stop", daemon=True).start()
-        super().handle_exit(sig, frame)
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield  # ours are installed for the process's whole life (_Signals)
+
+    def stop_for(self, reason: str, *, force: bool = False) -> None:
+        """Stop serving (safe from a signal handler)."""
+        self._reason = self._reason or reason
+        self.should_exit = True
+        self.force_exit = self.force_exit or force
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._shutdown.begin, self._reason)
+
+    @property
+    def reason(self) -> str | None:
+        return self._reason
+
+    async def startup(self, sockets: list | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self._reason is not None:
+            self._shutdown.begin(self._reason)
+        await super().startup(sockets=sockets)
+        self._watch = asyncio.create_task(self._watch_idle(), name="idle-watch")
+
+    async def shutdown(self, sockets: list | None = None) -> None:
+        self._shutdown.begin(self._reason or "stopping")  # leases and streams end now
+        if self._watch is not None:
+            self._watch.cancel()
+        await super().shutdown(sockets=sockets)
+
+    async def _watch_idle(self) -> None:
+        clock = self._clock
+        while not self.should_exit:
+            await asyncio.sleep(IDLE_CHECK_S)
+            if not clock.due(time.monotonic()) or self.server_state.connections:
+                continue
+            reason = (
+                f"idle for {describe(clock.wait_s)} (keep_alive) with no request and no "
+                "editor holding it"
+            )
+            log.info("unloading the model and exiting: %s", reason)
+            # New clients find no socket and start a fresh daemon once this one is gone;
+            # those already queued on the socket are served first.
+            remove_quietly(self._socket_path)
+            await asyncio.sleep(DRAIN_S)
+            while clock.requests:
+                await asyncio.sleep(IDLE_CHECK_S)
+            self.stop_for(reason)
+            return
+
+
+def _model_label(model_path: str) -> str:
+    """The name the daemon serves under (the engine reports the same once loaded)."""
+    path = Path(model_path).expanduser()
+    return path.name if path.exists() else model_path
 
 
 def serve(settings: Settings, *, console: bool = True) -> int:
     """Run the daemon in this process until it is told to stop; returns the exit status."""
+    signals = _Signals()
+    signals.install()
     model_path = check_model_path(settings)
+    keep_alive_s = keep_alive_of(settings)
     socket_path = socket_path_of(settings)
     tcp = parse_loopback(settings.daemon.tcp) if settings.daemon.tcp else None
     check_socket_path(socket_path)
@@ -92,10 +198,12 @@ def serve(settings: Settings, *, console: bool = True) -> int:
             listeners.append(bind_tcp(*tcp))
             token = write_token(token_file)
 
-        def load_engine():
+        def load_engine(progress: Progress) -> Any:
             from codeassist.engine import Engine
 
             log.info("loading model %s (device %s) ...", model_path, settings.engine.device)
+            if "progress" in inspect.signature(Engine.load).parameters:
+                return Engine.load(model_path, settings.engine, progress=progress)
             return Engine.load(model_path, settings.engine)
 
         def make_params(**kwargs: Any) -> Any:
@@ -107,7 +215,7 @@ def serve(settings: Settings, *, console: bool = True) -> int:
 
         def on_fatal(_: BaseException) -> None:
             failed.set()
-            server.should_exit = True
+            server.stop_for("the model failed to load")
 
         scheduler = Scheduler(
             load_engine,
@@ -116,7 +224,10 @@ def serve(settings: Settings, *, console: bool = True) -> int:
             max_running=settings.daemon.max_running,
             on_fatal=on_fatal,
         )
+        signals.scheduler = scheduler
         started = time.time()
+        clock = IdleClock(keep_alive_s=keep_alive_s, last_active=time.monotonic())
+        shutdown = Shutdown()
 
         def info() -> dict[str, Any]:
             return {
@@ -128,7 +239,10 @@ def serve(settings: Settings, *, console: bool = True) -> int:
 
         app: Any = create_app(
             scheduler,
+            clock=clock,
+            shutdown=shutdown,
             request_timeout_s=settings.daemon.request_timeout_s,
+            model_label=_model_label(model_path),
             info=info,
             started=started,
         )
@@ -142,25 +256,29 @@ def serve(settings: Settings, *, console: bool = True) -> int:
             timeout_graceful_shutdown=5,
             ws="none",
         )
-        server = _Server(config, scheduler)
+        server = _Server(config, clock=clock, shutdown=shutdown, socket_path=socket_path)
+        signals.server = server
         log.info(
-            "codeassist daemon pid %d listening on %s%s; log %s",
+            "codeassist daemon pid %d listening on %s%s; keep_alive %s; log %s",
             os.getpid(),
             socket_path,
             f" and http://{tcp[0]}:{tcp[1]} (token in {token_file})" if tcp else "",
+            describe(keep_alive_s),
             log_path,
         )
-        # uvicorn re-raises the signal that stopped it once it is done; with the default
-        # SIGTERM action that would kill us before the cleanup below.
-        signal.signal(signal.SIGTERM, lambda *_: None)
-        scheduler.start()
-        server.run(sockets=listeners)
+        if signals.received is not None:
+            server.stop_for(f"stopped by {signal.Signals(signals.received).name}")
+        else:
+            scheduler.start()
+            server.run(sockets=listeners)
         scheduler.shutdown(timeout=10)
+        for listener in listeners:
+            listener.close()
         if failed.is_set():
             log.error("daemon stopped: %s", scheduler.load_error)
             exit_code = 1
         else:
-            log.info("daemon stopped")
+            log.info("daemon stopped: %s", server.reason or "stopped")
     finally:
         remove_quietly(socket_path)
         remove_quietly(token_file)

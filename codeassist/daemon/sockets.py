@@ -6,7 +6,6 @@ import contextlib
 import ipaddress
 import os
 import socket
-import stat
 from pathlib import Path
 
 from codeassist.errors import UserError
@@ -19,37 +18,6 @@ def check_socket_path(path: Path) -> None:
         raise UserError(
             f"socket path {path} is too long for a Unix socket (at most {MAX_SOCKET_PATH} "
             "bytes); choose a shorter --socket path."
-        )
-
-
-def prepare_socket_dir(directory: Path) -> None:
-    """Create the socket's directory 0700, or check that an existing one is private to us."""
-    if not directory.exists():
-        old = os.umask(0o077)
-        try:
-            directory.mkdir(parents=True, mode=0o700, exist_ok=True)
-        finally:
-            os.umask(old)
-    info = directory.stat()
-    if not stat.S_ISDIR(info.st_mode):
-        raise UserError(
-            f"socket directory {directory} is not a directory; choose another --socket."
-        )
-    if info.st_uid != os.getuid():
-        raise UserError(
-            f"socket directory {directory} belongs to uid {info.st_uid}, not to you; "
-            "choose a --socket path in a directory you own."
-        )
-    if info.st_mode & 0o077 and not info.st_mode & 0o022:
-        # Ours and never writable by others (e.g. made 0755 by an earlier tool): nobody else
-        # could have put anything in it, so closing it is safe.
-        os.chmod(directory, 0o700)
-        info = directory.stat()
-    if info.st_mode & 0o077:
-        raise UserError(
-            f"socket directory {directory} is open to other users "
-            f"(mode {stat.S_IMODE(info.st_mode):04o}); run `chmod 700 {directory}` "
-            "or choose a --socket path in a private directory."
         )
 
 

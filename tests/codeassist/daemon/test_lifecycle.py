@@ -21,7 +21,7 @@ import pytest
 from codeassist.client import ModelBusy, ModelUnavailable, client_from_settings
 from codeassist.client.daemon_start import stop_daemon
 from codeassist.config import load_settings
-from codeassist.daemon.lock import holder_pid, token_path
+from codeassist.daemon_files import holder_pid, token_path
 
 
 def free_port() -> int:

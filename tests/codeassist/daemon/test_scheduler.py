@@ -48,7 +48,7 @@ def scheduler(tiny_checkpoint):
     from codeassist.engine import Engine, SamplingParams
 
     engine = Engine.load(str(tiny_checkpoint), EngineSettings(quantize="none", device="cpu"))
-    sched = Scheduler(lambda: engine, SamplingParams, queue_size=3, max_running=8)
+    sched = Scheduler(lambda progress: engine, SamplingParams, queue_size=3, max_running=8)
     sched.start()
     deadline = time.monotonic() + 60
     while sched.state != "ready" and time.monotonic() < deadline:

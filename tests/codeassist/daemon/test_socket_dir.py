@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from codeassist.daemon.sockets import prepare_socket_dir
+from codeassist.daemon_files import prepare_socket_dir
 from codeassist.errors import UserError
 
 
