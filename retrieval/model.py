@@ -37,10 +37,13 @@ class ContextItem:
     start_line: int  # 1-based, inclusive
     end_line: int  # 1-based, inclusive
     tokens: int  # count_tokens(text)
-    kind: str  # "definition", "signature", "snippet" or "file"
+    kind: str  # "definition", "signature", "outline", "caller" or "file"
     score: float
     text: str
     reason: str = ""  # why it was chosen (filled when explain=True)
+    # the line ranges `text` shows when it is not lines start..end verbatim (an outline:
+    # headers and signatures, each elided body replaced by one marker line); None otherwise
+    shown: list[tuple[int, int]] | None = None
 
 
 @dataclass

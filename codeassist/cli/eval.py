@@ -9,8 +9,9 @@ from pathlib import Path
 
 import typer
 
-from codeassist.cli.index import open_index
+from codeassist.config import load_settings
 from codeassist.errors import UserError
+from codeassist.repo_index import open_index
 from retrieval import estimate_tokens
 
 app = typer.Typer(help="Measure quality on a real repository.", no_args_is_help=True)
@@ -29,12 +30,14 @@ def _budgets(text: str) -> list[int]:
 @app.command("retrieval")
 def retrieval_eval(
     repo: Path = typer.Argument(..., help="A repository (Python; TS/JS with --typescript)."),
-    cases: int = typer.Option(100, "--cases", help="How many cases to build."),
+    cases: int = typer.Option(100, "--cases", help="Cases of each group to build."),
     budgets: str = typer.Option("1024,4096,16384", "--budgets", help="Token budgets."),
     aider_python: str = typer.Option(
         None, "--aider-python", help="Python of a separate venv with aider-chat 0.86.2."
     ),
-    aider_cases: int = typer.Option(None, "--aider-cases", help="Cases for Aider (slow)."),
+    aider_cases: int = typer.Option(
+        None, "--aider-cases", help="Cases of each group for Aider (seconds each)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Case sampling seed."),
     typescript: Path = typer.Option(
         None,
@@ -45,8 +48,10 @@ def retrieval_eval(
 ) -> None:
     """Cases from REPO's own cross-file uses (Python: `ast`; TS/JS: the TypeScript checker).
 
-    A case passes at a budget when the packed context holds the needed definition's header
-    line (hdr) or its whole span (span). Tokens are counted with the estimator.
+    Two groups, reported apart: imported names (`f(`, `mod.f(`, `Class.m(`) and member access
+    (`x.method(`, the buffer cut after `x.`). A case passes at a budget when the packed
+    context shows the needed definition's header line (hdr) or its whole span (span).
+    Tokens are counted with the estimator.
     """
     from retrieval.evaluation.cases import build_cases, build_ts_cases
     from retrieval.evaluation.run import as_json as results_json
@@ -69,7 +74,7 @@ def retrieval_eval(
     if not built:
         raise UserError(f"{repo}: found no cross-file uses of definitions to test with")
     typer.echo(f"{len(built)} cases from {root} ({time.perf_counter() - t0:.1f}s)", err=True)
-    idx = open_index(root, show_progress=False)
+    idx = open_index(root, load_settings(repo=root))
     results = evaluate(idx, built, wanted, estimate_tokens, aider_python, aider_cases)
     typer.echo(table(results, wanted))
     if as_json:

@@ -1,17 +1,32 @@
 """Retrieval eval cases from a Python repository, found with the standard `ast` module.
 
 Independent of the retriever on purpose (no tree-sitter, no shared resolver): a case is a
-use of a name defined in ANOTHER file of the repository (a call of an imported function, a
-method of an imported class or of an instance of one, `module.func`), with the buffer cut
-where that name starts on its line. Definitions in the same file are never cases.
+use of a name defined in ANOTHER file of the repository, with the buffer cut where that name
+starts on its line. Definitions in the same file are never cases. Two groups, reported apart:
+
+- imported name: a call of an imported function or class, `module.func(`, `Class.method(`;
+- member access: `x.method(` where `method` is a method of a class in another file, and
+  either no other function or method in the repository has that name, or `x` was built from
+  the class in the same function (`x = Class(...)`). The buffer ends at `x.`.
 """
 
 from __future__ import annotations
 
+import argparse
 import ast
+import builtins
+import collections
+import datetime
+import io
 import json
+import logging
+import pathlib
+import queue
 import random
+import re
+import socket
 import subprocess
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,8 +51,23 @@ class Case:
     col: int  # 0-based character column where the symbol starts
     buffer: str  # the file cut at (line, col)
     symbol: str
-    kind: str  # "call", "module attribute", "method", "instance method"
+    kind: str  # "call", "module attribute", "method" (imported name); "member access"
     target: Target
+
+    @property
+    def group(self) -> str:
+        """The case group pass rates are reported by: "member access" or "imported name"."""
+        return group_of(self.kind)
+
+
+MEMBER_ACCESS = "member access"
+IMPORTED_NAME = "imported name"
+GROUPS = (IMPORTED_NAME, MEMBER_ACCESS)
+
+
+def group_of(kind: str) -> str:
+    """'member access' for uses of a method through an object; 'imported name' otherwise."""
+    return MEMBER_ACCESS if kind in (MEMBER_ACCESS, "instance method") else IMPORTED_NAME
 
 
 @dataclass
@@ -47,6 +77,7 @@ class _Module:
     methods: dict[str, dict[str, Target]] = field(default_factory=dict)  # class -> name -> t
     bases: dict[str, list[str]] = field(default_factory=dict)  # class -> base names (local)
     imports: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # local -> (mod, name)
+    imported: set[str] = field(default_factory=set)  # every name an import binds
     tree: ast.Module | None = None
 
 
@@ -108,8 +139,10 @@ def _load(root: Path, path: str, modname: str) -> _Module | None:
             for a in node.names:
                 if a.name != "*":
                     m.imports[a.asname or a.name] = (base, a.name)
+                    m.imported.add(a.asname or a.name)
         elif isinstance(node, ast.Import):
             for a in node.names:
+                m.imported.add(a.asname or a.name.split(".")[0])
                 if a.asname:
                     m.imports[a.asname] = (a.name, None)
     return m
@@ -167,92 +200,245 @@ def _cut(src_lines: list[str], line: int, col: int) -> str:
     return "\n".join(src_lines[: line - 1] + [src_lines[line - 1][:col]])
 
 
-def build_cases(root: Path, n: int, seed: int = 0, per_file: int = 3) -> list[Case]:
-    """Up to `n` cases spread over the repository's files (deterministic for a seed)."""
+def _unique_methods(repo: _Repo) -> dict[str, Target]:
+    """Method name -> its definition, for names that one method alone in the repository has.
+
+    Any other function or method of the same name (nested, module level, another class)
+    makes the name ambiguous: only the receiver's type could tell them apart.
+    """
+    count: dict[str, int] = {}
+    methods: dict[str, Target] = {}
+    for path, m in repo.by_path.items():
+        for node in ast.walk(m.tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                count[node.name] = count.get(node.name, 0) + 1
+            elif isinstance(node, ast.ClassDef):
+                for b in node.body:
+                    if isinstance(b, ast.FunctionDef | ast.AsyncFunctionDef):
+                        methods[b.name] = _target(path, b)
+    return {
+        name: t
+        for name, t in methods.items()
+        if count.get(name) == 1 and not (name.startswith("__") and name.endswith("__"))
+    }
+
+
+# Methods of builtin and common standard-library objects: `items.extend(` is a list's and
+# `fp.read(` a file's even when one class of the repository has a method of that name.
+_FOREIGN_TYPES = (
+    list, dict, set, frozenset, str, bytes, bytearray, int, float, complex, tuple, type,
+    BaseException, io.TextIOWrapper, io.BufferedReader, io.BytesIO, threading.Event,
+    threading.Thread, threading.Lock, re.Match, re.Pattern, logging.Logger, socket.socket,
+    collections.OrderedDict, collections.deque, pathlib.Path, subprocess.Popen,
+    datetime.datetime, argparse.ArgumentParser, queue.Queue,
+)  # fmt: skip
+_BUILTIN_MEMBERS = frozenset(name for t in _FOREIGN_TYPES for name in dir(t))
+_BUILTIN_NAMES = frozenset(dir(builtins))
+
+
+def _root_name(expr: ast.AST) -> str | None:
+    """The name a receiver chain starts from (`a` of `a.b().c[0]`); None for literals."""
+    while isinstance(expr, ast.Attribute | ast.Call | ast.Subscript):
+        expr = expr.func if isinstance(expr, ast.Call) else expr.value
+    return expr.id if isinstance(expr, ast.Name) else None
+
+
+def _assigned_values(scope: ast.AST) -> dict[str, list[ast.AST]]:
+    """Name -> the expressions assigned to it in scope (`=`, annotated `=`, `with ... as`)."""
+    out: dict[str, list[ast.AST]] = {}
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Assign):
+            for t in node.targets:
+                if isinstance(t, ast.Name):
+                    out.setdefault(t.id, []).append(node.value)
+        elif isinstance(node, ast.AnnAssign) and node.value and isinstance(node.target, ast.Name):
+            out.setdefault(node.target.id, []).append(node.value)
+        elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
+            out.setdefault(node.optional_vars.id, []).append(node.context_expr)
+    return out
+
+
+def _foreign(name: str | None, m: _Module, local: dict, values: dict[str, list[ast.AST]]) -> bool:
+    """Whether a receiver rooted at `name` may be an object from outside the repository.
+
+    Outside: literals, builtins, names imported from elsewhere (or repository modules: those
+    are module attributes, not member access), and variables assigned from any of those.
+    """
+    if name in ("self", "cls"):
+        return False
+    if name is None:
+        return True
+    if name in m.imported:
+        return not isinstance(local.get(name), Target)
+    assigned = values.get(name, [])
+    if not assigned and name in _BUILTIN_NAMES:
+        return True
+    for value in assigned:
+        root = _root_name(value)
+        if root is None or (root in m.imported and not isinstance(local.get(root), Target)):
+            return True
+        if root in _BUILTIN_NAMES and root not in m.defs and root not in values:
+            return True
+    return False
+
+
+def _functions(tree: ast.Module) -> list[tuple[ast.AST, ast.ClassDef | None]]:
+    """Module-level functions and the methods of module-level classes (with their class)."""
+    funcs: list[tuple[ast.AST, ast.ClassDef | None]] = [
+        (fn, None) for fn in tree.body if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef)
+    ]
+    for cls in tree.body:
+        if isinstance(cls, ast.ClassDef):
+            funcs += [
+                (fn, cls)
+                for fn in cls.body
+                if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef)
+            ]
+    return funcs
+
+
+def _self_attributes(cls: ast.ClassDef) -> dict[str, list[ast.AST]]:
+    """`self.NAME = value` anywhere in the class's methods: NAME -> values."""
+    out: dict[str, list[ast.AST]] = {}
+    for node in ast.walk(cls):
+        if isinstance(node, ast.Assign):
+            for t in node.targets:
+                if (
+                    isinstance(t, ast.Attribute)
+                    and isinstance(t.value, ast.Name)
+                    and t.value.id == "self"
+                ):
+                    out.setdefault(t.attr, []).append(node.value)
+    return out
+
+
+def _self_attribute(expr: ast.AST) -> str | None:
+    """NAME for a receiver chain that starts `self.NAME`, else None."""
+    while isinstance(expr, ast.Attribute | ast.Call | ast.Subscript):
+        inner = expr.func if isinstance(expr, ast.Call) else expr.value
+        if isinstance(expr, ast.Attribute) and isinstance(inner, ast.Name) and inner.id == "self":
+            return expr.attr
+        expr = inner
+    return None
+
+
+def _file_cases(
+    repo: _Repo, path: str, m: _Module, lines: list[str], unique: dict[str, Target]
+) -> list[tuple]:
+    """(path, line, col, symbol, kind, target) for every usable call in one file."""
+    local: dict[str, Target | str] = {}
+    for name, (mod, orig) in m.imports.items():
+        r = repo.resolve(mod, orig)
+        if r is not None:
+            local[name] = r
+    cases: list[tuple] = []
+    module_values = _assigned_values(m.tree)
+    for fn, cls in _functions(m.tree):
+        values = {**module_values, **_assigned_values(fn)}
+        attributes = _self_attributes(cls) if cls is not None else {}
+        cls_target = m.defs.get(cls.name) if cls is not None else None
+        instances: dict[str, Target] = {}
+        for node in ast.walk(fn):
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Name)
+            ):
+                t = local.get(node.value.func.id)
+                if isinstance(t, Target) and t.path != path:
+                    instances[node.targets[0].id] = t
+        for node in ast.walk(fn):
+            if not isinstance(node, ast.Call):
+                continue
+            f = node.func
+            case = None
+            if isinstance(f, ast.Name) and isinstance(local.get(f.id), Target):
+                t = local[f.id]
+                case = (f.lineno, f.col_offset, f.id, "call", t)
+            elif isinstance(f, ast.Attribute):
+                line, col = f.end_lineno, f.end_col_offset - len(f.attr)
+                recv = f.value.id if isinstance(f.value, ast.Name) else None
+                r = local.get(recv) if recv else None
+                t = None
+                kind = ""
+                if isinstance(r, str):
+                    t = repo.resolve(r, f.attr)
+                    kind = "module attribute"
+                elif isinstance(r, Target):
+                    t = repo.method(r, f.attr)
+                    kind = "method"
+                elif recv in instances:
+                    t = repo.method(instances[recv], f.attr)
+                    kind = MEMBER_ACCESS
+                elif recv == "self" and cls_target is not None:
+                    t = repo.method(cls_target, f.attr)  # the class's own or a base's
+                    kind = MEMBER_ACCESS
+                elif (
+                    f.attr in unique
+                    and f.attr not in _BUILTIN_MEMBERS
+                    and not _foreign(_root_name(f.value), m, local, values)
+                    and not any(
+                        _foreign(_root_name(v), m, local, values)
+                        for v in attributes.get(_self_attribute(f.value) or "", ())
+                    )
+                ):
+                    t = unique[f.attr]
+                    kind = MEMBER_ACCESS
+                if isinstance(t, Target):
+                    case = (line, col, f.attr, kind, t)
+            if case is None:
+                continue
+            line, col, sym, kind, t = case
+            if t.path == path or line > len(lines):
+                continue
+            if lines[line - 1][col : col + len(sym)] != sym:
+                continue  # multi-line or unusual layout: skip rather than guess
+            cases.append((path, line, col, sym, kind, t))
+    return cases
+
+
+def _sample(found: dict[str, list[tuple]], n: int, seed: int, per_file: int) -> list[tuple]:
+    """Up to n cases, at most per_file from each file, spread over the files."""
+    rng = random.Random(seed)
+    out: list[tuple] = []
+    files = sorted(found)
+    rng.shuffle(files)
+    for p in files:
+        picks = sorted(found[p])
+        rng.shuffle(picks)
+        out.extend(picks[:per_file])
+    rng.shuffle(out)
+    return out[:n]
+
+
+def build_cases(
+    root: Path, n: int, seed: int = 0, per_file: int = 3, groups: tuple[str, ...] = GROUPS
+) -> list[Case]:
+    """Up to `n` cases of each group in `groups`, spread over the repository's files.
+
+    Deterministic for a seed.
+    """
     repo = _Repo(root)
-    found: dict[str, list[tuple]] = {}
+    unique = _unique_methods(repo) if MEMBER_ACCESS in groups else {}
+    found: dict[str, dict[str, list[tuple]]] = {g: {} for g in groups}
     texts: dict[str, list[str]] = {}
     for path, m in repo.by_path.items():
         try:
             lines = (root / path).read_text("utf-8").split("\n")
         except (OSError, UnicodeDecodeError):
             continue
-        local: dict[str, Target | str] = {}
-        for name, (mod, orig) in m.imports.items():
-            r = repo.resolve(mod, orig)
-            if r is not None:
-                local[name] = r
-        if not local:
-            continue
-        cases: list[tuple] = []
-        funcs = [fn for fn in m.tree.body if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef)]
-        for cls in m.tree.body:
-            if isinstance(cls, ast.ClassDef):
-                funcs += [
-                    fn for fn in cls.body if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef)
-                ]
-        for fn in funcs:
-            instances: dict[str, Target] = {}
-            for node in ast.walk(fn):
-                if (
-                    isinstance(node, ast.Assign)
-                    and len(node.targets) == 1
-                    and isinstance(node.targets[0], ast.Name)
-                    and isinstance(node.value, ast.Call)
-                    and isinstance(node.value.func, ast.Name)
-                ):
-                    t = local.get(node.value.func.id)
-                    if isinstance(t, Target) and t.path != path:
-                        instances[node.targets[0].id] = t
-            for node in ast.walk(fn):
-                if not isinstance(node, ast.Call):
-                    continue
-                f = node.func
-                case = None
-                if isinstance(f, ast.Name) and isinstance(local.get(f.id), Target):
-                    t = local[f.id]
-                    case = (f.lineno, f.col_offset, f.id, "call", t)
-                elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
-                    recv = f.value.id
-                    line, col = f.end_lineno, f.end_col_offset - len(f.attr)
-                    r = local.get(recv)
-                    t = None
-                    kind = ""
-                    if isinstance(r, str):
-                        t = repo.resolve(r, f.attr)
-                        kind = "module attribute"
-                    elif isinstance(r, Target):
-                        t = repo.method(r, f.attr)
-                        kind = "method"
-                    elif recv in instances:
-                        t = repo.method(instances[recv], f.attr)
-                        kind = "instance method"
-                    if isinstance(t, Target):
-                        case = (line, col, f.attr, kind, t)
-                if case is None:
-                    continue
-                line, col, sym, kind, t = case
-                if t.path == path or line > len(lines):
-                    continue
-                if lines[line - 1][col : col + len(sym)] != sym:
-                    continue  # multi-line or unusual layout: skip rather than guess
-                cases.append((path, line, col, sym, kind, t))
-        if cases:
-            found[path] = cases
-            texts[path] = lines
-    rng = random.Random(seed)
-    out: list[tuple] = []
-    files = sorted(found)
-    rng.shuffle(files)
-    for p in files:
-        picks = found[p]
-        rng.shuffle(picks)
-        out.extend(picks[:per_file])
-    rng.shuffle(out)
-    return [
-        Case(p, line, col, _cut(texts[p], line, col), sym, kind, t)
-        for p, line, col, sym, kind, t in out[:n]
-    ]
+        for case in _file_cases(repo, path, m, lines, unique):
+            group = group_of(case[4])
+            if group in found:
+                found[group].setdefault(path, []).append(case)
+                texts[path] = lines
+    out = []
+    for group in groups:
+        for p, line, col, sym, kind, t in _sample(found[group], n, seed, per_file):
+            out.append(Case(p, line, col, _cut(texts[p], line, col), sym, kind, t))
+    return out
 
 
 TS_SCRIPT = Path(__file__).with_name("ts_cases.js")

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from retrieval.evaluation.baselines import Bm25Windows, ImportSet, no_retrieval
-from retrieval.evaluation.cases import Case, Target
+from retrieval.evaluation.cases import GROUPS, Case, Target
 from retrieval.index import RepoIndex
+from retrieval.model import PackedContext
 
 Span = tuple[str, int, int]
 AIDER_SCRIPT = Path(__file__).with_name("aider_map.py")
@@ -21,13 +22,18 @@ AIDER_SCRIPT = Path(__file__).with_name("aider_map.py")
 
 @dataclass
 class MethodResult:
-    """Pass counts of one method per budget."""
+    """Pass counts of one method per (case group, budget)."""
 
     name: str
-    header: dict[int, int] = field(default_factory=dict)  # budget -> cases whose header is in
-    span: dict[int, int] = field(default_factory=dict)  # budget -> cases whose whole span is in
+    header: dict[tuple[str, int], int] = field(default_factory=dict)  # header line is in
+    span: dict[tuple[str, int], int] = field(default_factory=dict)  # whole span is in
+    cases: dict[str, int] = field(default_factory=dict)  # group -> cases
     seconds: list[float] = field(default_factory=list)  # per query
-    cases: int = 0
+
+    def rate(self, group: str, budget: int, what: str = "header") -> float:
+        """Share of the group's cases that pass at budget (`what`: header or span)."""
+        got = (self.header if what == "header" else self.span).get((group, budget), 0)
+        return got / max(self.cases.get(group, 0), 1)
 
 
 def covers_header(spans: list[Span], t: Target) -> bool:
@@ -40,9 +46,24 @@ def covers_span(spans: list[Span], t: Target) -> bool:
     return any(p == t.path and s <= t.start_line and t.end_line <= e for p, s, e in spans)
 
 
-def _score(res: MethodResult, budget: int, spans: list[Span], t: Target) -> None:
-    res.header[budget] = res.header.get(budget, 0) + covers_header(spans, t)
-    res.span[budget] = res.span.get(budget, 0) + covers_span(spans, t)
+def _score(res: MethodResult, case: Case, budget: int, spans: list[Span]) -> None:
+    key = (case.group, budget)
+    res.header[key] = res.header.get(key, 0) + covers_header(spans, case.target)
+    res.span[key] = res.span.get(key, 0) + covers_span(spans, case.target)
+
+
+def shown_spans(ctx: PackedContext) -> list[Span]:
+    """The line ranges the packed items really show (an outline shows parts of its span)."""
+    out: list[Span] = []
+    for item in ctx.items:
+        for start, end in item.shown or [(item.start_line, item.end_line)]:
+            out.append((item.path, start, end))
+    return out
+
+
+def _count_cases(res: MethodResult, cases: list[Case]) -> None:
+    for case in cases:
+        res.cases[case.group] = res.cases.get(case.group, 0) + 1
 
 
 def evaluate(
@@ -53,7 +74,10 @@ def evaluate(
     aider_python: str | None = None,
     aider_cases: int | None = None,
 ) -> list[MethodResult]:
-    """Pass counts for ours and each baseline (and Aider's repo map when given a python)."""
+    """Pass counts for ours and each baseline (and Aider's repo map when given a python).
+
+    aider_cases: how many cases of each group Aider answers (it takes seconds a case).
+    """
     ours = MethodResult("codeassist")
     methods = {
         "no retrieval": no_retrieval,
@@ -73,21 +97,30 @@ def evaluate(
                 count_tokens=count,
             )
             ours.seconds.append(time.perf_counter() - t0)
-            _score(
-                ours, budget, [(i.path, i.start_line, i.end_line) for i in ctx.items], case.target
-            )
+            _score(ours, case, budget, shown_spans(ctx))
             for name, fn in methods.items():
                 t0 = time.perf_counter()
                 spans = fn(case.path, case.buffer, budget, count)
                 base_results[name].seconds.append(time.perf_counter() - t0)
-                _score(base_results[name], budget, spans, case.target)
+                _score(base_results[name], case, budget, spans)
         index.update_buffer(case.path, None)
-    ours.cases = len(cases)
-    for r in base_results.values():
-        r.cases = len(cases)
     out = [ours, *base_results.values()]
+    for r in out:
+        _count_cases(r, cases)
     if aider_python:
-        out.append(run_aider(index.root, cases[: aider_cases or len(cases)], budgets, aider_python))
+        subset = _per_group(cases, aider_cases) if aider_cases else cases
+        out.append(run_aider(index.root, subset, budgets, aider_python))
+    return out
+
+
+def _per_group(cases: list[Case], n: int) -> list[Case]:
+    """The first n cases of each group."""
+    taken: dict[str, int] = {}
+    out = []
+    for case in cases:
+        if taken.get(case.group, 0) < n:
+            taken[case.group] = taken.get(case.group, 0) + 1
+            out.append(case)
     return out
 
 
@@ -112,38 +145,50 @@ def run_aider(root: Path, cases: list[Case], budgets: list[int], python: str) ->
         for budget in budgets:
             shown = ans["maps"][str(budget)]  # path -> [shown line numbers]
             lines = set(shown.get(c.target.path, []))
-            res.header[budget] = res.header.get(budget, 0) + (c.target.header_line in lines)
+            key = (c.group, budget)
+            res.header[key] = res.header.get(key, 0) + (c.target.header_line in lines)
             full = all(n in lines for n in range(c.target.start_line, c.target.end_line + 1))
-            res.span[budget] = res.span.get(budget, 0) + full
+            res.span[key] = res.span.get(key, 0) + full
         res.seconds.append(ans["seconds"])
-    res.cases = len(answers)
+    _count_cases(res, cases[: len(answers)])
     return res
 
 
 def table(results: list[MethodResult], budgets: list[int]) -> str:
-    """A plain-text table: pass rates per budget (header / whole span) and median time."""
-    head = f"{'method':<16} {'cases':>5} " + " ".join(f"{b:>13}" for b in budgets) + "  median ms"
-    rows = [head, f"{'':<16} {'':>5} " + " ".join(f"{'hdr / span':>13}" for _ in budgets)]
-    for r in results:
-        cells = []
-        for b in budgets:
-            n = max(r.cases, 1)
-            cells.append(f"{r.header.get(b, 0) / n:5.2f} / {r.span.get(b, 0) / n:4.2f}")
-        med = statistics.median(r.seconds) * 1000 if r.seconds else 0.0
-        rows.append(
-            f"{r.name:<16} {r.cases:>5} " + " ".join(f"{c:>13}" for c in cells) + f"  {med:8.1f}"
-        )
-    return "\n".join(rows)
+    """Plain-text tables, one per case group: pass rates per budget (header / whole span)."""
+    groups = [g for g in GROUPS if any(r.cases.get(g) for r in results)]
+    out = []
+    for group in groups:
+        head = f"{group:<16} {'cases':>5} " + " ".join(f"{b:>13}" for b in budgets)
+        rows = [head + "  median ms"]
+        rows.append(f"{'':<16} {'':>5} " + " ".join(f"{'hdr / span':>13}" for _ in budgets))
+        for r in results:
+            if not r.cases.get(group):
+                continue
+            cells = [f"{r.rate(group, b):5.2f} / {r.rate(group, b, 'span'):4.2f}" for b in budgets]
+            med = statistics.median(r.seconds) * 1000 if r.seconds else 0.0
+            rows.append(
+                f"{r.name:<16} {r.cases[group]:>5} "
+                + " ".join(f"{c:>13}" for c in cells)
+                + f"  {med:8.1f}"
+            )
+        out.append("\n".join(rows))
+    return "\n\n".join(out)
 
 
 def as_json(results: list[MethodResult], budgets: list[int]) -> dict:
-    """Machine-readable results."""
+    """Machine-readable results: method -> group -> {cases, header, span}, and median_ms."""
     return {
         r.name: {
-            "cases": r.cases,
-            "header": {str(b): round(r.header.get(b, 0) / max(r.cases, 1), 3) for b in budgets},
-            "span": {str(b): round(r.span.get(b, 0) / max(r.cases, 1), 3) for b in budgets},
             "median_ms": round(statistics.median(r.seconds) * 1000, 2) if r.seconds else None,
+            "groups": {
+                group: {
+                    "cases": n,
+                    "header": {str(b): round(r.rate(group, b), 3) for b in budgets},
+                    "span": {str(b): round(r.rate(group, b, "span"), 3) for b in budgets},
+                }
+                for group, n in r.cases.items()
+            },
         }
         for r in results
     }

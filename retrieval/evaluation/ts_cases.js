@@ -1,6 +1,9 @@
 // Eval cases for a TypeScript/JavaScript repository, resolved by the TypeScript compiler's
 // type checker (independent of our tree-sitter retriever).
 // usage: node ts_cases.js REPO PATH/TO/typescript.js N SEED  -> one JSON case per line
+// Up to N cases of each group: "imported name" (calls of imported functions and classes,
+// `ns.fn(`, `Class.staticMethod(`) and "member access" (`x.method(` through an object whose
+// class or interface member is declared in another file).
 "use strict";
 const path = require("path");
 const { execFileSync } = require("child_process");
@@ -35,7 +38,19 @@ const program = ts.createProgram(
 );
 const checker = program.getTypeChecker();
 const rel = (f) => path.relative(root, f).split(path.sep).join("/");
-const byFile = new Map();
+const byFile = { "imported name": new Map(), "member access": new Map() };
+const groupOf = (kind) => (kind === "member access" ? kind : "imported name");
+const STATIC = ts.SymbolFlags.Class | ts.SymbolFlags.Module | ts.SymbolFlags.Enum;
+
+// `Ns.f(` and `Class.f(`: the receiver names a module, namespace or class, not an object
+function isStaticReceiver(expr) {
+  let sym = checker.getSymbolAtLocation(expr);
+  if (!sym) return false;
+  if (sym.flags & ts.SymbolFlags.Alias) {
+    try { sym = checker.getAliasedSymbol(sym); } catch (e) { return false; }
+  }
+  return (sym.flags & STATIC) !== 0 && !(sym.flags & ts.SymbolFlags.Variable);
+}
 
 function declSpan(decl) {
   let node = decl;
@@ -51,7 +66,11 @@ function declSpan(decl) {
 const DECLS = new Set([
   ts.SyntaxKind.FunctionDeclaration, ts.SyntaxKind.MethodDeclaration, ts.SyntaxKind.ClassDeclaration,
   ts.SyntaxKind.VariableDeclaration, ts.SyntaxKind.MethodSignature, ts.SyntaxKind.PropertyDeclaration,
-  ts.SyntaxKind.InterfaceDeclaration,
+  ts.SyntaxKind.InterfaceDeclaration, ts.SyntaxKind.PropertySignature,
+]);
+const MEMBERS = new Set([
+  ts.SyntaxKind.MethodDeclaration, ts.SyntaxKind.MethodSignature,
+  ts.SyntaxKind.PropertyDeclaration, ts.SyntaxKind.PropertySignature,
 ]);
 
 for (const f of files) {
@@ -63,13 +82,17 @@ for (const f of files) {
       const callee = node.expression;
       let nameNode = null, kind = "";
       if (ts.isIdentifier(callee)) { nameNode = callee; kind = ts.isNewExpression(node) ? "new" : "call"; }
-      else if (ts.isPropertyAccessExpression(callee)) { nameNode = callee.name; kind = "method"; }
+      else if (ts.isPropertyAccessExpression(callee)) {
+        nameNode = callee.name;
+        kind = isStaticReceiver(callee.expression) ? "method" : "member access";
+      }
       if (nameNode) {
         let sym = checker.getSymbolAtLocation(nameNode);
         if (sym && sym.flags & ts.SymbolFlags.Alias) {
           try { sym = checker.getAliasedSymbol(sym); } catch (e) { sym = null; }
         }
         const decl = sym && (sym.valueDeclaration || (sym.declarations || [])[0]);
+        if (decl && kind === "member access" && !MEMBERS.has(decl.kind)) kind = "method";
         if (decl && DECLS.has(decl.kind)) {
           const dsf = decl.getSourceFile();
           const dpath = rel(dsf.fileName);
@@ -88,8 +111,15 @@ for (const f of files) {
     ts.forEachChild(node, visit);
   };
   visit(sf);
-  if (cases.length) byFile.set(f, cases);
+  for (const c of cases) {
+    const group = byFile[groupOf(c.kind)];
+    if (!group.has(f)) group.set(f, []);
+    group.get(f).push(c);
+  }
 }
-const out = [];
-for (const f of shuffle([...byFile.keys()].sort())) out.push(...shuffle(byFile.get(f)).slice(0, 3));
-for (const c of shuffle(out).slice(0, wanted)) console.log(JSON.stringify(c));
+for (const group of ["imported name", "member access"]) {
+  const files = byFile[group];
+  const out = [];
+  for (const f of shuffle([...files.keys()].sort())) out.push(...shuffle(files.get(f)).slice(0, 3));
+  for (const c of shuffle(out).slice(0, wanted)) console.log(JSON.stringify(c));
+}
