@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from codeassist.cli.common import make_console
 from codeassist.config import load_settings
 
 
@@ -28,5 +29,5 @@ def config(
         return
     table = Table("setting", "value", "source", box=None, pad_edge=False)
     for key, value, source in rows:
-        table.add_row(key, json.dumps(value), source)
-    Console(soft_wrap=True).print(table)
+        table.add_row(key, escape(json.dumps(value)), escape(source))
+    make_console().print(table)

@@ -3,36 +3,26 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from codeassist.cli.index import open_index, repo_root
 from codeassist.config import load_settings
+from codeassist.confine import confine
 from codeassist.errors import UserError
-from retrieval import PackedContext, PathError, RepoIndex, estimate_tokens
+from codeassist.token_count import token_counter
+from retrieval import PackedContext, PathError, RepoIndex
+from retrieval.build import read_for_index
+
+log = logging.getLogger(__name__)
 
 _POSITION = re.compile(r"^(?P<path>.+?):(?P<line>\d+)(?::(?P<col>\d+))?$")
-
-
-def token_counter(root: Path) -> tuple[Callable[[str], int], str]:
-    """The model tokenizer's counter when `model.path` has a tokenizer.json, else the estimator."""
-    settings = load_settings(repo=root)
-    model = settings.model.path
-    if model:
-        tok_file = Path(model).expanduser() / "tokenizer.json"
-        if tok_file.is_file():
-            try:
-                from tokenizers import Tokenizer
-
-                tok = Tokenizer.from_file(str(tok_file))
-                return (lambda s: len(tok.encode(s, add_special_tokens=False).ids)), str(tok_file)
-            except Exception:  # a broken tokenizer file: fall back, and say so
-                pass
-    return estimate_tokens, "estimate (retrieval.tokens.estimate_tokens)"
 
 
 def _as_json(ctx: PackedContext, explain: bool) -> dict:
@@ -72,9 +62,20 @@ def _query(
         rel = idx.relpath(path)
     except PathError as exc:
         raise UserError(str(exc)) from None
-    if buffer is None and idx.tags(rel) is None and not (idx.root / rel).is_file():
-        raise UserError(f"{path}: no such file in {idx.root}; pass an existing file or --buffer")
-    lines = buffer.split("\n") if buffer is not None else idx.lines(rel)
+    reason = confine(idx.root / rel, [idx.root])
+    if reason is not None:
+        raise UserError(f"{path}: refused ({reason}); codeassist never reads it for a prompt")
+    if buffer is not None:
+        if len(buffer) > idx.max_file_bytes:
+            raise UserError(
+                f"{path}: the buffer is larger than the index reads ([retrieval] max_file_bytes "
+                f"= {idx.max_file_bytes:,}); nothing to retrieve for it"
+            )
+        lines = buffer.split("\n")
+    elif idx.tags(rel) is not None:
+        lines = idx.lines(rel)
+    else:
+        lines = _unindexed_lines(idx, path, rel)
     if line < 1 or line > max(len(lines), 1):
         real = len(lines) - (1 if len(lines) > 1 and lines[-1] == "" else 0)
         raise UserError(f"{path}:{line}: the file has {real} lines; pass a line inside it")
@@ -92,6 +93,77 @@ def _query(
         )
     except PathError as exc:
         raise UserError(str(exc)) from None
+
+
+def _unindexed_lines(idx: RepoIndex, path: str, rel: str) -> list[str]:
+    """The lines of a file the index does not hold, read as the index would (bounded), or a
+    UserError saying why the index refuses it (too large, binary, minified, unreadable)."""
+    if not (idx.root / rel).is_file():
+        raise UserError(f"{path}: no such file in {idx.root}; pass an existing file or --buffer")
+    result, data = read_for_index(idx.root, rel, idx.max_file_bytes)
+    if data is None and result.skip != "not a supported language":
+        limit = f" (over [retrieval] max_file_bytes = {idx.max_file_bytes:,} bytes)"
+        raise UserError(
+            f"{path}: not indexed: {result.skip}{limit if result.skip == 'too large' else ''}; "
+            f"codeassist context answers for files the index reads"
+        )
+    if data is None:  # text in a language without a grammar: lexical context still works
+        with open(idx.root / rel, "rb") as file:
+            data = file.read(idx.max_file_bytes + 1)
+        if len(data) > idx.max_file_bytes or b"\0" in data[:8192]:
+            raise UserError(f"{path}: not indexed (too large or binary)")
+    return data.decode("utf-8", "replace").split("\n")
+
+
+def _batch_line(
+    idx: RepoIndex, n: int, raw: str, budget: int, count: Callable[[str], int], explain: bool
+) -> dict[str, Any]:
+    """The answer to one --batch line: the packed context, or {"error": what was wrong}."""
+    try:
+        case = json.loads(raw)
+        if not isinstance(case, dict):
+            raise _BadCase("expected a JSON object")
+        path, line, col = case.get("path"), case.get("line"), case.get("col")
+        text, limit = case.get("buffer"), case.get("budget", budget)
+        if not isinstance(path, str) or not path:
+            raise _BadCase("'path' must be a non-empty string")
+        for name, value, optional in (
+            ("line", line, False),
+            ("col", col, True),
+            ("budget", limit, False),
+        ):
+            if (value is None and not optional) or (
+                value is not None and (not isinstance(value, int) or isinstance(value, bool))
+            ):
+                raise _BadCase(f"'{name}' must be an integer")
+        if text is not None and not isinstance(text, str):
+            raise _BadCase("'buffer' must be a string (the unsaved text) or absent")
+        return _as_json(_query(idx, path, line, col, text, limit, count, explain), explain)
+    except json.JSONDecodeError as exc:
+        return {"error": f"line {n}: not JSON ({exc})"}
+    except (_BadCase, UserError) as exc:
+        return {"error": f"line {n}: {exc}"}
+    except Exception as exc:  # one odd case must not stop the batch
+        log.exception("context --batch line %d", n)
+        return {"error": f"line {n}: {type(exc).__name__}: {exc}"}
+
+
+class _BadCase(ValueError):
+    """A --batch line that is not {"path", "line", "col"?, "buffer"?, "budget"?}."""
+
+
+def _read_buffer(buffer: Path, limit: int) -> str:
+    try:
+        size = buffer.stat().st_size
+        if size > limit:
+            raise UserError(
+                f"--buffer {buffer}: {size:,} bytes, over what the index reads ([retrieval] "
+                f"max_file_bytes = {limit:,}); nothing to retrieve for it"
+            )
+        with open(buffer, "rb") as file:
+            return file.read(limit + 1).decode("utf-8", "replace")
+    except OSError as exc:
+        raise UserError(f"--buffer {buffer}: cannot read it ({exc.strerror})") from None
 
 
 def _print_text(ctx: PackedContext, explain: bool) -> None:
@@ -123,49 +195,28 @@ def context(
     root = repo_root(repo)
     if batch is None and position is None:
         raise UserError("give PATH:LINE[:COL] or --batch CASES.jsonl")
-    idx = open_index(root, show_progress=sys.stderr.isatty())
-    count, _how = token_counter(root)
+    settings = load_settings(repo=root)
     if batch is not None:
         try:
-            lines = batch.read_text("utf-8").splitlines()
+            cases = batch.read_text("utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             raise UserError(f"--batch {batch}: cannot read it ({exc}); pass a JSONL file") from None
-        for n, raw in enumerate(lines, 1):
-            if not raw.strip():
-                continue
-            try:
-                case = json.loads(raw)
-                ctx = _query(
-                    idx,
-                    str(case["path"]),
-                    int(case["line"]),
-                    int(case["col"]) if case.get("col") is not None else None,
-                    case.get("buffer"),
-                    int(case.get("budget", budget)),
-                    count,
-                    explain,
-                )
-                print(json.dumps(_as_json(ctx, explain)), flush=True)
-            except (ValueError, KeyError, TypeError) as exc:
-                msg = f"line {n}: {type(exc).__name__}: {exc}; expected path, line, col, budget"
-                print(json.dumps({"error": msg}), flush=True)
-            except UserError as exc:
-                print(json.dumps({"error": f"line {n}: {exc}"}), flush=True)
+        idx = open_index(root, settings, show_progress=sys.stderr.isatty())
+        count = token_counter(settings)
+        for n, raw in enumerate(cases, 1):
+            if raw.strip():
+                print(json.dumps(_batch_line(idx, n, raw, budget, count, explain)), flush=True)
         return
     m = _POSITION.match(position)
     if not m:
         raise UserError(f"{position}: expected PATH:LINE or PATH:LINE:COL (e.g. app.py:12:5)")
-    text = None
-    if buffer is not None:
-        try:
-            text = buffer.read_text("utf-8", "replace")
-        except OSError as exc:
-            raise UserError(f"--buffer {buffer}: cannot read it ({exc.strerror})") from None
+    text = None if buffer is None else _read_buffer(buffer, settings.retrieval.max_file_bytes)
     target = Path(m["path"]).expanduser()
     if not target.is_absolute():
         # relative to the current directory when it is inside the repository, else to its root
         here = Path.cwd().resolve()
         target = here / target if here.is_relative_to(root) else root / target
+    idx = open_index(root, settings, show_progress=sys.stderr.isatty())
     ctx = _query(
         idx,
         str(target),
@@ -173,7 +224,7 @@ def context(
         int(m["col"]) if m["col"] else None,
         text,
         budget,
-        count,
+        token_counter(settings),
         explain,
     )
     if as_json:

@@ -12,7 +12,14 @@ from pathlib import Path
 import typer
 
 from codeassist import paths
-from codeassist.config import Settings, load_settings
+from codeassist.config import (
+    Settings,
+    endpoint_host,
+    endpoint_refusal,
+    is_loopback_host,
+    load_settings,
+    uses_daemon,
+)
 from codeassist.errors import UserError
 from codeassist.gemma4.checkpoint import read_checkpoint_config
 
@@ -131,12 +138,36 @@ def check_socket(settings: Settings) -> Check:
     return Check("daemon", "OK", f"running on {path}")
 
 
+def check_destination(settings: Settings) -> Check:
+    """Where prompts (your code) are sent, and whether that is allowed."""
+    refusal = endpoint_refusal(settings)
+    if refusal is not None:
+        return Check("code sent", "FIX", refusal)
+    source = settings.source_of("model.endpoint")
+    if uses_daemon(settings):
+        socket_path = settings.daemon.socket or str(paths.default_socket_path())
+        where = f"the codeassist daemon on this machine (socket {socket_path})"
+        if settings.daemon.tcp:
+            where += f", loopback TCP {settings.daemon.tcp} with a token"
+        return Check("code sent", "OK", f"to {where}")
+    host = endpoint_host(settings) or ""
+    if is_loopback_host(host):
+        return Check("code sent", "OK", f"to {settings.model.endpoint} on this machine ({source})")
+    return Check(
+        "code sent",
+        "WARN",
+        f"OFF this machine, to {settings.model.endpoint} ({source}), allowed by [model] "
+        f"allow_remote = true ({settings.source_of('model.allow_remote')})",
+    )
+
+
 def run_checks(settings: Settings) -> list[Check]:
     checks = [check_python(), *check_torch()]
     checks.append(check_library("transformers", (5, 5)))
     checks.append(check_library("bitsandbytes", (0, 48)))
     checks.append(check_model(settings))
     checks.append(check_socket(settings))
+    checks.append(check_destination(settings))
     return checks
 
 

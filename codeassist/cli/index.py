@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from codeassist import paths
-from codeassist.config import load_settings
+from codeassist import repo_index
+from codeassist.cli.common import err_console
+from codeassist.config import Settings, load_settings
 from codeassist.errors import UserError
-from retrieval import PathError, RepoIndex
+from retrieval import RepoIndex
 
 
 def repo_root(repo: Path | None) -> Path:
@@ -35,40 +38,37 @@ def repo_root(repo: Path | None) -> Path:
 
 
 def open_index(
-    root: Path, show_progress: bool = False, console: Console | None = None
+    root: Path, settings: Settings, show_progress: bool = False, console: Console | None = None
 ) -> RepoIndex:
-    """Open the index of `root` with the user's cache; a progress bar on stderr if asked."""
-    settings = load_settings(repo=root)
-    kwargs = {
-        "max_file_bytes": settings.retrieval.max_file_bytes,
-        "workers": settings.retrieval.workers,
-    }
-    cache = paths.cache_dir() / "index"
-    try:
-        if not show_progress:
-            return RepoIndex.open(root, cache, **kwargs)
-        console = console or Console(stderr=True)
-        started = time.perf_counter()
-        with Progress(
-            TextColumn("indexing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]} files/s, {task.fields[hits]} from cache"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("index", total=None, rate="-", hits=0)
+    """The index of root (shared cache, [retrieval] settings), a progress bar on stderr if asked."""
+    console = console or err_console
+    warn = _warner(console)
+    if not show_progress:
+        return repo_index.open_index(root, settings, warn=warn)
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} files/s, {task.fields[hits]} from cache"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("index", total=None, rate="-", hits=0)
 
-            def progress(done: int, total: int, hits: int) -> None:
-                elapsed = max(time.perf_counter() - started, 1e-6)
-                bar.update(
-                    task, completed=done, total=total, rate=f"{done / elapsed:.0f}", hits=hits
-                )
+        def progress(done: int, total: int, hits: int) -> None:
+            elapsed = max(time.perf_counter() - started, 1e-6)
+            bar.update(task, completed=done, total=total, rate=f"{done / elapsed:.0f}", hits=hits)
 
-            return RepoIndex.open(root, cache, progress, **kwargs)
-    except PathError as exc:
-        raise UserError(str(exc)) from None
+        return repo_index.open_index(root, settings, progress=progress, warn=warn)
+
+
+def _warner(console: Console) -> Callable[[str], None]:
+    def warn(message: str) -> None:
+        console.print(f"[bold yellow]codeassist:[/] {escape(message)}")
+
+    return warn
 
 
 def index(
@@ -77,8 +77,8 @@ def index(
 ) -> None:
     """Build or refresh the repository index (tree-sitter tags, cached by content)."""
     root = repo_root(path)
-    console = Console(stderr=True, highlight=False)
-    idx = open_index(root, show_progress=not quiet, console=console)
+    console = err_console
+    idx = open_index(root, load_settings(repo=root), show_progress=not quiet, console=console)
     s = idx.summary
     skipped = ", ".join(f"{n} {why}" for why, n in sorted(s.skipped.items())) or "none"
     typer.echo(

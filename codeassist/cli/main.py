@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import typer
 from rich.markup import escape
 
 from codeassist import __version__
-from codeassist.cli import config_cmd, daemon, doctor, model, placeholders, serve
+from codeassist.cli import config_cmd, daemon, doctor, model, serve
 from codeassist.cli import context as context_cmd
 from codeassist.cli import eval as eval_cmd
 from codeassist.cli import hook as hook_cmd
@@ -53,10 +54,24 @@ app.command("lsp")(lsp_command)
 app.command("index")(index_cmd.index)
 app.command("context")(context_cmd.context)
 app.add_typer(eval_cmd.app, name="eval")
-placeholders.register(app)
+
+
+class _WarningsToStderr(logging.Handler):
+    """Warnings meant for the person at the terminal (ignored repository settings, a cache that
+    cannot be used), printed as one line each."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err_console.print(f"[bold yellow]codeassist:[/] {escape(record.getMessage())}")
+
+
+def _show_warnings() -> None:
+    handler = _WarningsToStderr(logging.WARNING)
+    for name in ("codeassist.config", "codeassist.repo_index"):
+        logging.getLogger(name).addHandler(handler)
 
 
 def main() -> None:
+    _show_warnings()
     try:
         app()
     except UserError as error:

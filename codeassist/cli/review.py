@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 import threading
 import time
@@ -13,8 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from codeassist.cli.common import err_console
-from codeassist.config import Settings, load_settings
+from codeassist.cli.common import err_console, make_console
+from codeassist.config import Settings, check_endpoint_allowed, load_settings, uses_daemon
 from codeassist.errors import UserError
 from codeassist.git import RULE, changes_from_git
 from codeassist.git.changes import ChangeSet
@@ -62,8 +63,10 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
 
 
 def ensure_model_configured(settings: Settings) -> None:
-    """UserError with the how-to when no model is configured and no daemon is running."""
-    if settings.model.endpoint != "daemon" or settings.model.path:
+    """UserError with the how-to when no model is configured and no daemon is running, or
+    when the endpoint is off this machine without the user's consent."""
+    check_endpoint_allowed(settings)
+    if not uses_daemon(settings) or settings.model.path:
         return
     try:
         from codeassist.client.daemon_start import read_health, socket_path_of
@@ -95,10 +98,8 @@ def print_dry_run(prompt: ReviewPrompt, changes: ChangeSet, console: Console) ->
     console.print(
         f"total: {prompt.used:,} of {prompt.budget:,} prompt tokens ({share:.0f}% of the budget)"
     )
-    skipped = [f for f in changes.files if not f.reviewable or not f.hunks]
-    for change in skipped:
-        why = "deleted" if change.path is None else "binary" if change.binary else "no line changes"
-        console.print(f"not reviewed: {escape(change.display_path)} ({why})")
+    for path, why in changes.not_reviewed():
+        console.print(f"not reviewed: {escape(path)} ({why})")
     if prompt.omitted:
         console.print(f"changed lines that did not fit ({len(prompt.omitted)}), not reviewed:")
         for item in prompt.omitted:
@@ -185,13 +186,30 @@ class _Progress:
             )
 
 
+def check_output_path(output: Path) -> None:
+    """UserError now, before any model runs, when the report could not be written to output."""
+    where = f"--output {output}"
+    if output.is_dir():
+        raise UserError(f"{where} is a folder; give a file path, e.g. {output / 'review.sarif'}")
+    folder = output.parent
+    if not folder.is_dir():
+        raise UserError(f"{where}: the folder {folder} does not exist; create it first")
+    if output.exists() and not os.access(output, os.W_OK):
+        raise UserError(f"{where}: the file exists and is not writable; check its permissions")
+    if not output.exists() and not os.access(folder, os.W_OK):
+        raise UserError(f"{where}: cannot create files in {folder}; check its permissions")
+
+
 def _write(text: str, output: Path | None) -> None:
-    if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    else:
-        output.write_text(text, encoding="utf-8")
-        err_console.print(f"wrote {escape(str(output))}")
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+            err_console.print(f"wrote {escape(str(output))}")
+            return
+        except OSError as error:  # it changed since it was checked: keep the report anyway
+            _warn(f"could not write {output} ({error.strerror}); the report follows on stdout")
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 def _warn(message: str) -> None:
@@ -238,8 +256,11 @@ def review_command(
     timeout: float | None = typer.Option(None, "--timeout", help="Seconds before giving up."),
     repo: Path | None = typer.Option(None, "--repo", help="Repository (default: current dir)."),
 ) -> None:
+    began = time.monotonic()  # --timeout and the hook's budget count from here
     start = (repo or Path.cwd()).resolve()
     fmt = _check_choice("--format", fmt, FORMATS)
+    if output is not None:
+        check_output_path(output)
     overrides: dict[str, object] = {
         "model.path": model,
         "model.endpoint": endpoint,
@@ -281,20 +302,26 @@ def review_command(
     if dry_run:
         prompt = plan_review(changes, settings)
         if fmt == "text":
-            print_dry_run(prompt, changes, Console(highlight=False, soft_wrap=True))
+            print_dry_run(prompt, changes, make_console())
         else:
-            _write(dumps({"reviewed": changes.label, **dry_run_report(prompt)}) + "\n", output)
+            _write(
+                dumps({"reviewed": changes.label, **dry_run_report(prompt, changes)}) + "\n", output
+            )
         raise typer.Exit(0)
 
-    result = _run_review(changes, settings, keep_changed, show_thinking, hook, strict, timeout)
+    if hook and timeout is None:
+        timeout = settings.review.hook_time_budget_s
+    result = _run_review(
+        changes, settings, keep_changed, show_thinking, hook, strict, timeout, began
+    )
     if result is None:
         raise typer.Exit(1 if strict else 0)
 
     if fmt == "text" and output is None:
-        print_text(result, changes, Console(highlight=False, soft_wrap=True))
+        print_text(result, changes, make_console())
     elif fmt == "text":
         buffer = io.StringIO()
-        print_text(result, changes, Console(file=buffer, highlight=False, width=100))
+        print_text(result, changes, make_console(file=buffer, width=100))
         _write(buffer.getvalue(), output)
     else:
         _write(MACHINE_FORMATS[fmt](result, changes), output)
@@ -327,11 +354,14 @@ def _run_review(
     show_thinking: bool,
     hook: bool,
     strict: bool,
-    timeout: float | None,
+    budget: float | None,
+    began: float,
 ) -> ReviewResult | None:
-    """The model call with progress; None when a hook run could not complete (warned)."""
-    if hook and timeout is None:
-        timeout = settings.review.hook_time_budget_s
+    """The model call with progress; None when a hook run could not complete (warned).
+
+    budget counts from began (the command's start): reading the change is part of it.
+    """
+    timeout = None if budget is None else max(1.0, budget - (time.monotonic() - began))
     try:
         ensure_model_configured(settings)
         from codeassist.client import ModelUnavailable, client_from_settings
@@ -368,7 +398,7 @@ def _run_review(
         if timer:
             timer.cancel()
     if result.status == "cancelled":
-        message = f"the review ran past its {timeout:.0f}-second budget" if timeout else "cancelled"
+        message = f"the review ran past its {budget:.0f}-second budget" if budget else "cancelled"
         if hook:
             _warn(f"commit not reviewed: {message}.")
             return None

@@ -42,8 +42,9 @@ class FileChange:
     status: str  # added | modified | deleted | renamed | copied | type-changed
     binary: bool = False
     hunks: list[Hunk] = field(default_factory=list)
-    new_text: str | None = None  # the reviewed version (None: deleted or binary)
+    new_text: str | None = None  # the reviewed version (None: deleted, binary or skipped)
     similarity: int | None = None  # for renames and copies, percent
+    skipped: str = ""  # why it is kept out of every prompt (codeassist.confine), e.g. "secret file"
 
     @property
     def display_path(self) -> str:
@@ -54,7 +55,12 @@ class FileChange:
     @property
     def reviewable(self) -> bool:
         """True when this change has reviewed lines a finding can point at."""
-        return self.path is not None and not self.binary and self.new_text is not None
+        return (
+            self.path is not None
+            and not self.binary
+            and not self.skipped
+            and self.new_text is not None
+        )
 
     def new_lines(self) -> list[str]:
         """The reviewed version's lines (without their line ends)."""
@@ -90,6 +96,23 @@ class ChangeSet:
 
     def reviewable(self) -> list[FileChange]:
         return [f for f in self.files if f.reviewable and f.hunks]
+
+    def not_reviewed(self) -> list[tuple[str, str]]:
+        """(path, why) of every changed file the review does not look at."""
+        out = []
+        for change in self.files:
+            if change.reviewable and change.hunks:
+                continue
+            if change.skipped:
+                why = change.skipped
+            elif change.path is None:
+                why = "deleted"
+            elif change.binary:
+                why = "binary"
+            else:
+                why = "no line changes"
+            out.append((change.display_path, why))
+        return out
 
 
 def split_lines(text: str) -> list[str]:

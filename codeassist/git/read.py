@@ -7,6 +7,7 @@ from pathlib import Path
 
 import git
 
+from codeassist.confine import SYMLINK, confine_relative
 from codeassist.errors import UserError
 from codeassist.git.changes import ChangeSet, FileChange
 from codeassist.git.revisions import EMPTY_TREE, DiffSpec, open_repo, resolve_spec
@@ -51,8 +52,12 @@ def _git_bytes(repo: git.Repo, *args: str) -> bytes:
     return repo.git.diff(*args, stdout_as_string=False)
 
 
-def _parse_raw(data: bytes) -> list[tuple[str, str, str, str | None, str | None, int | None]]:
-    """(status letter, old sha, new sha, old path, new path, similarity) per `--raw -z` entry."""
+_Entry = tuple[str, str, str, str | None, str | None, int | None, str]
+
+
+def _parse_raw(data: bytes) -> list[_Entry]:
+    """(status letter, old sha, new sha, old path, new path, similarity, new mode) per
+    `--raw -z` entry."""
     fields = data.split(b"\0")
     entries = []
     i = 0
@@ -72,7 +77,7 @@ def _parse_raw(data: bytes) -> list[tuple[str, str, str, str | None, str | None,
         if "160000" in (old_mode, new_mode):
             continue  # submodule pointer: no reviewable text
         entries.append(
-            (letter, old_sha, new_sha, old_path, new_path, int(score) if score else None)
+            (letter, old_sha, new_sha, old_path, new_path, int(score) if score else None, new_mode)
         )
     return entries
 
@@ -104,6 +109,18 @@ def _blob_text(repo: git.Repo, sha: str) -> bytes:
     return repo.odb.stream(bytes.fromhex(sha)).read()
 
 
+def _kept_out(root: Path, old_path: str | None, new_path: str | None, new_mode: str) -> str:
+    """Why a changed file stays out of the review (codeassist.confine), or ""."""
+    if new_mode == "120000":
+        return SYMLINK
+    for path in (new_path, old_path):  # a secret renamed to an innocent name is still a secret
+        if path is not None:
+            reason = confine_relative(path, root)
+            if reason is not None:
+                return reason
+    return ""
+
+
 def read_changes(
     repo: git.Repo, spec: DiffSpec, paths: Sequence[str] = (), *, context_lines: int = 3
 ) -> ChangeSet:
@@ -118,8 +135,23 @@ def read_changes(
     sections = _sections(patch)
     if len(sections) != len(entries):
         sections = []  # unexpected layout: read each file's patch on its own below
+    root = Path(repo.working_tree_dir or ".")
     files = []
-    for index, (letter, _old_sha, new_sha, old_path, new_path, score) in enumerate(entries):
+    for index, entry in enumerate(entries):
+        letter, _old_sha, new_sha, old_path, new_path, score, new_mode = entry
+        skipped = _kept_out(root, old_path, new_path, new_mode)
+        if skipped:
+            # Not even its hunks are kept: a secret's text must not reach any prompt or log.
+            files.append(
+                FileChange(
+                    path=new_path,
+                    old_path=old_path,
+                    status=_STATUS.get(letter, "modified"),
+                    similarity=score if letter in "RC" else None,
+                    skipped=skipped,
+                )
+            )
+            continue
         if sections:
             section = sections[index]
         else:
@@ -145,7 +177,6 @@ def read_changes(
                 similarity=score if letter in "RC" else None,
             )
         )
-    root = Path(repo.working_tree_dir or ".")
     return ChangeSet(root=root, label=spec.label, base=spec.base, target=spec.target, files=files)
 
 

@@ -21,6 +21,7 @@ def result_dict(result: ReviewResult, changes: ChangeSet) -> dict[str, Any]:
         "problem": result.problem or None,
         "raw_output": str(result.raw_output_path) if result.raw_output_path else None,
         "omitted": result.prompt.omitted if result.prompt else [],
+        "not_reviewed": [{"path": p, "reason": why} for p, why in changes.not_reviewed()],
         "usage": result.usage,
         "elapsed_s": round(result.elapsed_s, 3),
     }

@@ -91,6 +91,8 @@ def print_text(result: ReviewResult, changes: ChangeSet, console: Console) -> No
             console.print(f"[dim]  - {escape(dropped.reason)}[/]")
         if result.raw_output_path:
             console.print(f"[dim]Raw model output: {escape(str(result.raw_output_path))}[/]")
+    for path, why in changes.not_reviewed():
+        console.print(f"[dim]Not reviewed: {escape(path)} ({escape(why)})[/]")
     if result.prompt and result.prompt.omitted:
         console.print(
             f"[yellow]Not reviewed (did not fit the {result.prompt.budget}-token budget):[/]"

@@ -38,6 +38,7 @@ from codeassist.tasks.edits import (
 from codeassist.tasks.model_code import answer_text, extract_code
 from codeassist.tasks.syntax_check import Grammar, check_edit_syntax, grammar_for_path
 from retrieval.model import ContextItem
+from retrieval.tokens import estimate_tokens
 
 log = logging.getLogger(__name__)
 
@@ -546,9 +547,5 @@ def _caller_items(
 
 
 def default_counter() -> Callable[[str], int]:
-    """The token estimator retrieval documents (used when no tokenizer is at hand)."""
-    try:
-        from retrieval.tokens import estimate_tokens
-    except ImportError:
-        return lambda text: len(text) // 4 + 1
+    """The estimate, for callers that pass no counter (the LSP passes token_counter(settings))."""
     return estimate_tokens

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from codeassist import paths
-from codeassist.config import Settings
+from codeassist.config import Settings, uses_daemon
+from codeassist.confine import confine
 from codeassist.errors import UserError
 from codeassist.git.changes import ChangeSet, split_lines
+from codeassist.sizes import parse_size
 from codeassist.tasks.review_findings import (
     ANSWER_SCHEMA,
     Checked,
@@ -35,6 +37,8 @@ from codeassist.tasks.review_prompt import (
     build_prompt,
     repair_messages,
 )
+from codeassist.token_count import token_counter
+from retrieval.tokens import estimate_tokens
 
 DEFAULT_CONTEXT_TOKENS = 32768  # the window assumed when neither a setting nor a memory plan says
 ANSWER_RESERVE_TOKENS = 256  # turn markers and rounding between our count and the model's
@@ -64,47 +68,21 @@ class ReviewResult:
     elapsed_s: float = 0.0
 
 
-def count_tokens_default(text: str) -> int:
-    """The one token estimate used for budgets (retrieval's estimator: errs on the high side)."""
-    from retrieval.tokens import estimate_tokens
-
-    return estimate_tokens(text)
-
-
-def token_counter(settings: Settings) -> Callable[[str], int]:
-    """Exact counts with the local checkpoint's tokenizer when it has one, else the estimate."""
-    if settings.model.endpoint == "daemon" and settings.model.path:
-        file = Path(settings.model.path).expanduser() / "tokenizer.json"
-        if file.is_file():
-            try:
-                from tokenizers import Tokenizer
-
-                tokenizer = Tokenizer.from_file(str(file))
-            except Exception:  # an unreadable tokenizer: the estimate still works
-                return count_tokens_default
-            return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
-    return count_tokens_default
-
-
-def _gpu_memory_bytes(text: str) -> int | None:
-    match = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]i?B?)?\s*", text or "", re.I)
-    if not match:
-        return None
-    scale = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
-    unit = (match.group(2) or "b")[0].lower()
-    return int(float(match.group(1)) * scale.get(unit, 1))
+# The estimate, for the language server until it calls token_counter(settings) (board).
+count_tokens_default = estimate_tokens
 
 
 def context_window(settings: Settings) -> int:
     """Tokens the model can take: the memory plan for a local checkpoint, else the default."""
-    if settings.model.endpoint == "daemon" and settings.model.path:
+    if uses_daemon(settings) and settings.model.path:
         try:
             from codeassist.engine.plan import context_limit
         except ImportError:
             context_limit = None
         if context_limit is not None:
             try:
-                gpu = _gpu_memory_bytes(settings.engine.gpu_memory)
+                memory = settings.engine.gpu_memory
+                gpu = parse_size(memory) if memory else None
                 return int(context_limit(settings.model.path, gpu))
             except Exception:  # a bad path is reported by the model call itself
                 pass
@@ -129,12 +107,12 @@ def review_budget(settings: Settings) -> int:
 
 
 def retrieval_context(
-    root: Path, changes: ChangeSet, count_tokens: Callable[[str], int] = count_tokens_default
+    changes: ChangeSet, settings: Settings, count_tokens: Callable[[str], int]
 ) -> ContextProvider:
     """Related code from the repository index: callers, enclosing code, definitions used."""
     from codeassist.tasks.review_context import index_context
 
-    return index_context(root, changes, count_tokens)
+    return index_context(changes.root, changes, count_tokens, settings)
 
 
 def plan_review(
@@ -148,7 +126,7 @@ def plan_review(
     """Everything up to the model call (what --dry-run shows): the packed prompt."""
     count = count_tokens or token_counter(settings)
     if context is None and use_index:
-        context = retrieval_context(changes.root, changes, count)
+        context = retrieval_context(changes, settings, count)
     return build_prompt(
         changes,
         budget=review_budget(settings),
@@ -165,7 +143,7 @@ def _response_format(settings: Settings) -> dict[str, Any] | None:
             "must be auto, json_schema, json_object or none."
         )
     if mode == "auto":
-        mode = "none" if settings.model.endpoint == "daemon" else "json_schema"
+        mode = "none" if uses_daemon(settings) else "json_schema"
     if mode == "json_schema":
         return {
             "type": "json_schema",
@@ -201,8 +179,8 @@ def _reviewed_file_reader(root: Path, changes: ChangeSet) -> Callable[[str], lis
         change = changes.file(path)
         if change is not None:
             return change.new_lines()
-        full = (root / path).resolve()
-        if not full.is_relative_to(root.resolve()) or not full.is_file():
+        full = root / path
+        if confine(full, [root]) is not None or not full.is_file():
             return None
         try:
             return split_lines(full.read_text(encoding="utf-8"))

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from codeassist.config import Settings
 from codeassist.git.changes import ChangeSet
 
 CALLER_SHARE = 0.4  # at most this part of the context budget goes to callers
@@ -110,33 +111,58 @@ def _overlaps(item: Any, others: list[Any]) -> bool:
     )
 
 
-def index_context(
-    root: Path, changes: ChangeSet, count_tokens: Callable[[str], int]
+def show_reviewed_version(index: Any, changes: ChangeSet) -> None:
+    """Give the index the reviewed text of each changed file that differs from the disk's.
+
+    Reviewing the last commit on a clean tree is the common case: the disk already holds the
+    reviewed version, and re-parsing it (~0.1 s for a large file) would change nothing.
+    """
+    from retrieval.cache import content_hash
+
+    for change in changes.reviewable():
+        text = change.new_text or ""
+        on_disk = index.version(change.path)
+        if on_disk is None or on_disk != content_hash(text.encode("utf-8", "surrogateescape")):
+            index.update_buffer(change.path, text)
+
+
+def context_provider(
+    index: Any, changes: ChangeSet, count_tokens: Callable[[str], int]
 ) -> Callable[[dict[str, list[tuple[int, int]]], int], Any]:
-    """A context provider for build_prompt over the repository index (RepoIndex)."""
-    from retrieval import PackedContext, RepoIndex
+    """A context provider for build_prompt over an open index (the CLI's or the editor's).
+
+    The index is shown the reviewed version of each changed file (it reads the working tree);
+    call the provider on the thread that owns the index.
+    """
+    from retrieval import PackedContext
 
     def provide(ranges: dict[str, list[tuple[int, int]]], budget: int) -> PackedContext:
-        index = RepoIndex.open(root)
+        show_reviewed_version(index, changes)
+        callers, left_out = caller_items(index, changes, int(budget * CALLER_SHARE), count_tokens)
+        used = sum(item.tokens for item in callers)
+        packed = index.context_for_changes(ranges, budget=budget - used, count_tokens=count_tokens)
+        rest = [item for item in packed.items if not _overlaps(item, callers)]
+        items = callers + rest
+        return PackedContext(
+            budget=budget,
+            used=sum(item.tokens for item in items),
+            items=items,
+            omitted=left_out + list(packed.omitted),
+        )
+
+    return provide
+
+
+def index_context(
+    root: Path, changes: ChangeSet, count_tokens: Callable[[str], int], settings: Settings
+) -> Callable[[dict[str, list[tuple[int, int]]], int], Any]:
+    """A context provider that opens the repository's index (shared cache) when it is asked."""
+    from codeassist.repo_index import open_index
+
+    def provide(ranges: dict[str, list[tuple[int, int]]], budget: int) -> Any:
+        index = open_index(root, settings)
         try:
-            for change in changes.reviewable():
-                # The index reads the working tree; show it the reviewed version instead.
-                index.update_buffer(change.path, change.new_text)
-            callers, left_out = caller_items(
-                index, changes, int(budget * CALLER_SHARE), count_tokens
-            )
-            used = sum(item.tokens for item in callers)
-            packed = index.context_for_changes(
-                ranges, budget=budget - used, count_tokens=count_tokens
-            )
-            rest = [item for item in packed.items if not _overlaps(item, callers)]
-            items = callers + rest
-            return PackedContext(
-                budget=budget,
-                used=sum(item.tokens for item in items),
-                items=items,
-                omitted=left_out + list(packed.omitted),
-            )
+            return context_provider(index, changes, count_tokens)(ranges, budget)
         finally:
             index.close()
 

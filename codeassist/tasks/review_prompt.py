@@ -123,6 +123,8 @@ def render_hunk(hunk: Hunk) -> str:
 
 
 def _note_for(change: FileChange) -> str | None:
+    if change.skipped:
+        return None  # not even its name goes to the model
     if change.path is None:
         return f"- {change.old_path}: deleted"
     if change.binary:
@@ -266,8 +268,9 @@ def repair_messages(prompt: ReviewPrompt, answer: str, problem: str) -> list[dic
     ]
 
 
-def dry_run_report(prompt: ReviewPrompt) -> dict[str, Any]:
-    """What would be sent, as plain data: parts with their tokens, the total, what did not fit."""
+def dry_run_report(prompt: ReviewPrompt, changes: ChangeSet) -> dict[str, Any]:
+    """What would be sent, as plain data: parts with their tokens, the total, what did not fit,
+    and the changed files that are not reviewed (with why)."""
     return {
         "budget": prompt.budget,
         "used": prompt.used,
@@ -283,6 +286,7 @@ def dry_run_report(prompt: ReviewPrompt) -> dict[str, Any]:
         ],
         "omitted": prompt.omitted,
         "context_omitted": prompt.context_omitted,
+        "not_reviewed": [{"path": p, "reason": why} for p, why in changes.not_reviewed()],
     }
 
 

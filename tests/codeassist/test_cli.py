@@ -9,12 +9,8 @@ import subprocess
 import sys
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from codeassist import __version__
-from codeassist.cli import placeholders
-from codeassist.cli.common import not_built
 
 EXE = shutil.which("codeassist") or f"{sys.executable} -m codeassist.cli.main"
 
@@ -37,17 +33,6 @@ def test_help_lists_every_command_group():
     assert result.returncode == 0
     for name in ["serve", "lsp", "review", "index", "context", "model", "hook", "config", "doctor"]:
         assert f" {name} " in result.stdout, name
-
-
-def test_commands_not_built_yet_say_so_and_exit_2():
-    for name in placeholders.PENDING:
-        result = run(name, "start", "--anything")
-        assert result.returncode == 2, name
-        assert "not built yet" in result.stderr, name
-    app = typer.Typer()
-    app.command()(lambda: not_built("thing", 99))
-    outcome = CliRunner().invoke(app, [])
-    assert outcome.exit_code == 2 and "not built yet (tracked in issue 99)" in outcome.output
 
 
 def test_doctor_says_there_is_no_gpu_and_how_to_configure_a_model(tmp_path):
@@ -135,3 +120,106 @@ def test_make_tiny_writes_a_loadable_checkpoint(tmp_path):
     assert config["model_type"] == "gemma4_text" and config["enable_moe_block"] is True
     assert (tmp_path / "tiny" / "tokenizer.json").is_file()
     assert list((tmp_path / "tiny").glob("*.safetensors"))
+
+
+def test_a_repository_config_that_sets_the_endpoint_is_ignored_with_one_warning(tmp_path):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".codeassist.toml").write_text(
+        '[model]\nendpoint = "http://203.0.113.9/v1"\n[review]\nfail_on = "warning"\n'
+    )
+    result = run("config", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert rows["model.endpoint"]["value"] == "daemon"
+    assert rows["review.fail_on"]["value"] == "warning"
+    (warning,) = [line for line in result.stderr.splitlines() if "ignored" in line]
+    assert str(tmp_path / ".codeassist.toml") in warning and "[model] endpoint" in warning
+    doctor = run("doctor", cwd=tmp_path)
+    sent = next(line for line in doctor.stdout.splitlines() if "code sent" in line)
+    assert sent.startswith("OK") and "daemon on this machine" in sent
+
+
+def test_doctor_refuses_a_remote_endpoint_without_consent(tmp_path):
+    remote = {"CODEASSIST_MODEL_ENDPOINT": "https://api.example.com/v1"}
+    doctor = run("doctor", cwd=tmp_path, env_extra=remote)
+    sent = next(line for line in doctor.stdout.splitlines() if "code sent" in line)
+    assert sent.startswith("FIX") and "api.example.com" in sent and "allow_remote" in sent
+    allowed = run(
+        "doctor", cwd=tmp_path, env_extra={**remote, "CODEASSIST_MODEL_ALLOW_REMOTE": "1"}
+    )
+    sent = next(line for line in allowed.stdout.splitlines() if "code sent" in line)
+    assert sent.startswith("WARN") and "OFF this machine" in sent
+
+
+@pytest.fixture
+def small_repo(tmp_path):
+    root = tmp_path / "repo"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    (root / "b.py").write_text("def helper(x):\n    return x + 1\n\n\nvalue = helper(2)\n")
+    (root / "c.py").write_text("from b import helper\n\nprint(helper(3))\n")
+    (root / ".env").write_text("TOKEN=hunter2\n")
+    return root
+
+
+def test_user_text_is_never_read_as_markup_or_emoji(small_repo):
+    result = run("context", "b.py:-1", cwd=small_repo)
+    assert result.returncode == 2
+    assert "b.py:-1: expected PATH:LINE" in result.stderr
+    assert "\N{THUMBS DOWN SIGN}" not in result.stderr
+    markup = run("context", "[bold]b.py:x", cwd=small_repo)
+    assert "[bold]b.py:x" in markup.stderr
+
+
+def test_context_batch_answers_every_line(small_repo, tmp_path):
+    cases = [
+        {"path": "c.py", "line": 3, "budget": 500},
+        {"path": "b.py", "line": 1, "buffer": 12, "budget": 500},  # not a string
+        "not an object",
+        {"path": "c.py", "line": True, "budget": 500},
+        {"path": "c.py", "budget": 500},
+        {"path": "../../etc/passwd", "line": 1, "budget": 500},
+        {"path": ".env", "line": 1, "budget": 500},
+        {"path": "c.py", "line": 99, "budget": 500},
+        {"path": "c.py", "line": 1, "col": "x", "budget": 500},
+        {"path": "b.py", "line": 2, "buffer": "def helper(x):\n    return x\n", "budget": 500},
+    ]
+    lines = [json.dumps(case) for case in cases] + ["{not json"]
+    batch = tmp_path / "cases.jsonl"
+    batch.write_text("\n".join(lines) + "\n")
+    result = run("context", "--batch", str(batch), cwd=small_repo)
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(answers) == len(lines)
+    ok = [n for n, a in enumerate(answers) if "error" not in a]
+    assert ok == [0, 9]
+    assert any(item["path"] == "b.py" for item in answers[0]["items"])
+    assert "'buffer' must be a string" in answers[1]["error"]
+    assert "secret file" in answers[6]["error"]
+    assert "outside the repository" in answers[5]["error"]
+    assert all("Traceback" not in a.get("error", "") for a in answers)
+
+
+def test_context_refuses_what_the_index_refuses_without_reading_it(small_repo):
+    huge = small_repo / "huge.py"
+    with open(huge, "wb") as file:
+        file.truncate(3 * 2**30)  # sparse: 3 GiB of zeros that cost no disk
+    code = (
+        "import resource, subprocess, sys; "
+        "done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+        "print(done.returncode); print(done.stderr); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *EXE.split(), "context", "huge.py:1"],
+        cwd=small_repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout.splitlines()
+    assert out[0] == "2"
+    assert "huge.py: not indexed: too large" in " ".join(out[1:-1])
+    assert int(out[-1]) < 400_000  # KiB: the 3 GiB were never read
+    secret = run("context", ".env:1", cwd=small_repo)
+    assert secret.returncode == 2 and "secret file" in secret.stderr
+    assert "hunter2" not in secret.stdout + secret.stderr

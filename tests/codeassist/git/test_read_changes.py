@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from codeassist.errors import UserError
@@ -204,3 +206,26 @@ def test_usage_errors_are_clear(make_repo, tmp_path):
         changes_from_git(repo.root, "HEAD", staged=True)
     with pytest.raises(UserError, match="say what to review"):
         changes_from_git(repo.root)
+
+
+def test_secrets_and_links_are_named_but_their_text_is_never_read(make_repo):
+    repo = make_repo()
+    repo.commit("one", {"app.py": "x = 1\n", "old.env": "A=1\n"})
+    repo.write("app.py", "x = 2\n")
+    repo.write(".env", "API_TOKEN=hunter2\n")
+    repo.write("deploy/id_rsa", "-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    repo.write("certs/server.pem", "-----BEGIN CERTIFICATE-----\n")
+    os.symlink("/etc/passwd", repo.root / "passwd.py")
+    repo.git("mv", "old.env", "settings_copy.py")  # a secret under an innocent name
+    repo.git("add", "-A")
+    changes = changes_from_git(repo.root, staged=True)
+    assert [c.path for c in changes.reviewable()] == ["app.py"]
+    assert dict(changes.not_reviewed()) == {
+        ".env": "secret file",
+        "deploy/id_rsa": "secret file",
+        "certs/server.pem": "secret file",
+        "passwd.py": "symbolic link",
+        "old.env -> settings_copy.py": "secret file",
+    }
+    held = repr([(c.new_text, c.hunks) for c in changes.files])
+    assert "hunter2" not in held and "BEGIN" not in held and "A=1" not in held

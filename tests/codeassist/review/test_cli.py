@@ -144,3 +144,53 @@ def test_hook_time_budget_lets_the_commit_through(app_repo, replay_endpoint):
     assert done.returncode == 0 and "commit not reviewed" in done.stderr, done.stderr
     strict = run(app_repo.root, "--hook", "--strict", "--endpoint", server.url, env=budget)
     assert strict.returncode == 1 and "commit not reviewed" in strict.stderr
+
+
+def test_dry_run_keeps_secrets_and_outside_links_out_of_the_prompt(app_repo, tmp_path):
+    outside = tmp_path / "outside.py"
+    outside.write_text("PASSWORD = 'swordfish'\n")
+    os.symlink(outside, app_repo.root / "linked.py")
+    app_repo.commit(
+        "add secrets",
+        {
+            ".env": "API_TOKEN=hunter2\n",
+            "id_rsa": "-----BEGIN OPENSSH PRIVATE KEY-----\n",
+            "app.py": (app_repo.root / "app.py").read_text() + "\nEXTRA = 1\n",
+        },
+    )
+    app_repo.git("add", "linked.py")
+    app_repo.git("commit", "-q", "-m", "a link")
+    done = run(app_repo.root, "HEAD~2", "--dry-run", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert {p["path"] for p in data["parts"] if p["path"]} <= {"app.py"}
+    assert {(n["path"], n["reason"]) for n in data["not_reviewed"]} == {
+        (".env", "secret file"),
+        ("id_rsa", "secret file"),
+        ("linked.py", "symbolic link"),
+    }
+    assert "hunter2" not in done.stdout and "BEGIN OPENSSH" not in done.stdout
+    assert "swordfish" not in done.stdout
+    text = run(app_repo.root, "HEAD~2", "--dry-run").stdout
+    assert (
+        "not reviewed: .env (secret file)" in text and "not reviewed: id_rsa (secret file)" in text
+    )
+
+
+def test_a_bad_output_path_is_refused_before_the_model_runs(app_repo, replay_endpoint, tmp_path):
+    server = replay_endpoint("valid")
+    cases = {
+        str(tmp_path / "nonexistent" / "dir" / "x.sarif"): "does not exist",
+        str(tmp_path): "is a folder",
+    }
+    for output, expected in cases.items():
+        done = run(app_repo.root, "HEAD~1", "--endpoint", server.url, "-f", "sarif", "-o", output)
+        assert done.returncode == 2 and expected in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    assert server.requests == []  # refused before any model call
+
+
+def test_a_remote_endpoint_needs_consent_before_anything_is_sent(app_repo):
+    done = run(app_repo.root, "HEAD~1", "--endpoint", "http://203.0.113.9:1/v1")
+    assert done.returncode == 2 and "allow_remote = true" in done.stderr
+    assert "Traceback" not in done.stderr

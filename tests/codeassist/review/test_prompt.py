@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from codeassist.config import load_settings
 from codeassist.git import changes_from_git
-from codeassist.tasks.review import count_tokens_default, retrieval_context
+from codeassist.tasks.review import retrieval_context
 from codeassist.tasks.review_prompt import build_prompt, language_rank
+from retrieval.tokens import estimate_tokens as count_tokens_default
 
 
 def test_diff_is_numbered_by_the_reviewed_version(app_repo):
@@ -88,7 +90,7 @@ def test_related_code_comes_from_the_repository_index(app_repo):
         changes,
         budget=20000,
         count_tokens=count_tokens_default,
-        context=retrieval_context(app_repo.root, changes),
+        context=retrieval_context(changes, load_settings(repo=app_repo.root), count_tokens_default),
     )
     context = [p for p in prompt.parts if p.kind == "context"]
     assert "report.py:4-5 caller" in [p.label for p in context]  # share() calls ratio()
@@ -98,7 +100,6 @@ def test_related_code_comes_from_the_repository_index(app_repo):
 
 
 def test_enclosing_function_and_definitions_used_fit_a_tight_budget(make_repo):
-    from codeassist.config import load_settings
     from codeassist.tasks.review import plan_review
 
     repo = make_repo()

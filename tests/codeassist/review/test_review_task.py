@@ -111,29 +111,45 @@ def test_budget_from_settings_or_the_default_window(tmp_path):
 
 
 def test_budget_follows_the_memory_plan_of_a_local_checkpoint(tmp_path, tiny_checkpoint):
-    from codeassist.engine.plan import context_limit
+    import json
 
-    settings = load_settings(repo=tmp_path, overrides={"model.path": str(tiny_checkpoint)})
-    window = context_limit(str(tiny_checkpoint), None)
-    assert review_budget(settings) == window - 8192 - 256
+    # No GPU here: the plan allows the checkpoint's whole window, which its config.json sets.
+    config = json.loads((tiny_checkpoint / "config.json").read_text())
+    config.get("text_config", config)["max_position_embeddings"] = 65536
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps(config))
+    settings = load_settings(repo=tmp_path, overrides={"model.path": str(model)})
+    assert review_budget(settings) == 65536 - 8192 - 256
+
+
+def test_gpu_memory_units_mean_what_they_say(tmp_path):
+    def budget(memory: str) -> int:
+        overrides = {"model.path": "gemma-4-26b-a4b-it", "engine.gpu_memory": memory}
+        return review_budget(load_settings(repo=tmp_path, overrides=overrides))
+
+    # 24 GB (24e9 bytes) holds less context than 24 GiB (25.8e9 bytes); 24G is 24 GiB.
+    assert budget("24GB") < budget("24GiB") == budget("24G")
 
 
 def test_tokens_are_counted_with_the_checkpoint_tokenizer(app_repo, tiny_checkpoint):
     from tokenizers import Tokenizer
 
-    from codeassist.tasks.review import count_tokens_default, plan_review, token_counter
+    from codeassist.tasks.review import plan_review
+    from codeassist.token_count import count_utf8_bytes, token_counter
+    from retrieval.tokens import estimate_tokens
 
     settings = load_settings(repo=app_repo.root, overrides={"model.path": str(tiny_checkpoint)})
     tokenizer = Tokenizer.from_file(str(tiny_checkpoint / "tokenizer.json"))
     count = token_counter(settings)
     text = (app_repo.root / "app.py").read_text()
     assert count(text) == len(tokenizer.encode(text, add_special_tokens=False).ids)
-    assert count(text) != count_tokens_default(text)
+    assert count(text) != estimate_tokens(text)
     prompt = plan_review(changes_from_git(app_repo.root, "HEAD~1"), settings)
     (diff,) = [p for p in prompt.parts if p.kind == "diff"]
     assert diff.tokens == count(diff.text)
     http = load_settings(repo=app_repo.root, overrides={"model.endpoint": "http://127.0.0.1:9"})
-    assert token_counter(http) is count_tokens_default  # no local tokenizer: the estimate
+    assert token_counter(http) is count_utf8_bytes  # no local tokenizer: never under-count
 
 
 def test_response_format_setting_is_checked(app_repo, replay):
