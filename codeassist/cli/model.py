@@ -69,8 +69,9 @@ def plan(
     import json
 
     from codeassist.config import load_settings
-    from codeassist.engine.plan import memory_plan, parse_size
+    from codeassist.engine.plan import memory_plan
     from codeassist.errors import UserError
+    from codeassist.sizes import parse_size
 
     try:
         settings = load_settings()

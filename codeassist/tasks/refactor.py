@@ -36,6 +36,7 @@ from codeassist.tasks.edits import (
     with_line_ending,
 )
 from codeassist.tasks.model_code import answer_text, extract_code
+from codeassist.tasks.review_prompt import OUTLINE_NOTE
 from codeassist.tasks.syntax_check import Grammar, check_edit_syntax, grammar_for_path
 from retrieval.model import ContextItem
 from retrieval.tokens import estimate_tokens
@@ -217,6 +218,8 @@ def build_messages(
     parts = []
     if context:
         parts.append("Related code from the repository (read-only):")
+        if any(item.kind == "outline" for item in context):
+            parts.append(OUTLINE_NOTE.strip())
         for item in context:
             parts.append(
                 f"{item.path} lines {item.start_line}-{item.end_line}:\n```{tag}\n"

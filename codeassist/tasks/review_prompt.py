@@ -215,12 +215,21 @@ def build_prompt(
                 continue  # already in the prompt as part of the diff
             lines = item.text.split("\n")
             width = len(str(item.end_line)) + 1
-            body = "".join(
-                f"{n:>{width}}   {text}\n"
-                for n, text in zip(range(item.start_line, item.end_line + 1), lines, strict=False)
-            )
+            if item.kind == "outline":
+                # Its lines are a summary (bodies elided), not lines start..end: no numbers
+                # a finding could point at.
+                body = "".join(f"{'':>{width}}   {text}\n" for text in lines)
+            else:
+                body = "".join(
+                    f"{n:>{width}}   {text}\n"
+                    for n, text in zip(
+                        range(item.start_line, item.end_line + 1), lines, strict=False
+                    )
+                )
             title = f"### {item.path} lines {item.start_line}-{item.end_line} ({item.kind})\n"
             block = title + body + "\n"
+            if item.kind == "outline" and OUTLINE_NOTE not in context_text:
+                block = OUTLINE_NOTE + block
             cost = count_tokens(block)
             if used + cost > budget:
                 context_omitted.append(f"{item.path}:{item.start_line}-{item.end_line}")
@@ -253,6 +262,12 @@ def build_prompt(
         used=used,
         context_omitted=context_omitted,
     )
+
+
+OUTLINE_NOTE = (
+    "Items marked (outline) list a class's or file's members; a `[body elided]` comment stands "
+    "for code left out: do not reproduce it, complete it, or point findings at it.\n\n"
+)
 
 
 def _covered(ranges: list[tuple[int, int]], first: int, last: int) -> bool:

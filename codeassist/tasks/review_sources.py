@@ -6,11 +6,12 @@ Editor reviews see unsaved buffers: the reviewed version of a file is the editor
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import git
 
+from codeassist.confine import confine
 from codeassist.errors import UserError
 from codeassist.git.changes import ChangeSet, DiffLine, FileChange, Hunk, split_lines
 from codeassist.git.unified import hunks_for_ranges
@@ -19,7 +20,13 @@ from codeassist.git.unified import hunks_for_ranges
 def file_review(
     root: Path, path: str, text: str, lines: tuple[int, int] | None = None
 ) -> ChangeSet:
-    """A whole buffer (or its 1-based inclusive lines) presented as under review."""
+    """A whole buffer (or its 1-based inclusive lines) presented as under review.
+
+    UserError ("not reviewed: PATH (secret file)") for a file confine() keeps out of prompts.
+    """
+    reason = confine(path, [root])
+    if reason is not None:
+        raise UserError(f"not reviewed: {path} ({reason}); codeassist never sends it to a model.")
     relative = Path(path).resolve().relative_to(root.resolve()).as_posix()
     all_lines = split_lines(text)
     first, last = lines or (1, max(1, len(all_lines)))
@@ -53,13 +60,19 @@ def diff_hunks(old: str, new: str, context: int = 3) -> list[Hunk]:
 
 
 def uncommitted_review(
-    root: Path, read: Callable[[str], str | None], open_paths: Iterable[str] = ()
+    root: Path,
+    read: Callable[[str], str | None],
+    open_paths: Iterable[str] = (),
+    roots: Sequence[Path] | None = None,
 ) -> ChangeSet:
     """The working tree (open buffers included, via read(abs path)) against HEAD.
 
     open_paths: absolute paths of unsaved editor buffers, which git cannot see as changed.
+    roots: the workspace folders a file must lie in (default: the repository); a changed file
+    outside them, a secret, or a link out of them is not read and is listed with its reason
+    (ChangeSet.not_reviewed()).
 
-    UserError when root is not in a git repository or nothing changed.
+    UserError when root is not in a git repository or nothing reviewable changed.
     """
     try:
         repo = git.Repo(root, search_parent_directories=True)
@@ -83,8 +96,13 @@ def uncommitted_review(
                 changed.add(Path(path).resolve().relative_to(top.resolve()).as_posix())
             except ValueError:
                 continue  # a buffer outside this repository
+        allowed = list(roots) if roots else [top]
         files = []
         for relative in sorted(p for p in changed if p):
+            reason = confine(top / relative, allowed)
+            if reason is not None:
+                files.append(FileChange(relative, relative, "modified", skipped=reason))
+                continue
             old = None
             if head is not None:
                 try:
@@ -104,7 +122,9 @@ def uncommitted_review(
     finally:
         repo.close()
     if not any(f.hunks for f in files):
-        raise UserError(f"no uncommitted changes in {top} to review.")
+        skipped = [f"{f.path} ({f.skipped})" for f in files if f.skipped]
+        also = f" (not reviewed: {', '.join(skipped[:5])})" if skipped else ""
+        raise UserError(f"no uncommitted changes in {top} to review{also}.")
     return ChangeSet(
         root=top,
         label="uncommitted changes (working tree vs HEAD)",

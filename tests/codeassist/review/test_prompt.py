@@ -116,3 +116,24 @@ def test_enclosing_function_and_definitions_used_fit_a_tight_budget(make_repo):
     assert "mod.py:5-36 definition" in labels  # long_function, around the changed line 21
     assert "mod.py:1-2 definition" in labels  # helper, which the change calls
     assert prompt.used <= 1400
+
+
+def test_outline_items_are_explained_once_and_carry_no_line_numbers(app_repo):
+    from codeassist.tasks.review_prompt import OUTLINE_NOTE
+    from retrieval import ContextItem, PackedContext
+
+    outline = "class Shop:\n    def buy(self, item):\n        # [body elided]\n"
+    items = [
+        ContextItem("shop.py", 10, 40, 20, "outline", 1.0, outline, ""),
+        ContextItem("cart.py", 5, 30, 20, "outline", 1.0, outline.replace("Shop", "Cart"), ""),
+    ]
+
+    def context(ranges, budget):
+        return PackedContext(budget=budget, used=40, items=items, omitted=[])
+
+    changes = changes_from_git(app_repo.root, "HEAD~1")
+    prompt = build_prompt(changes, budget=20000, count_tokens=count_tokens_default, context=context)
+    user = prompt.messages[1]["content"]
+    assert user.count(OUTLINE_NOTE) == 1
+    assert "### shop.py lines 10-40 (outline)\n      class Shop:\n" in user
+    assert "10   class Shop" not in user and "11       def buy" not in user

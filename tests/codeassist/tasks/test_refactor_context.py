@@ -60,3 +60,18 @@ def test_a_budget_of_nothing_gives_no_context(tmp_path: Path):
     )
     items, _ = gather_context(request, index, budget=0, count=len)
     assert items == []
+
+
+def test_outline_items_come_with_their_explanation():
+    from codeassist.tasks.review_prompt import OUTLINE_NOTE
+    from retrieval import ContextItem
+
+    request = RefactorRequest("/w/report.py", REPORT, 1, Action.SIMPLIFY, Span(3, 0, 7, 16))
+    outline = ContextItem(
+        "shapes.py", 1, 40, 9, "outline", 1.0, "class A:\n    # [body elided]", ""
+    )
+    plain = ContextItem("shapes.py", 1, 2, 9, "definition", 1.0, SHAPES, "")
+    with_outline, _ = build_messages(request, grammar_for_path("report.py"), [plain, outline])
+    assert with_outline[1]["content"].count(OUTLINE_NOTE.strip()) == 1
+    without, _ = build_messages(request, grammar_for_path("report.py"), [plain])
+    assert OUTLINE_NOTE.strip() not in without[1]["content"]

@@ -67,3 +67,34 @@ def test_nothing_uncommitted_and_not_a_repository_are_clear_errors(repo, tmp_pat
     elsewhere = tmp_path_factory.mktemp("plain")
     with pytest.raises(UserError, match="not in a git repository"):
         uncommitted_review(elsewhere, lambda p: None)
+
+
+def test_secrets_links_out_and_files_outside_the_workspace_are_never_read(repo, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside") / "notes.py"
+    outside.write_text("secret = 1\n")
+    (repo / ".env").write_text("TOKEN=hunter2\n")
+    (repo / "id_rsa").write_text("key\n")
+    (repo / "link.py").symlink_to(outside)
+    (repo / "other").mkdir()
+    (repo / "other" / "b.py").write_text("b = 1\n")
+    (repo / "work").mkdir()
+    (repo / "work" / "c.py").write_text("c = 1\n")
+    read_paths = []
+
+    def read(path: str):
+        read_paths.append(Path(path).name)
+        return Path(path).read_text()
+
+    changes = uncommitted_review(repo, read, roots=[repo / "work"])
+    assert [f.path for f in changes.reviewable()] == ["work/c.py"]
+    assert dict(changes.not_reviewed()) == {
+        ".env": "secret file",
+        "id_rsa": "secret file",
+        "link.py": "outside the workspace",
+        "other/b.py": "outside the workspace",
+    }
+    assert read_paths == ["c.py"]
+    with pytest.raises(UserError, match=r"not reviewed: .*\.env \(secret file\)"):
+        file_review(repo, str(repo / ".env"), "TOKEN=hunter2\n")
+    with pytest.raises(UserError, match="outside the workspace"):
+        file_review(repo / "work", str(outside), "secret = 1\n")
