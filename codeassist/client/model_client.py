@@ -8,6 +8,8 @@ timeouts work alike for both.
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import socket
 import threading
 import time
@@ -20,13 +22,39 @@ import httpx
 
 from codeassist.client import sse
 from codeassist.client.daemon_start import check_socket_owner
-from codeassist.client.errors import ModelBusy, ModelRequestError, ModelTimeout, ModelUnavailable
+from codeassist.client.errors import (
+    ModelBusy,
+    ModelRequestError,
+    ModelStreamClosed,
+    ModelTimeout,
+    ModelUnavailable,
+    error_detail,
+)
 from codeassist.client.results import ChatResult, CompletionResult, Usage
-from codeassist.gemma4.prompt import ThinkingParser
+from codeassist.gemma4 import tokens as t
+from codeassist.gemma4.prompt import ThinkingParser, render_chat
+
+logger = logging.getLogger(__name__)
 
 OnDelta = Callable[[str, str], None]
+CountTokens = Callable[[str], int]
 PRIORITIES = ("interactive", "normal", "batch")
 CONNECT_TIMEOUT_S = 5.0
+
+# Structured output, strictest first: what a request steps down through when an endpoint
+# rejects the kind it was sent.
+FORMAT_KINDS = ("json_schema", "json_object", "none")
+CONTEXT_SETTINGS = (
+    "the server's context size (llama.cpp: -c/--ctx-size, llama-cpp-python: --n_ctx, "
+    "Ollama: num_ctx, vLLM: --max-model-len) against [review] budget_tokens, "
+    "[completion] budget_tokens and [refactor] budget_tokens plus their max_tokens"
+)
+THINKING_FIX = (
+    "turn thinking on in the server instead (llama.cpp's llama-server: --chat-template-kwargs "
+    "'{\"enable_thinking\":true}'; llama-cpp-python: --chat_template_kwargs "
+    "'{\"enable_thinking\":true}'); only reviews use the chat endpoint, so completion and "
+    "refactor stay without thinking. See docs/backends.md."
+)
 
 
 @dataclass
@@ -104,10 +132,16 @@ class ModelClient:
         *,
         ensure_started: Callable[[], Any] | None = None,
         default_timeout: float | None = None,
+        count_tokens: CountTokens | None = None,
     ) -> None:
+        """count_tokens counts usage when an endpoint reports none (the configured counter)."""
         self.endpoint = endpoint
         self._ensure_started = ensure_started
         self._default_timeout = default_timeout
+        self._count_tokens = count_tokens
+        # The strictest structured output this endpoint took (FORMAT_KINDS); it only steps down.
+        self.format_kind = FORMAT_KINDS[0]
+        self._notices_given: set[str] = set()
         transport = httpx.HTTPTransport(uds=endpoint.socket_path) if endpoint.socket_path else None
         headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
         self._http = httpx.Client(transport=transport, headers=headers, timeout=None)
@@ -140,15 +174,59 @@ class ModelClient:
         on_delta: OnDelta | None = None,
         seed: int | None = None,
     ) -> ChatResult:
-        """A chat completion; thinking (when enabled) comes back apart from the answer."""
+        """A chat completion; thinking (when enabled) comes back apart from the answer.
+
+        response_format json_schema steps down to json_object and then to none when the
+        endpoint rejects it (the client remembers what it took).
+        """
         body: dict[str, Any] = {
             "messages": list(messages),
             "max_tokens": max_tokens,
             "chat_template_kwargs": {"enable_thinking": enable_thinking},
         }
         body.update(self._sampling(temperature, top_p, top_k, stop, seed, priority))
-        if response_format is not None:
-            body["response_format"] = response_format
+        timeout = timeout if timeout is not None else self._default_timeout
+        deadline = time.monotonic() + timeout if timeout is not None else None
+        while True:
+            fmt = _format_for(response_format, self.format_kind)
+            attempt = dict(body, response_format=fmt) if fmt is not None else body
+            try:
+                result, thought_seen = self._chat_once(attempt, timeout, deadline, cancel, on_delta)
+                break
+            except ModelRequestError as error:
+                if fmt is None or not _names_response_format(error.detail):
+                    raise
+                # The endpoint does not take this kind of structured output: step down.
+                self.format_kind = FORMAT_KINDS[FORMAT_KINDS.index(fmt["type"]) + 1]
+        if self._count_tokens is not None and _no_usage(result.usage):
+            prompt = render_chat(messages, enable_thinking=enable_thinking)
+            result.usage = self._counted(prompt, result.thinking + result.text)
+        if (
+            enable_thinking
+            and not self.endpoint.is_daemon
+            and not result.thinking
+            and not thought_seen
+            and result.finish_reason != "cancelled"
+        ):
+            self._notice(
+                result.notices,
+                "thinking",
+                f"{self.endpoint.label} answered without thinking although the request asked "
+                "for it: the server ignores the per-request chat_template_kwargs "
+                f'{{"enable_thinking": true}}, so this review ran without thinking; '
+                f"{THINKING_FIX}",
+            )
+        return result
+
+    def _chat_once(
+        self,
+        body: dict[str, Any],
+        timeout: float | None,
+        deadline: float | None,
+        cancel: threading.Event | None,
+        on_delta: OnDelta | None,
+    ) -> tuple[ChatResult, bool]:
+        """One streamed chat request: the result, and whether a thought block was seen."""
         answer: list[str] = []
         thinking: list[str] = []
         parser = ThinkingParser()  # for servers that leave the thought markers in the content
@@ -169,10 +247,13 @@ class ModelClient:
                 for piece in parser.feed(delta["content"]):
                     emit(piece.kind, piece.text)
 
-        finish, usage, model = self._stream("/chat/completions", body, timeout, cancel, on_choice)
+        finish, usage, model = self._stream(
+            "/chat/completions", body, timeout, cancel, on_choice, deadline=deadline
+        )
         for piece in parser.finish():
             emit(piece.kind, piece.text)
-        return ChatResult("".join(answer), "".join(thinking), finish, usage, model)
+        result = ChatResult("".join(answer), "".join(thinking), finish, usage, model)
+        return result, parser.opened
 
     def complete(
         self,
@@ -189,8 +270,15 @@ class ModelClient:
         on_delta: OnDelta | None = None,
         seed: int | None = None,
     ) -> CompletionResult:
-        """A raw-text completion of an already rendered prompt (it may hold special tokens)."""
-        body: dict[str, Any] = {"prompt": prompt, "max_tokens": max_tokens}
+        """A raw-text completion of an already rendered prompt (it may hold special tokens).
+
+        Other servers put their own <bos> before a prompt (llama.cpp, vLLM), so a leading
+        <bos> is left to them; our daemon takes the prompt as it is.
+        """
+        sent = prompt
+        if not self.endpoint.is_daemon and sent.startswith(t.BOS):
+            sent = sent[len(t.BOS) :]
+        body: dict[str, Any] = {"prompt": sent, "max_tokens": max_tokens}
         body.update(self._sampling(temperature, top_p, top_k, stop, seed, priority))
         text: list[str] = []
 
@@ -201,7 +289,25 @@ class ModelClient:
                     on_delta("answer", choice["text"])
 
         finish, usage, model = self._stream("/completions", body, timeout, cancel, on_choice)
-        return CompletionResult("".join(text), finish, usage, model)
+        result = CompletionResult("".join(text), finish, usage, model)
+        if self._count_tokens is not None and _no_usage(usage):
+            result.usage = self._counted(prompt, result.text)
+        return result
+
+    def _counted(self, prompt: str, generated: str) -> Usage:
+        assert self._count_tokens is not None
+        return Usage(
+            prompt_tokens=self._count_tokens(prompt),
+            completion_tokens=self._count_tokens(generated),
+            counted=True,
+        )
+
+    def _notice(self, notices: list[str], key: str, text: str) -> None:
+        """Add text to a result's notices the first time this client meets key."""
+        if key not in self._notices_given:
+            self._notices_given.add(key)
+            notices.append(text)
+            logger.warning("%s", text)
 
     def health(self) -> dict[str, Any]:
         """The daemon's /health, or for another server its /v1/models listing."""
@@ -277,30 +383,33 @@ class ModelClient:
     def _status_error(self, path: str, response: httpx.Response) -> ModelUnavailable:
         with contextlib.suppress(Exception):
             response.read()
-        message = response.text.strip()[:500]
+        raw = response.text.strip()
+        detail = ""
         with contextlib.suppress(Exception):
-            error = response.json().get("error")
-            message = error.get("message", message) if isinstance(error, dict) else str(error)
-        where = f"{self.endpoint.label} answered {response.status_code} to {path.lstrip('/')}"
-        if response.status_code == 503:
+            detail = error_detail(response.json())
+        detail = (detail or raw or response.reason_phrase or "no error text")[:500]
+        status = response.status_code
+        where = (
+            f"{self.endpoint.label} answered {status} to {path.lstrip('/')}: {_sentence(detail)}"
+        )
+        if status == 503:
             retry = response.headers.get("Retry-After")
             return ModelBusy(
-                f"{where}: {message}. It is busy; retry later.",
+                f"{where} It is busy; retry later.",
                 float(retry) if retry and retry.isdigit() else None,
             )
-        if response.status_code in (401, 403):
-            return ModelRequestError(
-                f"{where}: {message}. Set [model] api_key (env CODEASSIST_MODEL_API_KEY) to "
-                "the endpoint's token.",
-                response.status_code,
+        if status in (401, 403):
+            hint = "Set [model] api_key (env CODEASSIST_MODEL_API_KEY) to the endpoint's token."
+        elif status == 404:
+            hint = (
+                "Check that [model] endpoint is the server's base URL ending in /v1 and that "
+                "[model] name is a model it serves."
             )
-        if response.status_code == 404:
-            return ModelRequestError(
-                f"{where}: {message}. Check that [model] endpoint is the server's base URL "
-                "ending in /v1 and that [model] name is a model it serves.",
-                response.status_code,
-            )
-        return ModelRequestError(f"{where}: {message}", response.status_code)
+        elif _is_context_overflow(raw):
+            hint = f"The prompt does not fit the server's context: check {CONTEXT_SETTINGS}."
+        else:
+            hint = ""
+        return ModelRequestError(f"{where} {hint}".strip(), status, detail)
 
     def _stream(
         self,
@@ -309,11 +418,13 @@ class ModelClient:
         timeout: float | None,
         cancel: threading.Event | None,
         on_choice: Callable[[dict[str, Any]], None],
+        deadline: float | None = None,
     ) -> tuple[str | None, Usage, str]:
         """POST a streaming request; starts the daemon once if it is not there; retries 503
         for non-interactive requests while time is left."""
         timeout = timeout if timeout is not None else self._default_timeout
-        deadline = time.monotonic() + timeout if timeout is not None else None
+        if deadline is None and timeout is not None:
+            deadline = time.monotonic() + timeout
         started_daemon = False
         while True:
             if cancel is not None and cancel.is_set():
@@ -353,6 +464,7 @@ class ModelClient:
         finish: str | None = None
         usage = Usage()
         model = ""
+        events = 0
         remaining = deadline - time.monotonic() if deadline is not None else None
         try:
             read_timeout = max(remaining, 0.001) if remaining is not None else None
@@ -368,6 +480,7 @@ class ModelClient:
                 for event in self._events(response):
                     if event is sse.DONE:
                         break
+                    events += 1
                     if "error" in event:
                         raise self._stream_error(path, event["error"])
                     model = event.get("model") or model
@@ -384,9 +497,18 @@ class ModelClient:
             abort.reason = abort.reason or "timeout"
         except httpx.TransportError as error:
             if abort.check() is None:
-                raise self._unreachable(error) from None
+                if events == 0:
+                    raise self._closed_early(path, body, error) from None
+                raise ModelRequestError(
+                    f"{self.endpoint.label} broke off {path.lstrip('/')} mid-answer "
+                    f"({error.__class__.__name__}: {error}); see the server's log.",
+                    200,
+                    str(error),
+                ) from None
         finally:
             abort.close()
+        if events == 0 and abort.reason is None:
+            raise self._closed_early(path, body, None)
         if abort.reason == "cancelled":
             return "cancelled", usage, model
         if abort.reason == "timeout":
@@ -410,12 +532,37 @@ class ModelClient:
             return
         yield from sse.iter_events(response.iter_lines())
 
+    def _closed_early(
+        self, path: str, body: dict[str, Any], error: Exception | None
+    ) -> ModelStreamClosed:
+        """The server took the request (HTTP 200) and closed the stream before any event."""
+        how = f" ({error.__class__.__name__}: {error})" if error is not None else ""
+        size = ""
+        if self._count_tokens is not None:
+            prompt = body.get("prompt")
+            if prompt is None:
+                with contextlib.suppress(Exception):
+                    prompt = render_chat(body.get("messages") or [])
+            if prompt:
+                size = f"a prompt of about {self._count_tokens(prompt)} tokens and "
+        return ModelStreamClosed(
+            f"{self.endpoint.label} accepted {path.lstrip('/')} and closed the stream before "
+            f"sending anything{how}. The server runs; servers do this when {size}up to "
+            f"{body.get('max_tokens')} new tokens do not fit their context. Check "
+            f"{CONTEXT_SETTINGS}, and the server's log.",
+            200,
+            str(error or "empty stream"),
+        )
+
     def _stream_error(self, path: str, error: Any) -> ModelUnavailable:
-        message = error.get("message") if isinstance(error, dict) else str(error)
+        detail = error_detail(error) or "no error text"
         code = error.get("code") if isinstance(error, dict) else None
+        where = f"{self.endpoint.label} stopped {path.lstrip('/')}: {_sentence(detail)}"
         if code == "timeout":
-            return ModelTimeout(f"{self.endpoint.label} stopped {path.lstrip('/')}: {message}")
-        return ModelRequestError(f"{self.endpoint.label} failed {path.lstrip('/')}: {message}", 500)
+            return ModelTimeout(where)
+        if _is_context_overflow(json.dumps(error)):
+            where += f" The prompt does not fit the server's context: check {CONTEXT_SETTINGS}."
+        return ModelRequestError(where, 500, detail)
 
 
 def _usage(body: dict[str, Any]) -> Usage:
@@ -425,3 +572,45 @@ def _usage(body: dict[str, Any]) -> Usage:
         completion_tokens=int(body.get("completion_tokens") or 0),
         reused_tokens=int(details.get("cached_tokens") or 0),
     )
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _no_usage(usage: Usage) -> bool:
+    return usage.prompt_tokens == 0 and usage.completion_tokens == 0
+
+
+def _names_response_format(detail: str) -> bool:
+    """Whether a rejection is about structured output (the server names the field or a kind)."""
+    text = detail.lower()
+    return any(name in text for name in ("response_format", "json_schema", "json_object"))
+
+
+def _is_context_overflow(text: str) -> bool:
+    text = text.lower()
+    return any(
+        marker in text
+        for marker in (
+            "context_length_exceeded",
+            "exceed_context_size",
+            "context length",
+            "context window",
+            "maximum context",
+            "n_ctx",
+        )
+    )
+
+
+def _format_for(requested: dict[str, Any] | None, allowed: str) -> dict[str, Any] | None:
+    """requested, or the strictest kind the endpoint is known to take (FORMAT_KINDS)."""
+    if requested is None:
+        return None
+    kind = requested.get("type", "")
+    if kind not in FORMAT_KINDS or FORMAT_KINDS.index(kind) >= FORMAT_KINDS.index(allowed):
+        return requested
+    if allowed == "json_object":
+        return {"type": "json_object"}
+    return None

@@ -10,6 +10,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reused_tokens: int = 0  # prompt tokens served from the prefix cache
+    counted: bool = False  # the server sent no usage: these are our own count of the texts
 
 
 @dataclass
@@ -19,6 +20,9 @@ class ChatResult:
     finish_reason: str | None = None  # stop | length | cancelled | ...
     usage: Usage = field(default_factory=Usage)
     model: str = ""
+    # What the user should know about how the endpoint served this call (each said once per
+    # client), e.g. that it ignored the request to think.
+    notices: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -27,3 +31,4 @@ class CompletionResult:
     finish_reason: str | None = None
     usage: Usage = field(default_factory=Usage)
     model: str = ""
+    notices: list[str] = field(default_factory=list)

@@ -104,6 +104,7 @@ class ThinkingParser:
         self._buffer = ""
         self._thinking = False
         self._name_pending = False
+        self.opened = False  # a thought block was seen (even an empty one)
 
     def feed(self, text: str) -> list[Piece]:
         self._buffer += text
@@ -142,6 +143,7 @@ class ThinkingParser:
                 self._buffer = self._buffer[index + len(marker) :]
                 self._thinking = not self._thinking
                 self._name_pending = self._thinking
+                self.opened = self.opened or self._thinking
                 continue
             keep = 0 if final else _partial_suffix(self._buffer, marker)
             if not final:
