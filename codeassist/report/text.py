@@ -29,6 +29,11 @@ def summary_line(result: ReviewResult) -> str:
     )
 
 
+def _print_not_reviewed(changes: ChangeSet, console: Console) -> None:
+    for path, why in changes.not_reviewed():
+        console.print(f"[dim]not reviewed: {escape(path)} ({escape(why)})[/]")
+
+
 def print_text(result: ReviewResult, changes: ChangeSet, console: Console) -> None:
     """Print the review for a person."""
     if result.status == "cancelled":
@@ -42,6 +47,7 @@ def print_text(result: ReviewResult, changes: ChangeSet, console: Console) -> No
         if result.raw_output_path:
             console.print(f"Its raw output is saved in {escape(str(result.raw_output_path))}")
         console.print("Nothing was reviewed; run again, or try another model or a smaller change.")
+        _print_not_reviewed(changes, console)
         return
     for path, group in groupby(result.findings, key=lambda f: f.path):
         lines = reviewed_lines(changes, path)
@@ -91,8 +97,7 @@ def print_text(result: ReviewResult, changes: ChangeSet, console: Console) -> No
             console.print(f"[dim]  - {escape(dropped.reason)}[/]")
         if result.raw_output_path:
             console.print(f"[dim]Raw model output: {escape(str(result.raw_output_path))}[/]")
-    for path, why in changes.not_reviewed():
-        console.print(f"[dim]Not reviewed: {escape(path)} ({escape(why)})[/]")
+    _print_not_reviewed(changes, console)
     if result.prompt and result.prompt.omitted:
         console.print(
             f"[yellow]Not reviewed (did not fit the {result.prompt.budget}-token budget):[/]"
