@@ -1,81 +1,31 @@
 """Fixtures for the backend tests: a scriptable OpenAI-shaped HTTP server (fake_server.py),
-and llama.cpp's sources from the llama-cpp-python sdist (its converter, gguf-py and Google's
-official Gemma 4 chat template).
-
-The sdist is looked for in $CODEASSIST_LLAMA_CPP_SDIST (the .tar.gz or its unpacked folder),
-then in the test-asset cache ($CODEASSIST_TEST_CACHE, default ~/.cache/codeassist-tests).
-Put it there with:
-    pip download --no-deps --no-binary :all: llama-cpp-python==0.3.36 -d ~/.cache/codeassist-tests
-"""
+and llama.cpp's sources and the tiny checkpoint converted by them (llama_cpp_assets.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tarfile
 from pathlib import Path
 
 import pytest
 
 from tests.backends.fake_server import FakeServer
-
-LLAMA_CPP_VERSION = "0.3.36"
-# Read before the autouse fixture moves HOME into a temporary folder.
-TEST_CACHE = Path(
-    os.environ.get("CODEASSIST_TEST_CACHE") or Path.home() / ".cache" / "codeassist-tests"
+from tests.backends.llama_cpp_assets import (
+    DOWNLOAD_LINE,
+    TEST_CACHE,
+    checkpoint_digest,
+    convert_to_gguf,
+    find_llama_cpp_sources,
+    llama_cpp_installed,
 )
-SDIST_ENV = os.environ.get("CODEASSIST_LLAMA_CPP_SDIST", "")
-DOWNLOAD_LINE = (
-    f"pip download --no-deps --no-binary :all: llama-cpp-python=={LLAMA_CPP_VERSION} "
-    f"-d {TEST_CACHE}"
-)
-INSTALL_LINE = (
-    f'CMAKE_ARGS="-DLLAVA_BUILD=OFF" pip install "llama-cpp-python[server]=={LLAMA_CPP_VERSION}" '
-    "(builds llama.cpp from source: about 25 minutes on 2 cores; or pip install "
-    "'codeassist[llamacpp]')"
-)
-
-
-# ---- llama.cpp sources ---------------------------------------------------------------------
-
-
-def _unpacked(archive: Path) -> Path:
-    """The sdist's folder next to archive (unpacked once)."""
-    name = archive.name.removesuffix(".tar.gz")
-    target = archive.parent / name
-    if not (target / "vendor" / "llama.cpp").is_dir():
-        with tarfile.open(archive) as tar:
-            tar.extractall(archive.parent, filter="data")
-    return target
-
-
-def find_llama_cpp_sources(download: bool = False) -> Path | None:
-    """vendor/llama.cpp of the llama-cpp-python sdist, or None when it is not at hand."""
-    candidates: list[Path] = []
-    if SDIST_ENV:
-        candidates.append(Path(SDIST_ENV))
-    candidates += sorted(TEST_CACHE.glob("llama_cpp_python-*.tar.gz"), reverse=True)
-    for candidate in candidates:
-        if candidate.is_dir() and (candidate / "vendor" / "llama.cpp").is_dir():
-            return candidate / "vendor" / "llama.cpp"
-        if candidate.is_file() and candidate.name.endswith(".tar.gz"):
-            return _unpacked(candidate) / "vendor" / "llama.cpp"
-    if not download:
-        return None
-    TEST_CACHE.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:"]
-    command += [f"llama-cpp-python=={LLAMA_CPP_VERSION}", "-d", str(TEST_CACHE)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    if done.returncode != 0:
-        return None
-    return find_llama_cpp_sources(download=False)
 
 
 @pytest.fixture(scope="session")
 def llama_cpp_sources() -> Path:
-    """llama.cpp's sources (converter, gguf-py, templates); skips when they are not at hand."""
-    sources = find_llama_cpp_sources()
+    """llama.cpp's sources (converter, gguf-py, templates); skips when they are not at hand.
+
+    Where llama-cpp-python is installed its sdist is fetched from PyPI when missing, so that
+    the backend tests run wherever the backend can.
+    """
+    sources = find_llama_cpp_sources(download=llama_cpp_installed())
     if sources is None:
         pytest.skip(f"needs the llama-cpp-python sdist: {DOWNLOAD_LINE}")
     return sources
@@ -88,23 +38,24 @@ def official_template(llama_cpp_sources) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def convert_to_gguf(sources: Path, checkpoint: Path, out: Path, outtype: str = "f32") -> Path:
-    """Run llama.cpp's own convert_hf_to_gguf.py on checkpoint, unmodified."""
-    # The converter puts its own gguf-py first on the path unless NO_LOCAL_GGUF is set.
-    env = {key: value for key, value in os.environ.items() if key != "NO_LOCAL_GGUF"}
-    command = [sys.executable, str(sources / "convert_hf_to_gguf.py"), str(checkpoint)]
-    command += ["--outfile", str(out), "--outtype", outtype]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
-    if done.returncode != 0:
-        raise AssertionError(f"convert_hf_to_gguf.py failed:\n{done.stderr[-3000:]}")
-    return out
-
-
 @pytest.fixture(scope="session")
-def tiny_gguf(llama_cpp_sources, tiny_checkpoint, tmp_path_factory) -> Path:
-    """The tiny checkpoint converted to an f32 GGUF by llama.cpp's converter."""
-    out = tmp_path_factory.mktemp("gguf") / "tiny-f32.gguf"
-    return convert_to_gguf(llama_cpp_sources, tiny_checkpoint, out)
+def tiny_gguf(llama_cpp_sources, tiny_checkpoint) -> Path:
+    """The tiny checkpoint converted to an f32 GGUF by llama.cpp's converter.
+
+    Kept in the test cache under the digest of everything the conversion reads, so a run
+    converts again exactly when the checkpoint (or the converter) changed.
+    """
+    out = (
+        TEST_CACHE
+        / "gguf"
+        / f"tiny-f32-{checkpoint_digest(tiny_checkpoint, llama_cpp_sources)}.gguf"
+    )
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.with_suffix(".partial")
+        convert_to_gguf(llama_cpp_sources, tiny_checkpoint, partial)
+        partial.rename(out)
+    return out
 
 
 # ---- a scriptable OpenAI-shaped server -----------------------------------------------------

@@ -1,0 +1,60 @@
+"""The tiny checkpoint converts with llama.cpp's own convert_hf_to_gguf.py, unmodified, and the
+GGUF carries Gemma 4's vocabulary as llama.cpp's gemma4 tokenizer expects it."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from codeassist.gemma4 import tokens as t
+from codeassist.gemma4.tiny import TINY_VOCAB, chat_template
+
+
+@pytest.fixture(scope="module")
+def gguf_fields(llama_cpp_sources, tiny_gguf):
+    sys.path.insert(0, str(llama_cpp_sources / "gguf-py"))
+    try:
+        import gguf
+    finally:
+        sys.path.pop(0)
+    reader = gguf.GGUFReader(tiny_gguf)
+
+    def value(name):
+        return reader.fields[name].contents()
+
+    return gguf, reader, value
+
+
+def test_tiny_checkpoint_converts_to_a_gemma4_gguf(gguf_fields):
+    _, reader, value = gguf_fields
+    assert value("general.architecture") == "gemma4"
+    assert value("tokenizer.ggml.model") == "gemma4"
+    assert value("gemma4.context_length") == 32768
+    embedding = next(x for x in reader.tensors if x.name == "token_embd.weight")
+    assert list(embedding.shape) == [128, TINY_VOCAB]
+
+
+def test_vocabulary_survives_conversion(gguf_fields):
+    gguf, _, value = gguf_fields
+    tokens = value("tokenizer.ggml.tokens")
+    kinds = value("tokenizer.ggml.token_type")
+    assert len(tokens) == TINY_VOCAB
+    for token, index in t.FIXED_IDS.items():
+        assert tokens[index] == token
+    assert tokens[t.NEWLINE_ID] == "\n"
+    assert value("tokenizer.ggml.bos_token_id") == t.FIXED_IDS[t.BOS]
+    assert value("tokenizer.ggml.eos_token_id") == t.FIXED_IDS[t.EOS]
+    assert value("tokenizer.ggml.add_bos_token") is True
+    # Byte fallback tokens, control tokens, and the markers llama.cpp must always render.
+    assert kinds[tokens.index("<0x41>")] == gguf.TokenType.BYTE
+    for token in (t.BOS, t.EOS, t.TURN_OPEN, t.TURN_CLOSE, t.THINK):
+        assert kinds[t.FIXED_IDS[token]] == gguf.TokenType.CONTROL, token
+    for token in (t.CHANNEL_OPEN, t.CHANNEL_CLOSE, t.TOOL_CALL_OPEN, t.STRING_DELIM):
+        assert kinds[t.FIXED_IDS[token]] == gguf.TokenType.USER_DEFINED, token
+    assert len(value("tokenizer.ggml.merges")) > 500
+
+
+def test_chat_template_travels_in_the_gguf(gguf_fields):
+    _, _, value = gguf_fields
+    assert value("tokenizer.chat_template") == chat_template()
