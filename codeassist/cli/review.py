@@ -80,7 +80,9 @@ def ensure_model_configured(settings: Settings) -> None:
 
 def print_dry_run(prompt: ReviewPrompt, changes: ChangeSet, console: Console) -> None:
     """What would be sent: files, line ranges, tokens per part, total against the budget."""
-    table = Table(title=f"codeassist review --dry-run: {changes.label}", title_justify="left")
+    table = Table(
+        title=f"codeassist review --dry-run: {escape(changes.label)}", title_justify="left"
+    )
     table.add_column("part")
     table.add_column("what")
     table.add_column("lines")
