@@ -11,6 +11,8 @@ cache in a scratch XDG_CACHE_HOME.
 Prints progress on stderr and ONE JSON object on the last stdout line:
   prepare_s_cold     review HEAD~1 --dry-run with an empty index cache (indexes the repository)
   prepare_s_warm     the same with the cache warm, median of runs
+  prepare_cpu_s_warm its CPU time (user + system, children included), median: what the wall
+                     time would be on an idle machine, as long as it stays single-threaded
   context_warm_s     `codeassist context FILE:LINE --json` with the cache warm, median (anchor:
                      the index's own warm start and one query)
   warm_over_context  prepare_s_warm / context_warm_s
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -71,13 +74,20 @@ def one_line_commit(source: Path, work: Path, file: str | None) -> tuple[Path, s
     return clone, file, line + 1
 
 
-def timed(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str, float]:
+    """(wall seconds, stdout, CPU seconds of the process and its children)."""
+    cpu = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return elapsed, done.stdout
+    return elapsed, done.stdout, _children_cpu() - cpu
 
 
 def main() -> None:
@@ -102,13 +112,15 @@ def main() -> None:
     review = [*cli, "review", "HEAD~1", "--dry-run", "--format", "json"]
     context = [*cli, "context", f"{file}:{line}", "--json"]
 
-    cold, out = timed(review, clone, env)
+    cold, out, _ = timed(review, clone, env)
     prompt_tokens = json.loads(out)["used"]
     log(f"cold: {cold:.2f} s ({prompt_tokens} prompt tokens)")
     timed([*cli, "index", "--quiet"], clone, env)  # the cache is warm for every command now
-    warm, contexts, starts = [], [], []
+    warm, warm_cpu, contexts, starts = [], [], [], []
     for run in range(opts.runs):
-        warm.append(timed(review, clone, env)[0])
+        wall, _, cpu = timed(review, clone, env)
+        warm.append(wall)
+        warm_cpu.append(cpu)
         contexts.append(timed(context, clone, env)[0])
         starts.append(timed([sys.executable, "-c", "pass"], clone, env)[0])
         log(f"run {run + 1}: review {warm[-1]:.2f} s, context {contexts[-1]:.2f} s")
@@ -127,6 +139,7 @@ def main() -> None:
                 "prepare_s_cold": round(cold, 3),
                 "prepare_s_warm": round(prepare_warm, 3),
                 "prepare_s_warm_runs": [round(t, 3) for t in warm],
+                "prepare_cpu_s_warm": round(statistics.median(warm_cpu), 3),
                 "context_warm_s": round(context_warm, 3),
                 "warm_over_context": round(prepare_warm / context_warm, 2),
                 "python_start_s": round(statistics.median(starts), 3),
