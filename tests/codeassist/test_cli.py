@@ -223,3 +223,16 @@ def test_context_refuses_what_the_index_refuses_without_reading_it(small_repo):
     secret = run("context", ".env:1", cwd=small_repo)
     assert secret.returncode == 2 and "secret file" in secret.stderr
     assert "hunter2" not in secret.stdout + secret.stderr
+
+
+def test_an_unusable_index_cache_is_one_warning_not_an_error(small_repo, tmp_path):
+    cache_home = tmp_path / "cache-home"
+    (cache_home / "codeassist").mkdir(parents=True)
+    (cache_home / "codeassist" / "index").write_text("a file where the cache folder goes")
+    result = run(
+        "context", "c.py:3", "--json", cwd=small_repo, env_extra={"XDG_CACHE_HOME": str(cache_home)}
+    )
+    assert result.returncode == 0, result.stderr
+    assert any(item["path"] == "b.py" for item in json.loads(result.stdout)["items"])
+    warnings = [line for line in result.stderr.splitlines() if "cannot be used" in line]
+    assert len(warnings) == 1 and "in memory" in warnings[0]
