@@ -68,6 +68,10 @@ def _show_warnings() -> None:
     handler = _WarningsToStderr(logging.WARNING)
     for name in ("codeassist.config", "codeassist.repo_index"):
         logging.getLogger(name).addHandler(handler)
+    # Other log records reach people only where a command says so (the daemon's log file, the
+    # language server's log), never through logging's bare last-resort printer: a command
+    # prints what it means to print, once.
+    logging.getLogger("codeassist").addHandler(logging.NullHandler())
 
 
 def main() -> None:

@@ -399,6 +399,8 @@ def _run_review(
     finally:
         if timer:
             timer.cancel()
+    for notice in result.notices:
+        _warn(notice)
     if result.status == "cancelled":
         message = f"the review ran past its {budget:.0f}-second budget" if budget else "cancelled"
         if hook:

@@ -66,6 +66,7 @@ class ReviewResult:
     raw_output_path: Path | None = None
     usage: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    notices: list[str] = field(default_factory=list)  # the client's remarks on the endpoint
 
 
 # The estimate, for the language server until it calls token_counter(settings) (board).
@@ -243,16 +244,13 @@ def review(
             cancel=cancel,
             on_delta=on_delta,
         )
-        try:
-            return client.chat(messages, response_format=fmt, **kwargs)
-        except Exception as error:
-            status = getattr(error, "status", None)
-            if fmt is None or status not in (400, 404, 415, 422, 501):
-                raise
-            # The backend does not take constrained output: ask in words alone.
-            return client.chat(messages, **kwargs)
+        # The client steps response_format down itself when an endpoint refuses it.
+        result = client.chat(messages, response_format=fmt, **kwargs)
+        notices.extend(n for n in result.notices if n not in notices)
+        return result
 
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "reused_tokens": 0}
+    notices: list[str] = []  # what the client says once about the endpoint (e.g. no thinking)
 
     def add_usage(result: Any) -> None:
         for key in usage:
@@ -264,7 +262,9 @@ def review(
     add_usage(first)
     attempts.append(("review", first.thinking or "", first.text or ""))
     if first.finish_reason == "cancelled" or (cancel is not None and cancel.is_set()):
-        return ReviewResult("cancelled", [], prompt=prompt, usage=usage, thinking=first.thinking)
+        return ReviewResult(
+            "cancelled", [], prompt=prompt, usage=usage, thinking=first.thinking, notices=notices
+        )
 
     checked: Checked | None = None
     problem = ""
@@ -282,7 +282,7 @@ def review(
         add_usage(second)
         attempts.append(("repair", second.thinking or "", second.text or ""))
         if second.finish_reason == "cancelled" or (cancel is not None and cancel.is_set()):
-            return ReviewResult("cancelled", [], prompt=prompt, usage=usage)
+            return ReviewResult("cancelled", [], prompt=prompt, usage=usage, notices=notices)
         try:
             items = extract_findings(second.text or "")
             answer = second.text or ""
@@ -318,6 +318,7 @@ def review(
             raw_output_path=path,
             usage=usage,
             elapsed_s=elapsed,
+            notices=notices,
         )
     raw_path = None
     if checked.dropped:
@@ -335,4 +336,5 @@ def review(
         raw_output_path=raw_path,
         usage=usage,
         elapsed_s=elapsed,
+        notices=notices,
     )
