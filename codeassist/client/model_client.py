@@ -199,8 +199,9 @@ class ModelClient:
                 # The endpoint does not take this kind of structured output: step down.
                 self.format_kind = FORMAT_KINDS[FORMAT_KINDS.index(fmt["type"]) + 1]
         if self._count_tokens is not None and _no_usage(result.usage):
-            prompt = render_chat(messages, enable_thinking=enable_thinking)
-            result.usage = self._counted(prompt, result.thinking + result.text)
+            with contextlib.suppress(ValueError):  # messages Gemma's format cannot render
+                prompt = render_chat(messages, enable_thinking=enable_thinking)
+                result.usage = self._counted(prompt, result.thinking + result.text)
         if (
             enable_thinking
             and not self.endpoint.is_daemon
@@ -213,7 +214,7 @@ class ModelClient:
                 "thinking",
                 f"{self.endpoint.label} answered without thinking although the request asked "
                 "for it: the server ignores the per-request chat_template_kwargs "
-                f'{{"enable_thinking": true}}, so this review ran without thinking; '
+                '{"enable_thinking": true}, so reviews run without thinking; '
                 f"{THINKING_FIX}",
             )
         return result

@@ -181,6 +181,13 @@ def test_usage_is_counted_when_the_server_sends_none(fake_server):
     assert (done.usage.prompt_tokens, done.usage.completion_tokens) == (len("<bos>12345"), 3)
 
 
+def test_usage_is_left_alone_for_messages_gemma_cannot_render(fake_server):
+    fake_server.respond = lambda h, path, body: send_chat(h, "ok")
+    messages = [{"role": "user", "content": "a"}, {"role": "tool", "content": "b"}]
+    result = client_for(fake_server, counter=len).chat(messages)
+    assert result.text == "ok" and not result.usage.counted
+
+
 def test_usage_from_the_server_is_kept(fake_server):
     usage = {"prompt_tokens": 11, "completion_tokens": 2, "total_tokens": 13}
     fake_server.respond = lambda h, path, body: send_chat(h, "ok", usage=usage)
