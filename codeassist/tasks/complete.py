@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from codeassist.config import CompletionSettings
 from codeassist.gemma4.prompt import render_chat
-from codeassist.tasks.postprocess import FENCE, clean_suggestion
+from codeassist.tasks.postprocess import FENCE, clean_suggestion, suggestion_complete
 from retrieval.languages import language_for
 
 Mode = Literal["line", "block"]
@@ -32,6 +32,11 @@ PROMPT_OVERHEAD_TOKENS = 160
 # render the same prompt up to the cursor and the prefix cache reuses it.
 WINDOW_GRID_LINES = 16
 MAX_WINDOW_LINES = 2000
+# Characters one token may stand for, at most in practice: a prompt part longer than its
+# budget times this is cut by characters before it is counted (a 50 MB line is never counted).
+MAX_CHARS_PER_TOKEN = 16
+# What post-processing sees around the cursor (indentation, open brackets, the next line).
+AROUND_CURSOR_CHARS = 20_000
 LINE_MODE_MAX_TOKENS = 48
 
 SYSTEM_PROMPT = (
@@ -72,8 +77,8 @@ class Windows:
 class PreparedCompletion:
     prompt: str
     mode: Mode
-    before: str  # all text before the cursor
-    after: str  # all text after the cursor
+    before: str  # text before the cursor (its last AROUND_CURSOR_CHARS)
+    after: str  # text after the cursor (its first AROUND_CURSOR_CHARS)
     max_tokens: int
     stop: list[str]
     temperature: float
@@ -116,6 +121,44 @@ def prompt_budget(budget_tokens: int, max_tokens: int, context_limit: int | None
     return max(0, min(budget_tokens, context_limit - max_tokens - PROMPT_OVERHEAD_TOKENS))
 
 
+def fit_tokens(text: str, budget: int, count_tokens: CountTokens, *, keep: str) -> str:
+    """The part of text nearest the cursor that fits budget tokens ("end" or "start" kept).
+
+    Cut by characters first (budget x MAX_CHARS_PER_TOKEN), so that a huge line is never
+    counted whole; then counted, and shortened in proportion until it fits.
+    """
+    if budget <= 0:
+        return ""
+    limit = budget * MAX_CHARS_PER_TOKEN
+    if len(text) > limit:
+        text = text[-limit:] if keep == "end" else text[:limit]
+    while text:
+        tokens = count_tokens(text)
+        if tokens <= budget:
+            break
+        size = min(len(text) - 1, len(text) * budget // tokens)
+        text = text[len(text) - size :] if keep == "end" else text[:size]
+    return text
+
+
+def _lines_back(text: str, end: int, budget: int, used: int, count_tokens: CountTokens):
+    """(start offsets, tokens used) of the whole lines before offset end (a line break) that
+    fit the budget, nearest first; a line too long to fit is not counted at all."""
+    starts: list[int] = []
+    while end > 0 and len(starts) < MAX_WINDOW_LINES:
+        start = text.rfind("\n", 0, end - 1) + 1 if end > 1 else 0
+        room = budget - used - 1
+        if end - 1 - start > room * MAX_CHARS_PER_TOKEN:
+            break
+        cost = count_tokens(text[start : end - 1]) + 1
+        if cost > room + 1:
+            break
+        used += cost
+        starts.append(start)
+        end = start
+    return starts, used
+
+
 def cut_windows(
     before: str,
     after: str,
@@ -126,36 +169,44 @@ def cut_windows(
 ) -> Windows:
     """The code before/after the cursor that fits the budgets, in whole lines.
 
-    The prefix window's first line snaps to a grid so that it stays put while the user types.
+    The cursor's line is always in, cut to the budget around the cursor when it alone is too
+    long. The prefix window's first line snaps to a grid so that it stays put while the user
+    types.
     """
     cursor_line = before.count("\n")
-    tail = before.rsplit("\n", MAX_WINDOW_LINES)
-    taken = 1  # the cursor's line is always in
-    used = count_tokens(tail[-1])
-    while taken < len(tail):
-        cost = count_tokens(tail[-1 - taken]) + 1
-        if used + cost > prefix_budget:
-            break
-        used += cost
-        taken += 1
-    first_line = cursor_line - taken + 1
-    if first_line > 0:
+    line_start = before.rfind("\n") + 1
+    head = fit_tokens(before[line_start:], prefix_budget, count_tokens, keep="end")
+    starts: list[int] = []
+    if len(head) == len(before) - line_start:  # the whole start of the line fits
+        starts, _ = _lines_back(before, line_start, prefix_budget, count_tokens(head), count_tokens)
+    first_line = cursor_line - len(starts)
+    if starts and first_line > 0:
         snapped = -(-first_line // WINDOW_GRID_LINES) * WINDOW_GRID_LINES
         if snapped < cursor_line:
-            taken -= snapped - first_line
+            starts = starts[: cursor_line - snapped]
             first_line = snapped
-    prefix = "\n".join(tail[len(tail) - taken :])
+    prefix = before[starts[-1] : line_start] + head if starts else head
 
-    head = after.split("\n", MAX_WINDOW_LINES)
-    kept = 1
-    used = count_tokens(head[0])
-    while kept < len(head):
-        cost = count_tokens(head[kept]) + 1
-        if used + cost > suffix_budget:
-            break
-        used += cost
-        kept += 1
-    suffix = "\n".join(head[:kept])
+    line_end = after.find("\n")
+    line_end = len(after) if line_end < 0 else line_end
+    tail = fit_tokens(after[:line_end], suffix_budget, count_tokens, keep="start")
+    suffix, kept = tail, 1
+    if len(tail) == line_end:  # the whole rest of the line fits
+        used = count_tokens(tail)
+        position = line_end
+        while position < len(after) and kept < MAX_WINDOW_LINES:
+            end = after.find("\n", position + 1)
+            end = len(after) if end < 0 else end
+            room = suffix_budget - used - 1
+            if end - position - 1 > room * MAX_CHARS_PER_TOKEN:
+                break
+            cost = count_tokens(after[position + 1 : end]) + 1
+            if cost > room + 1:
+                break
+            used += cost
+            kept += 1
+            position = end
+        suffix = after[:position]
     return Windows(prefix, suffix, first_line, cursor_line + kept - 1, cursor_line)
 
 
@@ -200,6 +251,8 @@ def fit_context(
     used = 0
     seen: set[str] = set()
     for item in context:
+        if len(item.text) > (room - used) * MAX_CHARS_PER_TOKEN:
+            continue  # cannot fit: not worth counting
         cost = count_tokens(item.text) + 2
         if item.path not in seen:
             cost += count_tokens(f"{item.path} lines 1-1:\n{FENCE}\n{FENCE}\n\n") + 2
@@ -352,8 +405,8 @@ def prepare_completion(
     return PreparedCompletion(
         prompt=prompt,
         mode=mode,
-        before=before,
-        after=after,
+        before=before[-AROUND_CURSOR_CHARS:],
+        after=after[:AROUND_CURSOR_CHARS],
         max_tokens=max_tokens,
         stop=stop,
         temperature=settings.temperature,
@@ -367,19 +420,50 @@ def finish_completion(prepared: PreparedCompletion, raw: str) -> str:
     return clean_suggestion(raw, before=prepared.before, after=prepared.after, mode=prepared.mode)
 
 
+class _StopWhenEither(threading.Event):
+    """Set by the caller's cancel or by this call's own stop (the client polls is_set())."""
+
+    def __init__(self, caller: threading.Event | None) -> None:
+        super().__init__()
+        self.caller = caller
+
+    def is_set(self) -> bool:
+        return super().is_set() or (self.caller is not None and self.caller.is_set())
+
+
 def call_model(
     client: Any, prepared: PreparedCompletion, cancel: threading.Event | None = None
 ) -> tuple[str, str | None]:
-    """(raw text, finish reason) of one interactive raw-completion call."""
+    """(raw text, finish reason) of one interactive raw-completion call.
+
+    The answer is watched while it streams: once the suggestion is complete (the line ends in
+    line mode, the block closes in block mode) the request is cancelled, so the model stops
+    generating; the finish reason is then "complete".
+    """
+    stop = _StopWhenEither(cancel)
+    received: list[str] = []
+
+    def on_delta(kind: str, text: str) -> None:
+        if kind != "answer" or stop.is_set():
+            return
+        received.append(text)
+        raw = "".join(received)
+        if suggestion_complete(
+            raw, before=prepared.before, after=prepared.after, mode=prepared.mode
+        ):
+            stop.set()
+
     result = client.complete(
         prepared.prompt,
         max_tokens=prepared.max_tokens,
         temperature=prepared.temperature,
         stop=prepared.stop,
         priority="interactive",
-        cancel=cancel,
+        cancel=stop,
+        on_delta=on_delta,
     )
-    return result.text, result.finish_reason
+    stopped_here = threading.Event.is_set(stop) and not (cancel is not None and cancel.is_set())
+    return result.text, "complete" if stopped_here else result.finish_reason
 
 
 def complete(

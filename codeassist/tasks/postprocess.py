@@ -7,6 +7,9 @@ line or an empty line: several lines, up to the end of the current block).
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 from codeassist.gemma4 import tokens as t
 
 OPENERS = {"(": ")", "[": "]", "{": "}"}
@@ -14,6 +17,31 @@ CLOSERS = {v: k for k, v in OPENERS.items()}
 FENCE = "```"
 # How far back the prefix is scanned for brackets still open at the cursor.
 BRACKET_SCAN_LINES = 40
+
+
+# Added tokens that carry no text (fillers, padding, media placeholders): an endpoint that
+# decodes them (ours never does) must not put them into the buffer.
+FILLER_TOKEN = re.compile(r"<unused\d+>|<pad>|<[a-z_]*soft_token>|<\|?(?:image|audio|video)\|?>")
+# Bidirectional overrides and isolates: they make code read differently from what it does.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _unwanted(char: str) -> bool:
+    if char in "\n\t":
+        return False
+    return (
+        char == "\ufffd"  # a byte sequence that was not valid UTF-8
+        or char in BIDI_CONTROLS
+        or unicodedata.category(char) in ("Cc", "Cs")  # control characters, lone surrogates
+    )
+
+
+def strip_unprintable(text: str) -> str:
+    """Text without filler tokens, control characters (but newline and tab) and U+FFFD."""
+    text = FILLER_TOKEN.sub("", text)
+    if "\ufffd" not in text and text.replace("\n", "").replace("\t", "").isprintable():
+        return text  # the common case, checked in C
+    return "".join(char for char in text if not _unwanted(char))
 
 
 def strip_markers(text: str) -> str:
@@ -35,14 +63,13 @@ def _indent_of(line: str) -> int:
     return len(line) - len(line.lstrip(" \t"))
 
 
-def cut_at_block_end(text: str, before: str) -> str:
-    """Multi-line mode: the suggestion up to the end of the block the cursor is in.
+def block_length(lines: list[str], before: str) -> int | None:
+    """How many of lines belong to the block the cursor is in; None if all may.
 
     A later line indented less than the cursor's line leaves the block. When the cursor sits
     right after a block opener (`:`, `{`, `(` or `[`), the block is what is indented deeper; a
     line back at the opener's indent ends it, and is kept if it closes the bracket.
     """
-    lines = text.split("\n")
     line_start = before.rsplit("\n", 1)[-1]
     current = line_start + lines[0]
     if current.strip():
@@ -52,20 +79,23 @@ def cut_at_block_end(text: str, before: str) -> str:
         base = _indent_of(first)
     # Only a block opened before the cursor: one the suggestion opens is part of its own text.
     opens_block = not lines[0].strip() and line_start.rstrip().endswith((":", *OPENERS))
-    kept = [lines[0]]
-    for line in lines[1:]:
+    for index in range(1, len(lines)):
+        line = lines[index]
         if not line.strip():
-            kept.append(line)
             continue
         indent = _indent_of(line)
         if opens_block and indent <= base:
-            if line.strip()[0] in CLOSERS:
-                kept.append(line)
-            break
+            return index + 1 if line.strip()[0] in CLOSERS else index
         if indent < base:
-            break
-        kept.append(line)
-    return "\n".join(kept).rstrip()
+            return index
+    return None
+
+
+def cut_at_block_end(text: str, before: str) -> str:
+    """Multi-line mode: the suggestion up to the end of the block the cursor is in."""
+    lines = text.split("\n")
+    kept = block_length(lines, before)
+    return "\n".join(lines if kept is None else lines[:kept]).rstrip()
 
 
 def bracket_events(text: str, quote: str | None = None):
@@ -192,14 +222,20 @@ def trim_suffix_repeat(text: str, before: str, after: str) -> str:
             if not worse:
                 lines[0] = trimmed
                 break
-    following = [ln.strip() for ln in after.split("\n")[1:] if ln.strip()]
-    if following and len(lines) > 1:
-        target = following[0]
-        for index in range(1, len(lines)):
-            if lines[index].strip() == target and len(target) >= 2:
-                lines = lines[:index]
-                break
-    return "\n".join(lines)
+    reached = reaches_following_code(lines, after)
+    return "\n".join(lines if reached is None else lines[:reached])
+
+
+def reaches_following_code(lines: list[str], after: str) -> int | None:
+    """Index of the first suggested line (after the first) that is the next line of code
+    already following the cursor; None if none is."""
+    target = next((ln.strip() for ln in after.split("\n")[1:] if ln.strip()), "")
+    if len(target) < 2:
+        return None
+    for index in range(1, len(lines)):
+        if lines[index].strip() == target:
+            return index
+    return None
 
 
 def already_present(text: str, after: str) -> bool:
@@ -208,9 +244,29 @@ def already_present(text: str, after: str) -> bool:
     return not stripped or after.lstrip().startswith(stripped)
 
 
+def suggestion_complete(raw: str, *, before: str, after: str, mode: str) -> bool:
+    """True when more generated text could not change the suggestion: stop generating.
+
+    Watched while the answer streams: a marker or fence ends it; line mode ends at the first
+    newline; block mode ends once a line leaves the block (its indent is known from its first
+    non-blank character on) or a whole line is code that already follows the cursor.
+    """
+    if strip_markers(raw) != raw:
+        return True
+    if mode == "line":
+        return "\n" in raw
+    lines = raw.split("\n")
+    if len(lines) < 2:
+        return False
+    started = lines if lines[-1].strip() else lines[:-1]
+    if block_length(started, before) is not None:
+        return True
+    return reaches_following_code(lines[:-1], after) is not None
+
+
 def clean_suggestion(raw: str, *, before: str, after: str, mode: str) -> str:
     """The suggestion to insert, or "" when nothing useful remains."""
-    text = strip_markers(raw)
+    text = strip_unprintable(strip_markers(raw))
     text = first_line_only(text) if mode == "line" else cut_at_block_end(text, before)
     text = trim_suffix_repeat(text, before, after)
     text = balance_brackets(text, before, mode)

@@ -221,3 +221,59 @@ def test_calibrated_counter_scales_the_estimate_to_the_model_tokenizer(tiny_chec
     assert calibrated_counter(None, sample)("abc def") == estimate_tokens("abc def")
     assert model_token_counter("") is None
     assert model_token_counter(str(tiny_checkpoint / "missing")) is None
+
+
+# --- every prompt part is cut to its budget before the prompt is built (issue 15 item 4) ---
+
+HUGE = 50 * 2**20  # a 50 MB line, as a minified file or a data blob has
+
+
+class CountingCounter:
+    """The stand-in tokenizer, recording the longest text it was asked to count."""
+
+    def __init__(self) -> None:
+        self.longest = 0
+
+    def __call__(self, text: str) -> int:
+        self.longest = max(self.longest, len(text))
+        return count(text)
+
+
+def _prepare_huge(text: str, line: int, col: int, context=()):
+    from codeassist.tasks.complete import MAX_CHARS_PER_TOKEN
+
+    counter = CountingCounter()
+    settings = CompletionSettings(budget_tokens=2048, max_tokens=64)
+    index = RecordingIndex(list(context))
+    inp = CompletionInput("big.py", text, line, col)
+    prepared = prepare_completion(inp, settings, index=index, count_tokens=counter)
+    assert prepared is not None
+    # No part is counted (let alone rendered) beyond what its budget could hold.
+    assert counter.longest <= settings.budget_tokens * MAX_CHARS_PER_TOKEN, counter.longest
+    assert len(prepared.prompt) < settings.budget_tokens * MAX_CHARS_PER_TOKEN
+    assert prepared.prompt_tokens <= settings.budget_tokens + 200
+    return prepared
+
+
+def test_a_50_mb_cursor_line_is_cut_around_the_cursor():
+    line = "x = [" + "1, " * (HUGE // 3) + "]"
+    text = "import os\n" + line + "\nprint(x)\n"
+    col = len(line) // 2
+    prepared = _prepare_huge(text, 1, col)
+    assert prepared.prompt.endswith(line[col - 60 : col])  # the model turn ends at the cursor
+    assert line[col : col + 60] in prepared.prompt  # the code after it is shown
+    assert prepared.mode == "line"
+
+
+def test_a_50_mb_line_before_or_after_the_cursor_is_left_out_uncounted():
+    blob = "z" * HUGE
+    text = f"data = '{blob}'\ndef f(a):\n    return a\n\nvalue = f(1)\n{blob}\n"
+    prepared = _prepare_huge(text, 2, len("    return a"))
+    assert "def f(a):" in prepared.prompt and "value = f(1)" in prepared.prompt
+    assert "zzzz" not in prepared.prompt
+
+
+def test_a_50_mb_context_piece_is_dropped_uncounted():
+    pieces = [Item("huge.py", 1, 1, "q" * HUGE), Item("small.py", 1, 2, "def g():\n    pass")]
+    prepared = _prepare_huge(SOURCE, 4, 4, pieces)
+    assert "small.py" in prepared.prompt and "qqqq" not in prepared.prompt

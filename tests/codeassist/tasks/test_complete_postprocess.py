@@ -10,6 +10,8 @@ from codeassist.tasks.postprocess import (
     first_line_only,
     open_brackets,
     strip_markers,
+    strip_unprintable,
+    suggestion_complete,
     trim_suffix_repeat,
 )
 
@@ -105,3 +107,50 @@ def test_clean_suggestion_end_to_end_block_mode():
     assert clean_suggestion(raw, before=before, after="\n", mode="block") == (
         "if not xs:\n        return 0.0\n    return sum(xs) / len(xs)"
     )
+
+
+def test_control_characters_replacement_chars_and_fillers_never_reach_the_buffer():
+    raw = "total\x0e = wi\x12dth\ufffd + <unused7>height<pad>\r\n    return\u202e total"
+    text = clean_suggestion(raw, before="def f(width, height):\n    ", after="\n", mode="block")
+    assert text == "total = width + height\n    return total"
+    assert strip_unprintable("a\tb\nc") == "a\tb\nc"  # tabs and newlines are code
+    assert strip_unprintable("naïve = 'é' + '→'") == "naïve = 'é' + '→'"
+
+
+def test_a_line_suggestion_is_complete_at_the_end_of_its_line():
+    assert not suggestion_complete("width, hei", before="area(", after=")\n", mode="line")
+    assert suggestion_complete("width, height)\n    x", before="area(", after=")\n", mode="line")
+    assert suggestion_complete("width```", before="area(", after=")\n", mode="line")
+
+
+def test_a_block_suggestion_is_complete_when_the_block_closes():
+    before = "def total(items):\n    result = 0\n    for item in items:\n        "
+    done = "result += item\n    return result"
+    assert not suggestion_complete("result += item\n", before=before, after="\n", mode="block")
+    assert not suggestion_complete(
+        "result += item\n        ", before=before, after="\n", mode="block"
+    )
+    # The dedent is known from the first non-blank character of the next line.
+    assert suggestion_complete(done[:-5], before=before, after="\n", mode="block")
+    assert suggestion_complete("x = 1<eos>", before=before, after="\n", mode="block")
+    # Reaching code that already follows the cursor also ends it.
+    after = "\n        log(item)\n"
+    assert not suggestion_complete(
+        "total += 1\n        log(it", before=before, after=after, mode="block"
+    )
+    assert suggestion_complete(
+        "total += 1\n        log(item)\n", before=before, after=after, mode="block"
+    )
+
+
+def test_more_text_after_completion_never_changes_the_suggestion():
+    before = "def total(items):\n    result = 0\n    for item in items:\n        "
+    answer = "result += item\n        count += 1\n    return result\n\ndef other():\n    pass\n"
+    for end in range(1, len(answer) + 1):
+        if suggestion_complete(answer[:end], before=before, after="\n", mode="block"):
+            early = clean_suggestion(answer[:end], before=before, after="\n", mode="block")
+            full = clean_suggestion(answer, before=before, after="\n", mode="block")
+            assert early == full == "result += item\n        count += 1"
+            break
+    else:
+        raise AssertionError("never complete")
