@@ -129,6 +129,20 @@ RESERVED_ENV = {"CODEASSIST_CONFIG"}
 # Which model runs, where code is sent, what the daemon runs: only the user decides these.
 USER_ONLY_SECTIONS = ("model", "daemon", "engine")
 
+# Ranges of numbers that would otherwise exhaust the machine (a repository file may set them).
+LIMITS: dict[str, tuple[float, float]] = {
+    "retrieval.workers": (0, 256),
+    "retrieval.max_file_bytes": (1, 100_000_000),
+    "completion.budget_tokens": (0, 1 << 20),
+    "completion.max_tokens": (1, 1 << 20),
+    "completion.debounce_ms": (0, 60_000),
+    "refactor.budget_tokens": (0, 1 << 20),
+    "refactor.max_tokens": (1, 1 << 20),
+    "review.budget_tokens": (0, 1 << 24),
+    "review.max_tokens": (1, 1 << 20),
+    "review.hook_time_budget_s": (0.001, 86_400),
+}
+
 log = logging.getLogger(__name__)
 _warned: set[str] = set()  # each repository warning once per process
 
@@ -216,6 +230,12 @@ def _apply(
             f"{source}: '{section}.{key}' must be {_type_name(tp)}, got {value!r}. "
             f"Fix the value (example default: {getattr(getattr(Settings(), section), key)!r})."
         ) from None
+    limits = LIMITS.get(f"{section}.{key}")
+    if limits is not None and not limits[0] <= coerced <= limits[1]:
+        raise UserError(
+            f"{source}: '{section}.{key}' = {coerced!r} is out of range; it must be between "
+            f"{limits[0]:,} and {limits[1]:,}."
+        )
     setattr(getattr(settings, section), key, coerced)
     settings.sources[f"{section}.{key}"] = source
 

@@ -191,3 +191,12 @@ def test_an_endpoint_off_the_machine_needs_the_users_consent(repo, endpoint, all
             repo=repo, overrides={"model.endpoint": endpoint, "model.allow_remote": True}
         )
         check_endpoint_allowed(consent)
+
+
+@pytest.mark.parametrize(
+    "text", ["[retrieval]\nworkers = 100000\n", "[retrieval]\nmax_file_bytes = -1\n"]
+)
+def test_numbers_that_would_exhaust_the_machine_are_refused(repo, text):
+    (repo / ".codeassist.toml").write_text(text)
+    with pytest.raises(UserError, match="out of range; it must be between"):
+        load_settings(repo=repo)
