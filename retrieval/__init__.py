@@ -4,7 +4,8 @@ Knows code, not models: the token counter is a plain callable. Imports nothing f
 `codeassist` or `lsp`.
 """
 
-from retrieval.index import PathError, RepoIndex
+from retrieval.context import RepoIndex, context_for_changes, context_for_position
+from retrieval.index import PathError, TagIndex
 from retrieval.model import (
     ContextItem,
     Definition,
@@ -22,5 +23,8 @@ __all__ = [
     "PathError",
     "Reference",
     "RepoIndex",
+    "TagIndex",
+    "context_for_changes",
+    "context_for_position",
     "estimate_tokens",
 ]

@@ -16,9 +16,9 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from retrieval.parse import FileTags, pack_terms
+from retrieval.tags import FileTags, pack_terms
 
-SCHEMA = "codeassist-retrieval-7"  # bump whenever parse output changes
+SCHEMA = "codeassist-retrieval-8"  # bump whenever parse output changes
 _DB_NAME = "tags.sqlite"
 
 
@@ -28,14 +28,21 @@ def content_hash(data: bytes) -> str:
 
 
 def encode_tags(tags: FileTags) -> bytes:
-    """Serialize tags (marshal: builtin types only, fast to load)."""
+    """Serialize tags (marshal: builtin types only, fast to load).
+
+    Definitions and their term lists are nested blobs, so that a load leaves them encoded
+    until a query reads them (see retrieval.tags).
+    """
+    defs = tags.raw_defs
+    terms = tags.raw_terms
     return marshal.dumps(
         (
             tags.lang,
-            tags.defs,
+            tags.def_names,
+            defs if isinstance(defs, bytes) else marshal.dumps([tuple(d) for d in defs]),
             tags.names,
             tags.counts,
-            tags.def_terms if isinstance(tags.def_terms, tuple) else pack_terms(tags.def_terms),
+            terms if isinstance(terms, tuple) else pack_terms(terms),
             tags.imports,
             tags.lines,
             tags.errors,
@@ -46,18 +53,19 @@ def encode_tags(tags: FileTags) -> bytes:
 def decode_tags(blob: bytes) -> FileTags:
     """Inverse of encode_tags; raises ValueError on damaged data."""
     try:
-        lang, defs, names, counts, def_terms, imports, lines, errors = marshal.loads(blob)
+        lang, def_names, defs, names, counts, terms, imports, lines, errors = marshal.loads(blob)
     except (EOFError, TypeError, ValueError) as exc:
         raise ValueError("damaged cache entry") from exc
     return FileTags(
         lang=lang,
-        defs=defs,  # marshal keeps the tuples
+        def_names=def_names,
         names=names,
         counts=counts,
-        def_terms=tuple(def_terms),
         imports=imports,
         lines=lines,
         errors=errors,
+        raw_defs=defs,
+        raw_terms=tuple(terms),
     )
 
 

@@ -1,4 +1,10 @@
-"""RepoIndex: the repository's tags in memory, kept in step with disk and editor buffers."""
+"""TagIndex: the repository's tags in memory, kept in step with disk and editor buffers.
+
+It knows files, tags and names; it does not rank. Ranking and packing read it through the
+narrow `retrieval.view.IndexView` interface, and keep what they derive in its explicit
+`caches` field, which `_invalidate` (the one place) keeps in step with edits. The public
+`retrieval.RepoIndex` (retrieval/context.py) adds the two context queries to it.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +21,13 @@ from pathlib import Path
 
 from retrieval.build import parse_files, parse_one, read_for_index
 from retrieval.cache import TagCache, decode_tags
+from retrieval.caches import RankCaches
 from retrieval.files import MAX_BYTES, is_secret, list_files, stat_file
 from retrieval.imports import ModuleTable, ResolvedImports, resolve_imports
 from retrieval.languages import language_for
-from retrieval.model import Definition, IndexSummary, PackedContext, Reference
-from retrieval.parse import FileTags, ParsedText, parse_incremental, reference_positions
+from retrieval.model import Definition, IndexSummary, Reference
+from retrieval.parse import ParsedText, parse_incremental, reference_positions
+from retrieval.tags import VALUE_KINDS, FileTags
 
 # progress(done, total, cache_hits): called while indexing
 Progress = Callable[[int, int, int], None]
@@ -47,7 +55,7 @@ class PathError(ValueError):
     """A path the index cannot answer for (outside the repository, or a line past the end)."""
 
 
-class RepoIndex:
+class TagIndex:
     """Definitions and references of one repository, plus unsaved editor buffers.
 
     Not thread-safe: call it from one thread (or hold a lock around calls).
@@ -70,9 +78,10 @@ class RepoIndex:
         self._buffer_versions: dict[str, int] = {}
         self._buffer_lines: dict[str, tuple[str, list[str]]] = {}  # path -> (text, its lines)
         self._parsed: dict[str, ParsedText] = {}  # path -> buffer's last tree (incremental)
-        self.graph_generation = 0  # changes whenever any file's tags do (ranking memos)
+        self.graph_generation = 0  # changes whenever any file's tags do
         self._counter = itertools.count(1)
         self.summary = IndexSummary()
+        self.caches = RankCaches()  # ranking's memory; kept in step by _invalidate
 
     # ---- building -------------------------------------------------------------------------
 
@@ -85,7 +94,7 @@ class RepoIndex:
         *,
         max_file_bytes: int = MAX_BYTES,
         workers: int = 0,
-    ) -> RepoIndex:
+    ) -> TagIndex:
         """Index `root` (a directory), reusing the cache in `cache_dir` (None: memory only).
 
         workers: parsing processes (0: one per core); files over max_file_bytes are skipped.
@@ -206,13 +215,9 @@ class RepoIndex:
 
         self._disk = fresh
         self._keys = entries
-        self._maps = None
-        self.graph_generation += 1
-        self.__dict__.pop("_neighbors", None)
-        self._imports.clear()
-        self._texts.clear()
+        self._invalidate(None)
         s.files = len(fresh)
-        s.definitions = sum(len(t.defs) for t in fresh.values())
+        s.definitions = sum(len(t.def_names) for t in fresh.values())
         s.parse_errors = sum(1 for t in fresh.values() if t.errors)
         s.skipped = skipped
         s.seconds = time.perf_counter() - t0
@@ -274,24 +279,17 @@ class RepoIndex:
             self._texts.popitem(last=False)
         return lines
 
+    def buffer_text(self, path: str) -> str | None:
+        """The unsaved text tracked for `path`, or None."""
+        buf = self._buffers.get(path)
+        return buf[0] if buf is not None else None
+
     def version(self, path: str) -> object:
         """Changes whenever the text of `path` does (buffer identity or content hash)."""
         if path in self._buffers:
             return ("buffer", self._buffer_versions.get(path, 0))
         key = self._keys.get(path)
         return key[0] if key else None
-
-    def token_cache(self, count: Callable[[str], int]) -> dict:
-        """Token counts of spans, per counter (kept for the two most recent counters)."""
-        caches = self.__dict__.setdefault("_token_caches", OrderedDict())
-        got = caches.get(count)
-        if got is None:
-            got = caches[count] = {}
-            while len(caches) > 2:
-                caches.popitem(last=False)
-        elif len(got) > 200_000:
-            got.clear()
-        return got
 
     # ---- incremental updates --------------------------------------------------------------
 
@@ -317,14 +315,13 @@ class RepoIndex:
             self._buffers[rel] = (text, tags)
             self._buffer_versions[rel] = next(self._counter)
         self._touch(rel)
-        self._changed(rel, old, self.tags(rel))
+        self._invalidate(rel, old, self.tags(rel))
 
     def update_file(self, path: str) -> None:
         """Re-read one file from disk after it changed (or vanished)."""
         rel = self.relpath(path)
         old = self.tags(rel)
         res, data = read_for_index(self.root, rel, self.max_file_bytes)
-        self._texts.pop(rel, None)
         if data is None:
             self._disk.pop(rel, None)
             self._keys.pop(rel, None)
@@ -347,8 +344,9 @@ class RepoIndex:
                         [(rel, st.size, st.mtime_ns, st.inode, res.hash, res.lang)],
                     )
         self._touch(rel)
+        self._texts.pop(rel, None)
         if rel not in self._buffers:
-            self._changed(rel, old, self.tags(rel))
+            self._invalidate(rel, old, self.tags(rel))
 
     def _lang_of(self, rel: str, text: str) -> str | None:
         t = self._disk.get(rel)
@@ -362,24 +360,40 @@ class RepoIndex:
         while len(self._recent) > 32:
             self._recent.popitem(last=False)
 
-    def _changed(self, rel: str, old: FileTags | None, new: FileTags | None) -> None:
+    def _invalidate(
+        self, rel: str | None, old: FileTags | None = None, new: FileTags | None = None
+    ) -> None:
+        """The one place derived data is dropped: after a refresh (rel None) or one file's
+        tags went from old to new (None: absent)."""
         self.graph_generation += 1
+        if rel is None:
+            self._maps = None
+            self._imports.clear()
+            self._texts.clear()
+            self.caches.clear()
+            return
         self._imports.pop(rel, None)
         # the file's own out-edges change; other files' edges to it refresh on refresh()
-        self.__dict__.get("_neighbors", {}).pop(rel, None)
-        if self._maps is not None:
-            if old is not None and new is not None:
-                self._maps.replace(rel, old, new)
-                return
-            if old is not None:
-                self._maps.remove(rel, old)
+        self.caches.forget_file(rel)
+        if self._maps is None:
+            return
+        if old is not None and new is not None:
+            changed = self._maps.replace(rel, old, new)
+        else:
+            changed = self._maps.remove(rel, old) if old is not None else []
             if new is not None:
-                self._maps.add(rel, new)
+                changed += self._maps.add(rel, new)
+        self.caches.forget_names(changed)
+
+    def recent_paths(self) -> list[str]:
+        """Recently edited paths (buffers and files), oldest first."""
+        return list(self._recent)
 
     # ---- lookups --------------------------------------------------------------------------
 
     def maps(self) -> _Maps:
-        """Name -> definitions and name -> referencing files, built on first use."""
+        """Name -> definitions and name -> referencing files, built on first use (internal:
+        other modules use the lookups below)."""
         if self._maps is None:
             with _no_gc():
                 maps = _Maps(self.paths(), self.tags)
@@ -394,13 +408,33 @@ class RepoIndex:
         """The public Definition for def number `index` of `path`."""
         t = self.tags(path)
         assert t is not None
-        name, kind, start, end, sig_end, col, parent = t.defs[index]
-        scope = t.defs[parent][0] if parent >= 0 else None
-        return Definition(path, name, kind, start, end, sig_end, col, scope)
+        d = t.defs[index]
+        scope = t.def_names[d.parent] if d.parent >= 0 else None
+        return Definition(path, d.name, d.kind, d.start, d.end, d.sig_end, d.col, scope)
 
     def definitions(self, name: str) -> list[Definition]:
         """Every definition called `name` in the repository (buffers included)."""
         return [self.definition_at(p, i) for p, i in self.maps().defs.get(name, ())]
+
+    def defs_named(self, name: str) -> list[tuple[str, int]]:
+        """Every definition called `name`: (path, index into that file's defs)."""
+        return self.maps().defs.get(name, [])
+
+    def def_files(self, name: str) -> frozenset[str]:
+        """The files that define `name`."""
+        return self.maps().def_files(name)
+
+    def doc_freq(self, name: str) -> int:
+        """In how many files `name` occurs (as an identifier, comments and strings included)."""
+        return self.maps().df.get(name, 0)
+
+    def file_count(self) -> int:
+        """How many files are indexed (buffers of new files included)."""
+        return self.maps().files
+
+    def files_using(self, name: str) -> dict[str, int]:
+        """path -> occurrences of `name`, for every file that uses it."""
+        return self.maps().refs.get(name, {})
 
     def references(self, name: str) -> list[Reference]:
         """Every use of identifier `name` in code (not strings or comments), for rename."""
@@ -429,9 +463,9 @@ class RepoIndex:
             return None
         best = -1
         for i, d in enumerate(t.defs):
-            if d[2] <= line <= d[3] and d[1] not in ("constant", "variable", "field"):
+            if d.start <= line <= d.end and d.kind not in VALUE_KINDS:
                 best = i  # defs are sorted by start, so the last hit is the innermost
-            elif d[2] > line:
+            elif d.start > line:
                 break
         return self.definition_at(rel, best) if best >= 0 else None
 
@@ -448,58 +482,6 @@ class RepoIndex:
             self._imports[path] = got
         return got
 
-    # ---- context --------------------------------------------------------------------------
-
-    def context_for_position(
-        self,
-        path: str,
-        line: int,
-        col: int,
-        *,
-        buffer: str | None = None,
-        budget: int,
-        count_tokens: Callable[[str], int],
-        open_buffers: dict[str, str] | None = None,
-        explain: bool = False,
-    ) -> PackedContext:
-        """Code that helps at (line, col) of `path` (1-based line, 0-based col), within budget."""
-        from retrieval.pack import pack
-        from retrieval.rank import position_query, rank_definitions
-
-        rel = self.relpath(path)
-        if buffer is not None and (rel not in self._buffers or self._buffers[rel][0] != buffer):
-            self.update_buffer(rel, buffer)
-        for p, text in (open_buffers or {}).items():
-            r = self.relpath(p)
-            if r != rel and (r not in self._buffers or self._buffers[r][0] != text):
-                self.update_buffer(r, text)
-        lines = buffer.split("\n") if buffer is not None else self.lines(rel)
-        if line < 1 or line > max(len(lines), 1):
-            raise PathError(
-                f"{path}:{line}: past the end of the file ({len(lines)} lines); "
-                "pass a line inside it"
-            )
-        query = position_query(self, rel, lines, line, col, open_buffers or {})
-        ranked = rank_definitions(self, query, explain=explain)
-        return pack(self, ranked, budget, count_tokens, exclude=query.exclude, explain=explain)
-
-    def context_for_changes(
-        self,
-        changes: dict[str, list[tuple[int, int]]],
-        *,
-        budget: int,
-        count_tokens: Callable[[str], int],
-        explain: bool = False,
-    ) -> PackedContext:
-        """Code that helps review `changes` (path -> changed 1-based line ranges), in budget."""
-        from retrieval.pack import pack
-        from retrieval.rank import changes_query, rank_definitions
-
-        rel_changes = {self.relpath(p): r for p, r in changes.items()}
-        query = changes_query(self, rel_changes)
-        ranked = rank_definitions(self, query, explain=explain)
-        return pack(self, ranked, budget, count_tokens, exclude=query.exclude, explain=explain)
-
     def close(self) -> None:
         """Release the cache database."""
         self._cache.close()
@@ -509,7 +491,8 @@ class _Maps:
     """Inverted indexes over every file's tags, updated file by file.
 
     `defs` and `df` (in how many files each name occurs) are built eagerly; `refs` (name ->
-    files using it, for rename) only when first asked for.
+    files using it, for rename and callers) only when first asked for. add/replace/remove
+    return the names whose definitions changed (the index drops what depends on them).
     """
 
     def __init__(self, paths: list[str], tags_of: Callable[[str], FileTags | None]) -> None:
@@ -522,9 +505,6 @@ class _Maps:
         self._tags_of = weakref.WeakMethod(tags_of)
         self._refs: dict[str, dict[str, int]] | None = None
         self._def_files: dict[str, frozenset[str]] = {}
-        # rank_graph's per-name edge data; () for names that link no files; dropped with
-        # _def_files whenever a name's definitions change
-        self.links: dict[str, tuple] = {}
 
     def def_files(self, name: str) -> frozenset[str]:
         """The files that define `name` (cached)."""
@@ -550,7 +530,7 @@ class _Maps:
             self._refs = refs
         return self._refs
 
-    def add(self, path: str, tags: FileTags) -> None:
+    def add(self, path: str, tags: FileTags) -> list[str]:
         self.table.add(path)
         self._add_defs(path, tags)
         self.df.update(tags.names)
@@ -558,15 +538,15 @@ class _Maps:
         if self._refs is not None:
             for name, n in zip(tags.names, tags.counts, strict=False):
                 self._refs.setdefault(name, {})[path] = n
+        return tags.def_names
 
-    def replace(self, path: str, old: FileTags, new: FileTags) -> None:
+    def replace(self, path: str, old: FileTags, new: FileTags) -> list[str]:
         """remove(path, old) then add(path, new), touching only what the edit changed."""
-        same_defs = len(old.defs) == len(new.defs) and all(
-            a[0] == b[0] for a, b in zip(old.defs, new.defs, strict=True)
-        )
-        if not same_defs:  # entries are (path, def index): redo this file's
+        changed: list[str] = []
+        if old.def_names != new.def_names:  # entries are (path, def index): redo this file's
             self._drop_defs(path, old)
             self._add_defs(path, new)
+            changed = old.def_names + new.def_names
         if old.names != new.names:
             before, after = set(old.names), set(new.names)
             gone, came = before - after, after - before
@@ -582,31 +562,30 @@ class _Maps:
         if self._refs is not None and (old.names != new.names or old.counts != new.counts):
             for name, n in zip(new.names, new.counts, strict=False):
                 self._refs.setdefault(name, {})[path] = n
+        return changed
 
     def _drop_defs(self, path: str, tags: FileTags) -> None:
-        for d in tags.defs:
-            self._def_files.pop(d[0], None)
-            self.links.pop(d[0], None)
-        for d in tags.defs:
-            lst = self.defs.get(d[0])
+        for name in tags.def_names:
+            self._def_files.pop(name, None)
+        for name in tags.def_names:
+            lst = self.defs.get(name)
             if lst:
                 lst[:] = [e for e in lst if e[0] != path]
                 if not lst:
-                    del self.defs[d[0]]
+                    del self.defs[name]
 
     def _add_defs(self, path: str, tags: FileTags) -> None:
-        for d in tags.defs:
-            self._def_files.pop(d[0], None)
-            self.links.pop(d[0], None)
+        for name in tags.def_names:
+            self._def_files.pop(name, None)
         defs = self.defs
-        for i, d in enumerate(tags.defs):
-            lst = defs.get(d[0])
+        for i, name in enumerate(tags.def_names):
+            lst = defs.get(name)
             if lst is None:
-                defs[d[0]] = [(path, i)]
+                defs[name] = [(path, i)]
             else:
                 lst.append((path, i))
 
-    def remove(self, path: str, tags: FileTags) -> None:
+    def remove(self, path: str, tags: FileTags) -> list[str]:
         self._drop_defs(path, tags)
         self.df.subtract(tags.names)
         self.files -= 1
@@ -617,3 +596,4 @@ class _Maps:
                     m.pop(path, None)
                     if not m:
                         del self._refs[name]
+        return list(tags.def_names)

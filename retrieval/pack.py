@@ -9,15 +9,12 @@ off as the definition). `used` is the sum of count_tokens(item.text), never abov
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from retrieval.model import ContextItem, PackedContext
-from retrieval.rank import Ranked
+from retrieval.scores import Ranked
+from retrieval.tags import CONTAINER_KINDS
+from retrieval.view import IndexView
 
-if TYPE_CHECKING:
-    from retrieval.index import RepoIndex
-
-_CONTAINERS = ("class", "interface", "module", "impl", "enum")
 MAX_CANDIDATES = 4000
 
 
@@ -31,7 +28,7 @@ def _body_share(budget: int) -> float:
 
 
 class _Packer:
-    def __init__(self, index: RepoIndex, budget: int, count: Callable[[str], int], explain: bool):
+    def __init__(self, index: IndexView, budget: int, count: Callable[[str], int], explain: bool):
         self.index = index
         self.budget = budget
         self.count = count
@@ -39,7 +36,7 @@ class _Packer:
         self.used = 0
         self.items: dict[tuple[str, int, int], ContextItem] = {}
         self.by_file: dict[str, list[tuple[int, int]]] = {}
-        self.cache = index.token_cache(count)
+        self.cache = index.caches.span_table(count)
         self.versions: dict[str, object] = {}
 
     def covered(self, path: str, start: int, end: int) -> bool:
@@ -105,7 +102,7 @@ class _Packer:
 
 
 def pack(
-    index: RepoIndex,
+    index: IndexView,
     ranked: list[Ranked],
     budget: int,
     count_tokens: Callable[[str], int],
@@ -127,13 +124,16 @@ def pack(
 
     span_tokens = p.span_tokens
 
+    def enclosing_header(r: Ranked, parent: int, limit: int) -> None:
+        """A member's class header goes first: the member reads wrong without it."""
+        pd = index.tags(r.path).defs[parent]
+        if pd.kind in CONTAINER_KINDS and not p.covered(r.path, pd.start, pd.sig_end):
+            p.add(r.path, pd.start, pd.sig_end, "signature", r.score, reason(r, "enclosing"), limit)
+
     def header(r: Ranked, limit: int) -> bool:
-        tags = index.tags(r.path)
-        name, kind, start, end, sig_end, _col, parent = tags.defs[r.index]
+        _name, _kind, start, end, sig_end, _col, parent = index.tags(r.path).defs[r.index]
         if parent >= 0:
-            pd = tags.defs[parent]
-            if pd[1] in _CONTAINERS and not p.covered(r.path, pd[2], pd[4]):
-                p.add(r.path, pd[2], pd[4], "signature", r.score, reason(r, "enclosing"), limit)
+            enclosing_header(r, parent, limit)
         if end > sig_end and end - start <= 12 and not p.covered(r.path, start, end):
             # a short definition costs little more than its header: take it whole
             whole = span_tokens(r.path, start, end)
@@ -144,18 +144,15 @@ def pack(
         return p.add(r.path, start, sig_end, "signature", r.score, reason(r, "header"), limit)
 
     def body(r: Ranked, limit: int) -> bool:
-        tags = index.tags(r.path)
-        name, kind, start, end, sig_end, _col, parent = tags.defs[r.index]
+        _name, kind, start, end, _sig_end, _col, parent = index.tags(r.path).defs[r.index]
         if (
-            kind in _CONTAINERS
+            kind in CONTAINER_KINDS
             and end - start > 40
             and (budget < 8192 or span_tokens(r.path, start, end) > budget // 5)
         ):
             return False  # big classes: their members' headers say more per token
         if parent >= 0:
-            pd = tags.defs[parent]
-            if pd[1] in _CONTAINERS and not p.covered(r.path, pd[2], pd[4]):
-                p.add(r.path, pd[2], pd[4], "signature", r.score, reason(r, "enclosing"), limit)
+            enclosing_header(r, parent, limit)
         return p.add(r.path, start, end, "definition", r.score, reason(r, "definition"), limit)
 
     # 1. definitions the query insists on (around review changes), then headers of the best
@@ -212,8 +209,8 @@ def pack(
     omitted = []
     for r in cands[:400]:
         d = index.tags(r.path).defs[r.index]
-        if not p.covered(r.path, d[2], d[4]):
-            omitted.append(f"{r.path}:{d[2]}-{d[3]}")
+        if not p.covered(r.path, d.start, d.sig_end):
+            omitted.append(f"{r.path}:{d.start}-{d.end}")
         if len(omitted) >= 50:
             break
     assert p.used <= budget

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from array import array
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate
 
@@ -13,11 +12,7 @@ from tree_sitter import Node, Parser, Query, QueryCursor, Tree
 
 from retrieval.languages import grammar
 from retrieval.queries import DEFINITIONS, REFERENCE_KINDS
-
-# A definition as stored: (name, kind, start_line, end_line, sig_end_line, col, parent)
-# lines 1-based inclusive; col 0-based byte column of the name; parent: index of the
-# enclosing definition in the same list, or -1.
-DefTuple = tuple[str, str, int, int, int, int, int]
+from retrieval.tags import DefTag, FileTags
 
 _IDENT = re.compile(rb"[A-Za-z_$][A-Za-z0-9_$]*")
 _KEYWORDS: dict[str, frozenset[bytes]] = {
@@ -83,44 +78,6 @@ _WRAPPERS = {"decorated_definition", "export_statement", "template_declaration"}
 _CLASS_KINDS = {"class", "interface", "impl"}
 # When one name is captured by several patterns, the more specific kind wins.
 _KIND_RANK = {"constant": 1, "variable": 1, "field": 2}
-
-
-@dataclass
-class FileTags:
-    """Everything the index keeps about one file's content."""
-
-    lang: str
-    defs: list[DefTuple] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)  # distinct referenced identifiers
-    counts: list[int] = field(default_factory=list)  # occurrences of each name
-    # per def: indices into names; (offsets, flat) uint32 bytes until first used (see
-    # definition_terms): decoding them for every file would dominate a warm start
-    def_terms: list[list[int]] | tuple[bytes, bytes] = field(default_factory=list)
-    imports: list[str] = field(default_factory=list)  # raw import specs as written
-    lines: int = 0
-    errors: int = 0  # tree-sitter error nodes (the file still yields what parsed)
-
-
-def pack_terms(terms: list[list[int]]) -> tuple[bytes, bytes]:
-    """Per-definition term lists as (offsets, flat) arrays of uint32, for the cache."""
-    offsets = array("I", [0])
-    flat = array("I")
-    for t in terms:
-        flat.extend(t)
-        offsets.append(len(flat))
-    return offsets.tobytes(), flat.tobytes()
-
-
-def definition_terms(tags: FileTags) -> list[list[int]]:
-    """The names (indices into tags.names) used in each definition, decoded on first use."""
-    terms = tags.def_terms
-    if isinstance(terms, tuple):
-        offsets, flat = array("I"), array("I")
-        offsets.frombytes(terms[0])
-        flat.frombytes(terms[1])
-        terms = [flat[offsets[i] : offsets[i + 1]].tolist() for i in range(len(offsets) - 1)]
-        tags.def_terms = terms
-    return terms
 
 
 @dataclass(frozen=True)
@@ -278,16 +235,18 @@ def tags_from_tree(tree: Tree, data: bytes, lang: str) -> FileTags:
             )
         )
     found = sorted(f for f in found if f is not None)
+    defs: list[DefTag] = tags.raw_defs  # type: ignore[assignment]  (a list while parsing)
     stack: list[tuple[int, int]] = []  # (end_byte, index)
     for i, (start_b, neg_end, start_line, name, kind, end_line, sig_end, col) in enumerate(found):
         end_b = -neg_end
         while stack and stack[-1][0] <= start_b:
             stack.pop()
         parent = stack[-1][1] if stack else -1
-        if kind == "function" and parent >= 0 and tags.defs[parent][1] in _CLASS_KINDS:
+        if kind == "function" and parent >= 0 and defs[parent].kind in _CLASS_KINDS:
             kind = "method"
         sig_end = max(start_line, min(sig_end, end_line))
-        tags.defs.append((name, kind, start_line, end_line, sig_end, col, parent))
+        defs.append(DefTag(name, kind, start_line, end_line, sig_end, col, parent))
+        tags.def_names.append(name)
         stack.append((end_b, i))
 
     # referenced names: a regex over the bytes is ~8x cheaper than capturing every identifier
@@ -301,18 +260,17 @@ def tags_from_tree(tree: Tree, data: bytes, lang: str) -> FileTags:
         index_of[raw] = i
         tags.names.append(raw.decode("utf-8", "replace"))
         tags.counts.append(n)
-    if tags.defs:
+    if defs:
         offsets = _line_offsets(data)
         last = len(offsets) - 1
-        for i, d in enumerate(tags.defs):
+        terms: list[list[int]] = tags.raw_terms  # type: ignore[assignment]
+        for i, d in enumerate(defs):
             # a definition's window: its own lines up to its first member, at most 60 lines
-            stop = min(d[3], d[2] + 60)
-            if i + 1 < len(tags.defs) and tags.defs[i + 1][6] == i:
-                stop = min(stop, max(d[4], tags.defs[i + 1][2] - 1))
-            chunk = data[offsets[d[2] - 1] : offsets[min(stop, last)]]
-            tags.def_terms.append(
-                sorted({index_of[w] for w in _IDENT.findall(chunk) if w in index_of})
-            )
+            stop = min(d.end, d.start + 60)
+            if i + 1 < len(defs) and defs[i + 1].parent == i:
+                stop = min(stop, max(d.sig_end, defs[i + 1].start - 1))
+            chunk = data[offsets[d.start - 1] : offsets[min(stop, last)]]
+            terms.append(sorted({index_of[w] for w in _IDENT.findall(chunk) if w in index_of}))
 
     tags.imports = _imports(root, data, lang)
     return tags

@@ -5,10 +5,8 @@ from __future__ import annotations
 import functools
 import heapq
 import math
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from retrieval.index import RepoIndex
+from retrieval.view import IndexView
 
 ALPHA = 0.85  # probability of following an edge rather than jumping back to a seed
 STEPS = 2  # terms of the power series kept: files further than 2 hops get nothing
@@ -28,23 +26,23 @@ def _quality(name: str) -> float:
     return q
 
 
-def file_neighbors(index: RepoIndex, path: str) -> dict[str, float]:
+def file_neighbors(index: IndexView, path: str) -> dict[str, float]:
     """Out-edges of `path`: files defining names it uses, weighted and normalized to sum 1."""
-    cache = index.__dict__.setdefault("_neighbors", {})
+    cache = index.caches.neighbors
     got = cache.get(path)
     if got is not None:
         return got
-    maps = index.maps()
     tags = index.tags(path)
     out: dict[str, float] = {}
     if tags is not None:
-        own = {d[0] for d in tags.defs}
-        links = maps.links  # name -> (defining files, quality), filled on first use
+        own = set(tags.def_names)
+        links = index.caches.links  # name -> (defining files, quality), filled on first use
+        def_files = index.def_files
         sqrt = math.sqrt
         for name, count in zip(tags.names, tags.counts, strict=False):
             link = links.get(name)
             if link is None:
-                files = maps.def_files(name)
+                files = def_files(name)
                 link = links[name] = (files, _quality(name)) if 0 < len(files) <= 25 else ()
             if not link or name in own:
                 continue
@@ -60,28 +58,21 @@ def file_neighbors(index: RepoIndex, path: str) -> dict[str, float]:
     return out
 
 
-def personalized_pagerank(index: RepoIndex, seeds: dict[str, float]) -> dict[str, float]:
+def personalized_pagerank(index: IndexView, seeds: dict[str, float]) -> dict[str, float]:
     """PPR(seeds) ~ (1-a) * sum_k (a P)^k s, truncated at STEPS and pruned to KEEP files.
 
-    Remembered per seeds until the graph changes (index.graph_generation: any edit or
-    refresh), so queries on new lines of an unchanged file skip it.
+    Remembered per seeds until the graph changes (the index drops index.caches.pagerank on
+    any edit or refresh), so queries on new lines of an unchanged file skip it.
     """
-    memo = index.__dict__.setdefault("_ppr_memo", {})
-    generation = index.graph_generation
-    if memo.get("generation") != generation:
-        memo.clear()
-        memo["generation"] = generation
     key = tuple(seeds.items())
-    got = memo.get(key)
+    got = index.caches.pagerank.get(key)
     if got is None:
-        if len(memo) > 64:
-            memo.clear()
-            memo["generation"] = generation
-        got = memo[key] = _pagerank(index, seeds)
+        got = _pagerank(index, seeds)
+        index.caches.remember_pagerank(key, got)
     return dict(got)
 
 
-def _pagerank(index: RepoIndex, seeds: dict[str, float]) -> dict[str, float]:
+def _pagerank(index: IndexView, seeds: dict[str, float]) -> dict[str, float]:
     total = sum(seeds.values()) or 1.0
     frontier = {f: w / total for f, w in seeds.items()}
     rank: dict[str, float] = {}

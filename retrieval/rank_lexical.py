@@ -11,46 +11,36 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
-from retrieval.parse import FileTags, definition_terms
-
-if TYPE_CHECKING:
-    from retrieval.index import RepoIndex
+from retrieval.tags import FileTags, name_index
+from retrieval.view import IndexView
 
 K1 = 1.2
 B = 0.75
 MAX_DF_SHARE = 0.2  # names in more than a fifth of the files carry little signal
 
 
-def _name_index(tags: FileTags) -> dict[str, int]:
-    got = tags.__dict__.get("_name_index")
+def postings(tags: FileTags) -> tuple[dict[int, list[int]], list[float]]:
+    """Per file, kept on its tags: term index -> definitions using it, each one's BM25 norm."""
+    got = tags.postings
     if got is None:
-        got = tags.__dict__["_name_index"] = {n: i for i, n in enumerate(tags.names)}
-    return got
-
-
-def _postings(tags: FileTags) -> tuple[dict[int, list[int]], list[float]]:
-    """Per file, cached: term index -> definitions using it, and each definition's BM25 norm."""
-    got = tags.__dict__.get("_postings")
-    if got is None:
-        all_terms = definition_terms(tags)
+        all_terms = tags.def_terms
         avg = sum(len(t) for t in all_terms) / len(all_terms) or 1.0
-        postings: dict[int, list[int]] = {}
+        by_term: dict[int, list[int]] = {}
         for i, def_terms in enumerate(all_terms):
             for t in def_terms:
-                lst = postings.get(t)
+                lst = by_term.get(t)
                 if lst is None:
-                    postings[t] = [i]
+                    by_term[t] = [i]
                 else:
                     lst.append(i)
         norms = [(K1 + 1) / (1 + K1 * (1 - B + B * len(t) / avg)) for t in all_terms]
-        got = tags.__dict__["_postings"] = (postings, norms)
+        got = tags.postings = (by_term, norms)
     return got
 
 
 def bm25_scores(
-    index: RepoIndex,
+    index: IndexView,
     terms: dict[str, float],
     files: Iterable[str],
     *,
@@ -58,12 +48,11 @@ def bm25_scores(
     limit: int,
 ) -> dict[tuple[str, int], float]:
     """The `limit` best definitions of `files` for the weighted query `terms`, scaled to [0, 1]."""
-    maps = index.maps()
-    n_files = max(maps.files, 1)
+    n_files = max(index.file_count(), 1)
     max_df = max(20, int(n_files * MAX_DF_SHARE))
     weights: dict[str, float] = {}
     for name, qw in sorted(terms.items(), key=lambda kv: -kv[1])[:40]:
-        df = maps.df.get(name, 0)
+        df = index.doc_freq(name)
         if 0 < df <= max_df:
             weights[name] = math.log(1 + (n_files - df + 0.5) / (df + 0.5)) * min(qw, 3.0)
     if not weights:
@@ -75,14 +64,14 @@ def bm25_scores(
         tags = index.tags(path)
         if tags is None or not tags.defs:
             continue
-        names = _name_index(tags)
+        names = name_index(tags)
         wanted = sorted((names[t], w) for t, w in weights.items() if t in names)
         if not wanted:
             continue
-        postings, norms = _postings(tags)
+        by_term, norms = postings(tags)
         sums: dict[int, float] = {}
         for k, w in wanted:  # ascending term index: the order each definition lists them
-            for i in postings.get(k, ()):
+            for i in by_term.get(k, ()):
                 sums[i] = sums.get(i, 0.0) + w
         for i in sorted(sums):  # in definition order, as ties are broken by it
             acc[(path, i)] = sums[i] * norms[i]

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from retrieval.context import RepoIndex
 from retrieval.evaluation.baselines import Bm25Windows, ImportSet, no_retrieval
 from retrieval.evaluation.cases import GROUPS, Case, Target
-from retrieval.index import RepoIndex
 from retrieval.model import PackedContext
 
 Span = tuple[str, int, int]

@@ -192,5 +192,37 @@ def test_pagerank_memo_is_dropped_when_the_graph_changes(app_repo):
     idx.update_buffer("pkg/service.py", text.replace("fmt_money", "str"))
     after = personalized_pagerank(idx, seeds)
     assert "pkg/util.py" not in after
-    idx.__dict__.pop("_neighbors", None)
+    idx.caches.neighbors.clear()
     assert after == _pagerank(idx, seeds)  # the same as computed from scratch
+
+
+def test_cached_tags_decode_lazily_and_equal_a_fresh_parse(app_repo, tmp_path):
+    from retrieval.parse import parse_source
+
+    RepoIndex.open(app_repo, tmp_path / "cache").close()
+    warm = RepoIndex.open(app_repo, tmp_path / "cache")
+    tags = warm.tags("pkg/models.py")
+    assert isinstance(tags.raw_defs, bytes)  # not decoded by a warm start
+    assert tags.def_names == ["Account", "__init__", "deposit", "withdraw", "open_account"]
+    fresh = parse_source((app_repo / "pkg/models.py").read_bytes(), "python")
+    assert tags == fresh
+    assert tags.defs[2].name == "deposit" and tags.defs[2].parent == 0
+    assert warm.definitions("deposit")[0].scope == "Account"
+
+
+def test_caches_are_dropped_in_one_place(app_repo):
+    from retrieval import estimate_tokens
+
+    idx = RepoIndex.open(app_repo, None)
+    idx.context_for_position(
+        "pkg/service.py", 6, 4, buffer=None, budget=500, count_tokens=estimate_tokens
+    )
+    caches = idx.caches
+    assert caches.neighbors and caches.pagerank and caches.links
+    assert "pkg/service.py" in caches.neighbors and "fmt_money" in caches.links
+    idx.update_buffer("pkg/util.py", "def fmt_cents(c):\n    return str(c)\n")
+    assert not caches.pagerank  # any edit: every PageRank is stale
+    assert "fmt_money" not in caches.links  # names whose definitions changed: edges redone
+    assert "pkg/service.py" in caches.neighbors  # other files' edges are kept
+    idx.refresh()
+    assert not (caches.neighbors or caches.pagerank or caches.links)

@@ -1,0 +1,66 @@
+"""Data that ranking and packing derive from the index and keep between queries.
+
+Every such cache is a field here, and the index drops what an edit makes stale in one
+place (`TagIndex._invalidate`, through `forget_file` / `forget_names` / `clear`). Per-file
+data that depends on a file's content alone lives on its `FileTags` instead (a new version of
+a file is a new `FileTags`, so it never goes stale).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+MAX_PAGERANK_MEMO = 64  # seeds sets remembered (one per current file and its neighbours)
+MAX_TOKEN_COUNTERS = 2  # token-count tables kept (a model tokenizer and the estimator)
+MAX_SPANS_PER_COUNTER = 200_000
+
+
+@dataclass
+class RankCaches:
+    """What ranking and packing remember between queries."""
+
+    # file -> its out-edges in the def/ref graph (weights sum to 1)
+    neighbors: dict[str, dict[str, float]] = field(default_factory=dict)
+    # name -> (defining files, name quality), or () for names that link no files
+    links: dict[str, tuple] = field(default_factory=dict)
+    # seeds (a tuple of (file, weight)) -> PageRank, valid while the graph does not change
+    pagerank: dict[tuple, dict[str, float]] = field(default_factory=dict)
+    # counter -> {(path, version, start, end): [length, blank, tokens or None]}
+    spans: OrderedDict[Callable[[str], int], dict] = field(default_factory=OrderedDict)
+
+    def forget_file(self, path: str) -> None:
+        """One file's tags changed: its out-edges and every PageRank are stale."""
+        self.neighbors.pop(path, None)
+        self.pagerank.clear()
+
+    def forget_names(self, names: list[str]) -> None:
+        """These names' definitions changed: the graph edges they make are stale."""
+        for name in names:
+            self.links.pop(name, None)
+
+    def clear(self) -> None:
+        """Everything is stale (a refresh from disk)."""
+        self.neighbors.clear()
+        self.links.clear()
+        self.pagerank.clear()
+
+    def span_table(self, count: Callable[[str], int]) -> dict:
+        """The token-count table for one counter (the two most recent counters are kept)."""
+        got = self.spans.get(count)
+        if got is None:
+            got = self.spans[count] = {}
+            while len(self.spans) > MAX_TOKEN_COUNTERS:
+                self.spans.popitem(last=False)
+        else:
+            self.spans.move_to_end(count)
+            if len(got) > MAX_SPANS_PER_COUNTER:
+                got.clear()
+        return got
+
+    def remember_pagerank(self, seeds: tuple, ranks: dict[str, float]) -> None:
+        """Keep a PageRank result (bounded)."""
+        if len(self.pagerank) >= MAX_PAGERANK_MEMO:
+            self.pagerank.clear()
+        self.pagerank[seeds] = ranks

@@ -1,0 +1,45 @@
+"""Scores of definitions as ranking signals add to them, and the ranked result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Ranked:
+    """A ranked definition."""
+
+    path: str
+    index: int  # into the file's defs
+    score: float
+    reasons: list[str] = field(default_factory=list)
+    body: bool = False  # the whole span is wanted even at a small budget
+
+
+class Scores:
+    """Scores of (path, def index) as the signals add to them; excluded files never score."""
+
+    def __init__(self, excluded: set[str], explain: bool) -> None:
+        self.excluded = excluded
+        self.explain = explain
+        self.by_def: dict[tuple[str, int], Ranked] = {}
+
+    def bump(self, path: str, i: int, s: float, why: str, body: bool = False) -> None:
+        """Add s to definition i of path (why: the reason shown with --explain)."""
+        if path in self.excluded or s <= 0:
+            return
+        r = self.by_def.get((path, i))
+        if r is None:
+            r = self.by_def[(path, i)] = Ranked(path, i, 0.0)
+        r.score += s
+        r.body = r.body or body
+        if self.explain:
+            r.reasons.append(f"{why} (+{s:.2f})")
+
+    def best(self, n: int) -> list[Ranked]:
+        """The n best so far."""
+        return sorted(self.by_def.values(), key=lambda r: -r.score)[:n]
+
+    def ranked(self) -> list[Ranked]:
+        """Everything scored, best first (ties: in the order first scored)."""
+        return sorted(self.by_def.values(), key=lambda r: -r.score)
