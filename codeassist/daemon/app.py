@@ -241,11 +241,10 @@ def create_app(
         request: Request,
         meta: r.Meta,
         prompt: ChatPrompt | TextPrompt,
-        chars: int,
         body: ChatRequest | CompletionRequest,
     ) -> Any:
         setattr(request.state, KEEP_ALIVE_KEY, body.keep_alive_s(clock.keep_alive_s))
-        why = too_long(chars, scheduler.limits) if scheduler.limits is not None else None
+        why = too_long(prompt.chars, scheduler.limits) if scheduler.limits is not None else None
         if why is not None:
             return JSONResponse(r.error_body(why, code="context_length_exceeded"), 400)
         channel = Channel()
@@ -294,13 +293,12 @@ def create_app(
     @app.post("/v1/chat/completions")
     async def chat(body: ChatRequest, request: Request) -> Any:
         prompt = ChatPrompt(chat_messages(body.messages), enable_thinking=body.enable_thinking())
-        chars = sum(len(m["content"]) for m in prompt.messages)
-        return await run(request, r.Meta("chat", model_name()), prompt, chars, body)
+        return await run(request, r.Meta("chat", model_name()), prompt, body)
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request) -> Any:
         prompt = TextPrompt(body.prompt_text())
-        return await run(request, r.Meta("text", model_name()), prompt, len(prompt.text), body)
+        return await run(request, r.Meta("text", model_name()), prompt, body)
 
     return RequestGate(app, scheduler, clock)
 

@@ -12,6 +12,10 @@ import math
 import re
 from dataclasses import dataclass
 
+# A daemon that has served nothing yet waits at least this long: the client that started it
+# sends its first request once the model is ready, and keep_alive 0 must not beat it to it.
+FIRST_REQUEST_GRACE_S = 10.0
+
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 
@@ -66,7 +70,8 @@ class IdleClock:
     """When the daemon may unload: pure bookkeeping; the caller passes the time.
 
     `wait_s` starts as the daemon's setting; each finished request sets it to its own
-    `keep_alive` or, when it sent none, back to the setting (None: never).
+    `keep_alive` or, when it sent none, back to the setting (None: never). The clock starts
+    when the model is ready (`ready`): loading is not idleness.
     """
 
     keep_alive_s: float | None  # [daemon] keep_alive
@@ -74,9 +79,16 @@ class IdleClock:
     requests: int = 0  # in flight now
     leases: int = 0  # language servers holding the daemon
     wait_s: float | None = 0.0
+    loaded: bool = False
+    served: int = 0  # requests finished
 
     def __post_init__(self) -> None:
         self.wait_s = self.keep_alive_s
+
+    def ready(self, now: float) -> None:
+        """The model is loaded: idle time counts from now."""
+        self.loaded = True
+        self.last_active = max(self.last_active, now)
 
     def request_started(self, now: float) -> None:
         self.requests += 1
@@ -86,6 +98,7 @@ class IdleClock:
         self.requests = max(0, self.requests - 1)
         self.last_active = now
         self.wait_s = wait_s
+        self.served += 1
 
     def lease_opened(self) -> None:
         self.leases += 1
@@ -103,10 +116,11 @@ class IdleClock:
         return 0.0 if self.busy() else max(0.0, now - self.last_active)
 
     def unload_at(self) -> float | None:
-        """The monotonic time at which to unload, or None (busy, held, or never)."""
-        if self.busy() or self.wait_s is None:
+        """The monotonic time at which to unload, or None (loading, busy, held, or never)."""
+        if not self.loaded or self.busy() or self.wait_s is None:
             return None
-        return self.last_active + self.wait_s
+        wait = self.wait_s if self.served else max(self.wait_s, FIRST_REQUEST_GRACE_S)
+        return self.last_active + wait
 
     def due(self, now: float) -> bool:
         at = self.unload_at()

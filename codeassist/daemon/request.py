@@ -31,10 +31,18 @@ class ChatPrompt:
     messages: list[dict[str, str]]
     enable_thinking: bool = False
 
+    @property
+    def chars(self) -> int:
+        return sum(len(message["content"]) for message in self.messages)
+
 
 @dataclass
 class TextPrompt:
     text: str  # already rendered; may hold special tokens
+
+    @property
+    def chars(self) -> int:
+        return len(self.text)
 
 
 @dataclass

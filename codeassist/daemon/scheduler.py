@@ -1,11 +1,13 @@
 """Runs requests on the one engine: tokenizing, admission and batched steps.
 
-Two threads. The tokenizer thread turns each submitted request into token ids (most urgent
-first), so a huge prompt never holds up the engine, the HTTP event loop or other clients. The
-engine thread owns every engine call: before each step it asks `policy` which waiting requests
-to admit and which running ones to advance, then runs that ONE step (a prefill chunk, or a
-decode token for each sequence of the batch). Deciding again before every step is what makes a
-batch review yield to an interactive completion between two decode steps.
+Three threads. Two tokenizer threads turn submitted requests into token ids, most urgent
+first: one for prompts of up to LARGE_PROMPT_CHARS characters, one for larger ones, so a
+review's huge prompt never holds up a completion, the engine, the HTTP event loop or /health
+(the tokenizer releases the GIL while it works). The engine thread owns every engine call:
+before each step it asks `policy` which waiting requests to admit and which running ones to
+advance, then runs that ONE step (a prefill chunk, or a decode token for each sequence of the
+batch). Deciding again before every step is what makes a batch review yield to an interactive
+completion between two decode steps.
 """
 
 from __future__ import annotations
@@ -26,6 +28,14 @@ from codeassist.errors import UserError
 log = logging.getLogger("codeassist.daemon")
 
 Progress = Callable[[float, str], None]
+
+# Tokenizing this many characters takes milliseconds; larger prompts go to their own thread.
+LARGE_PROMPT_CHARS = 32_768
+LANES = ("small", "large")
+
+
+def lane_of(job: Job) -> str:
+    return "large" if job.prompt.chars > LARGE_PROMPT_CHARS else "small"
 
 
 class EngineLike(Protocol):
@@ -73,7 +83,7 @@ class Scheduler:
         self._on_fatal = on_fatal
         self._cond = threading.Condition()
         self._pending: list[Job] = []  # submitted, not tokenized yet
-        self._tokenizing: Job | None = None
+        self._tokenizing: dict[str, Job] = {}  # lane -> the job its thread is tokenizing
         self._waiting: list[Job] = []  # tokenized, waiting for a sequence slot
         self._running: list[Job] = []  # holding a sequence; touched by the engine thread only
         self._running_count = 0  # mirror of len(_running) readable under _cond
@@ -93,9 +103,14 @@ class Scheduler:
 
     # ---- called from any thread -------------------------------------------------------
     def start(self) -> None:
-        for name, target in (("engine", self._engine_main), ("tokenize", self._tokenize_main)):
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            self._threads.append(thread)
+        self._threads = [threading.Thread(target=self._engine_main, name="engine", daemon=True)]
+        for lane in LANES:
+            self._threads.append(
+                threading.Thread(
+                    target=self._tokenize_main, args=(lane,), name=f"tokenize-{lane}", daemon=True
+                )
+            )
+        for thread in self._threads:
             thread.start()
 
     def submit(self, job: Job) -> None:
@@ -128,9 +143,7 @@ class Scheduler:
 
     def snapshot(self) -> dict[str, Any]:
         with self._cond:
-            queued = [*self._pending, *self._waiting]
-            if self._tokenizing is not None:
-                queued.append(self._tokenizing)
+            queued = [*self._pending, *self._tokenizing.values(), *self._waiting]
             by_priority = {name: 0 for name in ("interactive", "normal", "batch")}
             for job in queued:
                 by_priority[job.priority.name.lower()] += 1
@@ -170,28 +183,38 @@ class Scheduler:
             self._cond.notify_all()
 
     def _depth(self) -> int:
-        tokenizing = 1 if self._tokenizing is not None else 0
-        return len(self._pending) + tokenizing + len(self._waiting) + self._running_count
+        queued = len(self._pending) + len(self._tokenizing) + len(self._waiting)
+        return queued + self._running_count
 
     def _retry_after(self, ahead: int) -> int:
         return max(1, min(60, math.ceil(self._recent_seconds * max(1, ahead) / 2)))
 
     # ---- the tokenizer thread -----------------------------------------------------------
-    def _tokenize_main(self) -> None:
+    def _tokenize_main(self, lane: str) -> None:
         while True:
             with self._cond:
-                while not (self._stopping or (self.state == "ready" and self._pending)):
+                while not self._stopping:
                     if self.state == "failed":
                         return
+                    mine = [j for j in self._pending if lane_of(j) == lane]
+                    if self.state == "ready" and mine:
+                        break
                     self._cond.wait()
                 if self._stopping:
                     return
-                job = min(self._pending, key=lambda j: j.order)
+                job = min(mine, key=lambda j: j.order)
                 self._pending.remove(job)
-                self._tokenizing = job
+                self._tokenizing[lane] = job
             ended = self._tokenize(job)
             with self._cond:
-                self._tokenizing = None
+                del self._tokenizing[lane]
+                if ended is None and self._stopping:
+                    ended = Update(
+                        finished=True,
+                        finish_reason="cancelled",
+                        error="the daemon is shutting down",
+                        status=503,
+                    )
                 if ended is None:
                     self._waiting.append(job)
                 self._cond.notify_all()

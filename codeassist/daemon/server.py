@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -101,9 +101,11 @@ class _Server(uvicorn.Server):
         clock: IdleClock,
         shutdown: Shutdown,
         socket_path: Path,
+        loaded: Callable[[], bool],
     ) -> None:
         super().__init__(config)
         self._clock = clock
+        self._loaded = loaded
         self._shutdown = shutdown
         self._socket_path = socket_path
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -140,11 +142,22 @@ class _Server(uvicorn.Server):
             self._watch.cancel()
         await super().shutdown(sockets=sockets)
 
+    def _answering(self) -> bool:
+        """Whether a connection is in the middle of a request. Idle keep-alive connections
+        are not: a client's pool would otherwise hold the daemon for uvicorn's keep-alive."""
+        for connection in self.server_state.connections:
+            cycle = getattr(connection, "cycle", None)
+            if cycle is not None and not getattr(cycle, "response_complete", False):
+                return True
+        return False
+
     async def _watch_idle(self) -> None:
         clock = self._clock
         while not self.should_exit:
             await asyncio.sleep(IDLE_CHECK_S)
-            if not clock.due(time.monotonic()) or self.server_state.connections:
+            if not clock.loaded and self._loaded():
+                clock.ready(time.monotonic())
+            if not clock.due(time.monotonic()) or self._answering():
                 continue
             reason = (
                 f"idle for {describe(clock.wait_s)} (keep_alive) with no request and no "
@@ -256,7 +269,13 @@ def serve(settings: Settings, *, console: bool = True) -> int:
             timeout_graceful_shutdown=5,
             ws="none",
         )
-        server = _Server(config, clock=clock, shutdown=shutdown, socket_path=socket_path)
+        server = _Server(
+            config,
+            clock=clock,
+            shutdown=shutdown,
+            socket_path=socket_path,
+            loaded=lambda: scheduler.state == "ready",
+        )
         signals.server = server
         log.info(
             "codeassist daemon pid %d listening on %s%s; keep_alive %s; log %s",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import threading
 import time
 from pathlib import Path
@@ -108,6 +110,10 @@ def test_health_reports_model_queue_and_cache(daemon_settings):
     assert body["queue"]["limit"] == daemon_settings.daemon.queue_size
     assert {"prefix_cache_entries", "prefix_cache_bytes", "generated_tokens"} <= set(body["engine"])
     assert body["socket"] == daemon_settings.daemon.socket
+    assert body["state"] == "ready" and body["progress"] is None
+    assert body["message"] == f"model {body['model']} ready on cpu"
+    assert body["keep_alive"] == "never" and body["unload_in_s"] is None  # a test daemon
+    assert body["max_context"] == body["engine"]["max_context"]
 
 
 def _generated(settings) -> int:
@@ -180,3 +186,84 @@ def test_bad_requests_name_the_problem(daemon_settings, model_client):
     with pytest.raises(ModelRequestError) as rejected:
         model_client.chat([{"role": "user", "content": "a"}, {"role": "system", "content": "b"}])
     assert "system message" in str(rejected.value) and "400" in str(rejected.value)
+
+
+def _rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def raw_post(socket_path: str, path: str, payload: bytes) -> tuple[int, dict]:
+    """POST with one sendall: httpx copies what is left of a body after every partial send,
+    which takes seconds for 50 MB on the client side alone; this measures the daemon."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+    )
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(socket_path)
+        sock.sendall(head.encode() + payload)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    header, _, body = reply.partition(b"\r\n\r\n")
+    return int(header.split()[1]), json.loads(body)
+
+
+def test_huge_prompts_are_refused_at_once_and_health_answers_meanwhile(
+    daemon_settings, model_client
+):
+    pid = health(daemon_settings)["pid"]
+    before = _rss_bytes(pid)
+    latencies: list[float] = []
+    done = threading.Event()
+
+    def poll_health() -> None:
+        with uds_http(daemon_settings, timeout=5) as http:
+            while not done.is_set():
+                started = time.monotonic()
+                assert http.get("/health").status_code == 200
+                latencies.append(time.monotonic() - started)
+                time.sleep(0.02)
+
+    poller = threading.Thread(target=poll_health)
+    poller.start()
+    try:
+        line = "value = compute(value) + 1; " * (50 * 2**20 // 28)  # one 50 MB line
+        payload = json.dumps({"messages": [{"role": "user", "content": line}]}).encode()
+        del line
+        started = time.monotonic()
+        status, answer = raw_post(daemon_settings.daemon.socket, "/v1/chat/completions", payload)
+        assert time.monotonic() - started < 1.0
+        assert status == 413 and "bytes" in answer["error"]["message"]
+        del payload
+
+        prompt = "x = 1\n" * (5 * 2**20 // 6)  # 5 MB through the project's own client
+        started = time.monotonic()
+        with pytest.raises(ModelRequestError) as too_long:
+            model_client.complete(prompt, max_tokens=4)
+        assert time.monotonic() - started < 1.0
+        assert too_long.value.status == 400
+        assert "characters" in str(too_long.value) and "context" in str(too_long.value)
+    finally:
+        done.set()
+        poller.join(10)
+    assert len(latencies) >= 3 and max(latencies) < 1.0
+    assert _rss_bytes(pid) - before < 200 * 2**20
+    assert model_client.chat(LONG["messages"], max_tokens=2).usage.completion_tokens >= 1
+
+
+def test_limits_on_numbers(daemon_settings):
+    with uds_http(daemon_settings) as http:
+        seeded = http.post("/v1/chat/completions", json={**LONG, "seed": 2**70, "max_tokens": 1})
+        assert seeded.status_code == 400
+        assert "seed" in seeded.json()["error"]["message"]
+        # Far beyond the context: capped there, not refused and not an overflow.
+        for huge in (1e100, 10**100):
+            answer = http.post("/v1/chat/completions", json={**LONG, "max_tokens": huge})
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["choices"][0]["finish_reason"] == "stop"
+        kept = http.post("/v1/completions", json={"prompt": "<bos>x", "keep_alive": "soon"})
+        assert kept.status_code == 400 and "keep_alive" in kept.json()["error"]["message"]

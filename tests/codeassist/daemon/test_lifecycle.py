@@ -79,6 +79,9 @@ def test_socket_and_token_permissions_and_tcp_auth(small_daemon):
     assert httpx.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
     answer = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 200 and answer.json()["status"] == "ok"
+    for scheme in ("bearer", "BEARER"):  # auth schemes are case-insensitive (RFC 9110)
+        assert httpx.get(url, headers={"Authorization": f"{scheme} {token}"}).status_code == 200
+    assert httpx.get(url, headers={"Authorization": f"Basic {token}"}).status_code == 401
 
 
 def test_another_user_cannot_connect(small_daemon):
@@ -176,6 +179,7 @@ def test_on_demand_start_is_single_and_survives_kill_9(tiny_checkpoint, tmp_path
             "model.path": str(tiny_checkpoint),
             "engine.quantize": "none",
             "engine.device": "cpu",
+            "daemon.max_running": 2,  # so that some requests wait in the queue at SIGTERM
         }
     )
     pids: list[int] = []
@@ -228,17 +232,67 @@ def test_on_demand_start_is_single_and_survives_kill_9(tiny_checkpoint, tmp_path
         deadline = time.monotonic() + 60
         while not streamed and time.monotonic() < deadline:
             time.sleep(0.005)
+        # More streams: one more running beside it, four waiting for a slot.
+        endings: list[list[str]] = []
+
+        def raw_stream() -> None:
+            lines: list[str] = []
+            body = {"messages": story, "max_tokens": 5000, "temperature": 0, "stream": True}
+            transport = httpx.HTTPTransport(uds=str(sock))
+            try:
+                with (
+                    httpx.Client(transport=transport, base_url="http://d", timeout=60) as http,
+                    http.stream("POST", "/v1/chat/completions", json=body) as answer,
+                ):
+                    lines += [line for line in answer.iter_lines() if line]
+            except httpx.HTTPError as error:
+                lines.append(f"read error: {error!r}")
+            endings.append(lines)
+
+        streams = [threading.Thread(target=raw_stream) for _ in range(5)]
+        for stream in streams:
+            stream.start()
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), timeout=30) as http:
+
+            def queued() -> int:
+                queue = http.get("http://d/health").json()["queue"]
+                return queue["running"] + queue["waiting"]
+
+            deadline = time.monotonic() + 30
+            while queued() < 6 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert queued() == 6
     finally:
         stopped = stop_daemon(sock)
     runner.join(30)
+    for stream in streams:
+        stream.join(30)
     assert stopped == second
     assert outcome and outcome[0].finish_reason == "cancelled"
+    # Every stream in flight ended with a last event and [DONE], none with a read error.
+    assert len(endings) == 5
+    for lines in endings:
+        assert lines[-1] == "data: [DONE]", lines[-3:]
+        last = json.loads(lines[-2].removeprefix("data: "))
+        assert "error" in last or last["choices"][0]["finish_reason"] == "cancelled", last
+    # The daemons this process started were reaped: no zombie left under us.
+    for pid in (first, second):
+        assert wait_until(lambda pid=pid: not Path(f"/proc/{pid}").exists(), 10), pid
     assert not sock.exists()  # SIGTERM removed it
     assert holder_pid(sock) is None
     gone = cli("daemon", "status", "--socket", str(sock))
     assert gone.returncode == 1 and "not running" in gone.stdout
     again = cli("daemon", "stop", "--socket", str(sock))
     assert again.returncode == 0 and "no daemon is running" in again.stdout
+
+
+def wait_until(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -262,3 +316,25 @@ def test_unreachable_endpoints_say_which_and_how_to_fix(tmp_path):
     with pytest.raises(ModelUnavailable) as unconfigured:
         no_model.complete("x", max_tokens=1)
     assert "[model] path" in str(unconfigured.value)
+
+
+def test_sigterm_right_after_the_socket_appears_cleans_up(tiny_checkpoint, tmp_path):
+    """Even before it serves (model still loading, TCP listener up), SIGTERM stops the daemon
+    at once and leaves neither socket nor token behind."""
+    for trial, appears in enumerate(("socket", "token")):
+        sock = tmp_path / f"t{trial}" / "d.sock"
+        command = [sys.executable, "-m", "codeassist.cli.main", "serve"]
+        command += ["--model", str(tiny_checkpoint), "--socket", str(sock)]
+        command += ["--tcp", f"127.0.0.1:{free_port()}"]
+        with open(tmp_path / f"t{trial}.out", "wb") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        watched = sock if appears == "socket" else token_path(sock)
+        try:
+            assert wait_until(watched.exists, 120), (tmp_path / f"t{trial}.out").read_text()
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(20) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert not sock.exists() and not token_path(sock).exists()
+        assert holder_pid(sock) is None

@@ -1,0 +1,56 @@
+"""The scheduling policy: plain data in, decisions out (no threads, no engine)."""
+
+from __future__ import annotations
+
+from codeassist.daemon.policy import Entry, admit, batch, yielding
+
+INTERACTIVE, NORMAL, BATCH = 0, 1, 2
+
+
+def entry(key: int, priority: int) -> Entry:
+    return Entry(key=key, priority=priority, arrival=key)
+
+
+def keys(entries: list[Entry]) -> list[int]:
+    return [e.key for e in entries]
+
+
+def test_admission_is_most_urgent_first_then_first_come():
+    waiting = [entry(1, BATCH), entry(2, NORMAL), entry(3, INTERACTIVE), entry(4, INTERACTIVE)]
+    assert keys(admit(waiting, [], max_running=8)) == [3, 4, 2, 1]
+    assert keys(admit(waiting, [], max_running=2)) == [3, 4]
+
+
+def test_full_slots_of_less_urgent_work_never_block_a_more_urgent_request():
+    running = [entry(1, BATCH), entry(2, BATCH)]
+    waiting = [entry(3, BATCH), entry(4, INTERACTIVE), entry(5, NORMAL)]
+    # Over the limit, only what is more urgent than everything running gets in: the
+    # interactive request; then the normal one is no longer the most urgent.
+    assert keys(admit(waiting, running, max_running=2)) == [4]
+    assert keys(admit([entry(5, NORMAL)], running, max_running=2)) == [5]
+    assert keys(admit([entry(6, BATCH)], running, max_running=2)) == []
+
+
+def test_the_most_urgent_class_steps_together_oldest_first():
+    running = [entry(5, BATCH), entry(3, INTERACTIVE), entry(1, INTERACTIVE), entry(2, NORMAL)]
+    assert keys(batch(running, max_batch=8)) == [1, 3]
+    assert keys(batch(running, max_batch=1)) == [1]  # an engine without batching: one at a time
+    assert keys(batch([entry(5, BATCH), entry(4, BATCH)], max_batch=8)) == [4, 5]
+    assert batch([], max_batch=8) == []
+
+
+def test_a_review_yields_while_a_completion_runs_and_resumes_after():
+    review, completion = entry(1, BATCH), entry(2, INTERACTIVE)
+    stepped = batch([review, completion], max_batch=8)
+    assert keys(stepped) == [2]
+    assert keys(yielding([review, completion], stepped)) == [1]
+    # The completion finished: the review steps again, nothing yields.
+    assert keys(batch([review], max_batch=8)) == [1]
+    assert yielding([review], [review]) == []
+
+
+def test_same_class_beyond_the_batch_waits_without_counting_as_yielding():
+    running = [entry(1, NORMAL), entry(2, NORMAL), entry(3, NORMAL)]
+    stepped = batch(running, max_batch=2)
+    assert keys(stepped) == [1, 2]
+    assert yielding(running, stepped) == []
