@@ -1,14 +1,22 @@
 // The language client: how `codeassist lsp` is started and what the client sends it.
 import * as vscode from "vscode";
+import * as readline from "node:readline";
 import {
+  CloseAction,
+  CloseHandlerResult,
   ConfigurationParams,
+  ErrorAction,
+  ErrorHandlerResult,
   LanguageClient,
   LanguageClientOptions,
+  RevealOutputChannelOn,
   ServerOptions,
+  State,
   TransportKind,
 } from "vscode-languageclient/node";
 
-import { rewriteNeedsInstruction } from "./commands";
+import { isReviewCommand, rewriteNeedsInstruction } from "./commands";
+import { StderrTail, failureMessage } from "./failures";
 import type { ServerCommand } from "./serverOptions";
 import { completionAllowed, readExtensionSettings, toServerSettings } from "./settings";
 
@@ -44,12 +52,87 @@ function completionWanted(document: vscode.TextDocument): boolean {
   );
 }
 
+/** What the extension does for the client: review commands, and showing failures. */
+export interface ClientHooks {
+  /** Runs a review command (the extension shows it as a cancellable notification). */
+  runReview: (command: string, args: unknown[]) => Promise<unknown>;
+  /** Shows a failure to the user (once; the extension de-duplicates). */
+  showFailure: (message: string) => void;
+}
+
+const NO_HOOKS: ClientHooks = {
+  runReview: () => Promise.resolve(undefined),
+  showFailure: () => undefined,
+};
+
+/** Restarts allowed within RESTART_WINDOW_MS after a running server stopped. */
+const MAX_RESTARTS = 4;
+const RESTART_WINDOW_MS = 3 * 60_000;
+
+/**
+ * The language client with one voice for failures: every notification the library would
+ * show (its "Request X failed." / "Server initialization failed ... -32097") becomes one
+ * message with the error's own text, or the server's stderr when it stopped before it ran.
+ */
+export class CodeassistClient extends LanguageClient {
+  readonly stderr = new StderrTail();
+  everRan = false;
+  hooks: ClientHooks = NO_HOOKS;
+
+  override error(message: string, data?: unknown, showNotification: boolean | "force" = true): void {
+    super.error(message, data, false);
+    if (showNotification) {
+      this.hooks.showFailure(failureMessage(message, data, !this.everRan, this.stderr.meaningful()));
+    }
+  }
+}
+
 /** Client options: every file, settings as initializationOptions, completion gated per language. */
-export function clientOptionsFor(output: vscode.LogOutputChannel): LanguageClientOptions {
+export function clientOptionsFor(output: vscode.LogOutputChannel, hooks: ClientHooks = NO_HOOKS, client?: () => CodeassistClient | undefined): LanguageClientOptions {
+  const restarts: number[] = [];
   return {
     documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
     outputChannel: output,
     traceOutputChannel: output,
+    // The library's own pop-ups carry error codes; CodeassistClient.error shows failures instead.
+    revealOutputChannelOn: RevealOutputChannelOn.Never,
+    stdioOptions: {
+      stdout: (input, channel) => {
+        readline.createInterface({ input, crlfDelay: Infinity, terminal: false }).on("line", (line) => channel.info(line));
+      },
+      stderr: (input, channel) => {
+        readline.createInterface({ input, crlfDelay: Infinity, terminal: false }).on("line", (line) => {
+          client?.()?.stderr.push(line);
+          channel.error(line);
+        });
+      },
+    },
+    // A server that never ran (bad command line, missing module) is not restarted: the same
+    // command would fail the same way. One that ran is restarted a few times.
+    initializationFailedHandler: () => false,
+    errorHandler: {
+      error: (): ErrorHandlerResult => ({ action: ErrorAction.Continue, handled: true }),
+      closed: (): CloseHandlerResult => {
+        const current = client?.();
+        if (current === undefined || !current.everRan) {
+          return { action: CloseAction.DoNotRestart, handled: true };
+        }
+        const now = Date.now();
+        restarts.push(now);
+        while (restarts.length > 0 && now - restarts[0] > RESTART_WINDOW_MS) {
+          restarts.shift();
+        }
+        if (restarts.length > MAX_RESTARTS) {
+          const why = current.stderr.meaningful().join(" ");
+          hooks.showFailure(
+            `codeassist: the language server stopped ${restarts.length} times in 3 minutes and is not restarted${why ? `: ${why}` : ""}. Run 'codeassist: Restart Server' after fixing it; 'codeassist: Show Log' has the details.`,
+          );
+          return { action: CloseAction.DoNotRestart, handled: true };
+        }
+        output.warn("the language server stopped; restarting it");
+        return { action: CloseAction.Restart, handled: true };
+      },
+    },
     initializationOptions: () => toServerSettings(currentSettings()),
     middleware: {
       provideInlineCompletionItems: (document, position, context, token, next) =>
@@ -60,6 +143,9 @@ export function clientOptionsFor(output: vscode.LogOutputChannel): LanguageClien
       // "Rewrite with instruction..." arrives as codeassist.rewrite [uri, range]: ask for the
       // instruction, then send [uri, range, instruction].
       executeCommand: async (command, args, next) => {
+        if (isReviewCommand(command)) {
+          return hooks.runReview(command, args);
+        }
         const extra = rewriteNeedsInstruction(command, args)
           ? await vscode.window.showInputBox({
               title: "codeassist: Rewrite with instruction",
@@ -93,6 +179,13 @@ export function clientOptionsFor(output: vscode.LogOutputChannel): LanguageClien
 }
 
 /** A language client for `codeassist lsp` (not started). */
-export function createLanguageClient(cmd: ServerCommand, output: vscode.LogOutputChannel): LanguageClient {
-  return new LanguageClient(CLIENT_ID, CLIENT_NAME, serverOptionsFor(cmd), clientOptionsFor(output));
+export function createLanguageClient(cmd: ServerCommand, output: vscode.LogOutputChannel, hooks: ClientHooks = NO_HOOKS): CodeassistClient {
+  const created: CodeassistClient = new CodeassistClient(CLIENT_ID, CLIENT_NAME, serverOptionsFor(cmd), clientOptionsFor(output, hooks, () => created));
+  created.hooks = hooks;
+  created.onDidChangeState((event) => {
+    if (event.newState === State.Running) {
+      created.everRan = true;
+    }
+  });
+  return created;
 }

@@ -2,19 +2,30 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as vscode from "vscode";
-import { DidChangeConfigurationNotification, ExecuteCommandRequest, LanguageClient, State } from "vscode-languageclient/node";
+import {
+  DidChangeConfigurationNotification,
+  ExecuteCommandRequest,
+  MessageType,
+  ShowMessageNotification,
+  ShowMessageParams,
+  State,
+} from "vscode-languageclient/node";
 
-import { createLanguageClient, currentSettings } from "./client";
-import { EXTENSION_COMMANDS, serverCommandFor } from "./commands";
+import { ClientHooks, CodeassistClient, createLanguageClient, currentSettings } from "./client";
+import { EXTENSION_COMMANDS, LspRange, reviewOutcome, reviewTitle, serverCommandFor } from "./commands";
+import { OncePerWindow, errorText } from "./failures";
 import { LaunchSettings, LookupEnv, resolveServerCommand, sameLaunch } from "./serverOptions";
 import { toServerSettings } from "./settings";
-import { STATUS_NOTIFICATION, ServerState, stateFromNotification, statusView } from "./status";
+import { STATUS_NOTIFICATION, ServerState, ServerStatus, Task, stateFromNotification, statusView } from "./status";
 
-let client: LanguageClient | undefined;
+let client: CodeassistClient | undefined;
 let launched: LaunchSettings | undefined;
 let output: vscode.LogOutputChannel;
 let statusItem: vscode.StatusBarItem;
 let missingNotified = false;
+const once = new OncePerWindow();
+/** Where the running review's notification takes its text from (server status messages). */
+let reviewReport: ((message: string) => void) | undefined;
 
 function isExecutableFile(candidate: string): boolean {
   try {
@@ -43,8 +54,8 @@ function workspaceRoot(): string | undefined {
   return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
 }
 
-function showState(state: ServerState, message = ""): void {
-  const view = statusView(state, message);
+function showState(state: ServerState, message = "", percentage?: number, task?: Task): void {
+  const view = statusView(state, message, percentage, task);
   statusItem.text = view.text;
   statusItem.tooltip = view.tooltip;
   statusItem.backgroundColor = view.warning ? new vscode.ThemeColor("statusBarItem.warningBackground") : undefined;
@@ -67,6 +78,78 @@ async function notifyMissing(message: string, installCommand: string): Promise<v
   }
 }
 
+/** A message box, each distinct text once within a few seconds (server and client may both report one problem). */
+function showMessage(type: MessageType, text: string): void {
+  if (!once.admit(text)) {
+    return;
+  }
+  if (type === MessageType.Error) {
+    output.error(text);
+    void vscode.window.showErrorMessage(text);
+  } else if (type === MessageType.Warning) {
+    output.warn(text);
+    void vscode.window.showWarningMessage(text);
+  } else {
+    output.info(text);
+    void vscode.window.showInformationMessage(text);
+  }
+}
+
+/** A review as a cancellable notification: its text follows the server's progress. */
+async function runReview(command: string, args: unknown[]): Promise<unknown> {
+  const running = client;
+  if (running === undefined || !running.isRunning()) {
+    showMessage(MessageType.Warning, "codeassist: the language server is not running. Run 'codeassist: Restart Server' or see 'codeassist: Show Log'.");
+    return undefined;
+  }
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: reviewTitle(command, args), cancellable: true },
+    async (progress, token) => {
+      const began = Date.now();
+      let last = "";
+      const tick = setInterval(() => {
+        const seconds = Math.round((Date.now() - began) / 1000);
+        progress.report({ message: last === "" ? `${seconds}s` : `${last} (${seconds}s)` });
+      }, 1000);
+      reviewReport = (message) => {
+        last = message;
+        progress.report({ message });
+      };
+      try {
+        const answer = await running.sendRequest(ExecuteCommandRequest.type, { command, arguments: args }, token);
+        const outcome = reviewOutcome(answer);
+        if (outcome !== undefined) {
+          vscode.window.setStatusBarMessage(outcome, 8000);
+          output.info(outcome);
+        }
+        return answer;
+      } catch (error) {
+        if (token.isCancellationRequested) {
+          vscode.window.setStatusBarMessage("codeassist: review cancelled.", 5000);
+          return undefined;
+        }
+        showMessage(MessageType.Error, `codeassist: ${errorText(error)}`);
+        return undefined;
+      } finally {
+        clearInterval(tick);
+        reviewReport = undefined;
+      }
+    },
+  );
+}
+
+const hooks: ClientHooks = {
+  runReview,
+  showFailure: (message) => showMessage(MessageType.Error, message),
+};
+
+function onStatus(status: ServerStatus): void {
+  showState(status.state, status.message, status.percentage, status.task);
+  if (status.state === "generating" && status.task === "review" && status.message !== "") {
+    reviewReport?.(status.message);
+  }
+}
+
 async function startServer(): Promise<void> {
   const settings = currentSettings();
   launched = settings;
@@ -77,7 +160,7 @@ async function startServer(): Promise<void> {
     return;
   }
   output.info(`starting ${cmd.command} ${cmd.args.join(" ")} (from ${cmd.source})`);
-  const created = createLanguageClient(cmd, output);
+  const created = createLanguageClient(cmd, output, hooks);
   client = created;
   created.onDidChangeState((event) => {
     if (event.newState === State.Starting) {
@@ -91,16 +174,18 @@ async function startServer(): Promise<void> {
   created.onNotification(STATUS_NOTIFICATION, (params: unknown) => {
     const status = stateFromNotification(params);
     if (status !== undefined) {
-      showState(status.state, status.message);
+      onStatus(status);
     }
   });
   showState("starting");
   try {
     await created.start();
+    // The server's own messages go through the same once-only display as the client's.
+    created.onNotification(ShowMessageNotification.type, (params: ShowMessageParams) => showMessage(params.type, params.message));
   } catch (error) {
-    const text = error instanceof Error ? error.message : String(error);
-    output.error(`the language server did not start: ${text}`);
-    showState("error", `The server did not start: ${text}`);
+    const why = created.stderr.meaningful().join(" ") || errorText(error);
+    output.error(`the language server did not start: ${why}`);
+    showState("error", `The server did not start: ${why}`);
   }
 }
 
@@ -121,23 +206,36 @@ async function restartServer(): Promise<void> {
   await startServer();
 }
 
-async function runServerCommand(name: "reviewFile" | "reviewUncommitted" | "reindex"): Promise<void> {
+function activeSelection(): LspRange | undefined {
+  const selection = vscode.window.activeTextEditor?.selection;
+  if (selection === undefined) {
+    return undefined;
+  }
+  return {
+    start: { line: selection.start.line, character: selection.start.character },
+    end: { line: selection.end.line, character: selection.end.character },
+  };
+}
+
+async function runServerCommand(name: "reviewFile" | "reviewSelection" | "reviewUncommitted" | "reindex"): Promise<void> {
   const active = vscode.window.activeTextEditor?.document.uri.toString();
-  const params = serverCommandFor(name, active, vscode.workspace.workspaceFolders?.[0]?.uri.toString());
+  const params = serverCommandFor(name, active, vscode.workspace.workspaceFolders?.[0]?.uri.toString(), activeSelection());
   if ("error" in params) {
     void vscode.window.showWarningMessage(params.error);
     return;
   }
+  if (name !== "reindex") {
+    await runReview(params.command, params.arguments);
+    return;
+  }
   if (client === undefined || !client.isRunning()) {
-    void vscode.window.showWarningMessage("codeassist: the language server is not running. Run 'codeassist: Restart Server' or see 'codeassist: Show Log'.");
+    showMessage(MessageType.Warning, "codeassist: the language server is not running. Run 'codeassist: Restart Server' or see 'codeassist: Show Log'.");
     return;
   }
   try {
     await client.sendRequest(ExecuteCommandRequest.type, params);
   } catch (error) {
-    const text = error instanceof Error ? error.message : String(error);
-    output.error(`${params.command} failed: ${text}`);
-    void vscode.window.showErrorMessage(`codeassist: ${params.command} failed: ${text}`);
+    showMessage(MessageType.Error, `codeassist: ${errorText(error)}`);
   }
 }
 
@@ -170,6 +268,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       return restartServer();
     }),
     vscode.commands.registerCommand(EXTENSION_COMMANDS.reviewFile, () => runServerCommand("reviewFile")),
+    vscode.commands.registerCommand(EXTENSION_COMMANDS.reviewSelection, () => runServerCommand("reviewSelection")),
     vscode.commands.registerCommand(EXTENSION_COMMANDS.reviewUncommitted, () => runServerCommand("reviewUncommitted")),
     vscode.commands.registerCommand(EXTENSION_COMMANDS.reindex, () => runServerCommand("reindex")),
     vscode.workspace.onDidChangeConfiguration(onConfigurationChanged),

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 
-import { EXTENSION_COMMANDS, SERVER_COMMANDS, rewriteNeedsInstruction, serverCommandFor } from "../commands";
+import { EXTENSION_COMMANDS, SERVER_COMMANDS, isReviewCommand, reviewOutcome, reviewTitle, rewriteNeedsInstruction, serverCommandFor } from "../commands";
 
 const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
 
@@ -60,4 +60,44 @@ test("the rewrite refactor asks for its instruction only when the server's actio
   assert.equal(rewriteNeedsInstruction(SERVER_COMMANDS.rewrite, ["file:///a.py", { start: {}, end: {} }]), true);
   assert.equal(rewriteNeedsInstruction(SERVER_COMMANDS.rewrite, ["file:///a.py", {}, "use pathlib"]), false);
   assert.equal(rewriteNeedsInstruction(SERVER_COMMANDS.reviewFile, ["file:///a.py"]), false);
+});
+
+test("review selection sends the document and the selected range; an empty selection explains", () => {
+  const range = { start: { line: 3, character: 0 }, end: { line: 5, character: 4 } };
+  assert.deepEqual(serverCommandFor("reviewSelection", "file:///r/a.py", "file:///r", range), {
+    command: SERVER_COMMANDS.reviewSelection,
+    arguments: ["file:///r/a.py", range],
+  });
+  const empty = { start: { line: 3, character: 2 }, end: { line: 3, character: 2 } };
+  const refused = serverCommandFor("reviewSelection", "file:///r/a.py", "file:///r", empty);
+  assert.ok("error" in refused && /select the code/.test(refused.error));
+});
+
+test("review commands are recognised and titled by what they review", () => {
+  assert.ok(isReviewCommand(SERVER_COMMANDS.reviewFile) && isReviewCommand(SERVER_COMMANDS.reviewChanges));
+  assert.ok(isReviewCommand(SERVER_COMMANDS.reviewSelection) && !isReviewCommand(SERVER_COMMANDS.rewrite));
+  assert.equal(reviewTitle(SERVER_COMMANDS.reviewFile, ["file:///r/pkg/my%20shapes.py"]), "codeassist: reviewing my shapes.py");
+  const range = { start: { line: 3, character: 0 }, end: { line: 5, character: 4 } };
+  assert.equal(reviewTitle(SERVER_COMMANDS.reviewSelection, ["file:///r/a.py", range]), "codeassist: reviewing a.py:4-6");
+  assert.equal(reviewTitle(SERVER_COMMANDS.reviewChanges, []), "codeassist: reviewing uncommitted changes");
+});
+
+test("a finished review says how many findings and where", () => {
+  assert.match(reviewOutcome({ cancelled: false, findings: 2 })!, /2 findings.*Problems/);
+  assert.match(reviewOutcome({ cancelled: false, findings: 1 })!, /1 finding /);
+  assert.match(reviewOutcome({ cancelled: false, findings: 0 })!, /no findings/);
+  assert.match(reviewOutcome({ cancelled: true, findings: 0 })!, /cancelled/);
+  assert.equal(reviewOutcome(null), undefined);
+});
+
+test("the review commands are in the editor's context menu and the palette", () => {
+  const menu = manifest.contributes.menus["editor/context"].map((m: { command: string }) => m.command);
+  assert.ok(menu.includes(EXTENSION_COMMANDS.reviewFile) && menu.includes(EXTENSION_COMMANDS.reviewSelection));
+});
+
+test("settings that decide what runs and where code goes are never taken from a workspace", () => {
+  const props = manifest.contributes.configuration.properties;
+  for (const key of ["executable", "pythonPath", "serverArgs", "model.endpoint", "model.path"]) {
+    assert.equal(props[`codeassist.${key}`].scope, "machine", key);
+  }
 });
