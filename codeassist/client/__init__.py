@@ -7,7 +7,13 @@ state (loading progress included) without starting anything.
 """
 
 from codeassist.client.daemon_status import DaemonStatus, daemon_status
-from codeassist.client.errors import ModelBusy, ModelRequestError, ModelTimeout, ModelUnavailable
+from codeassist.client.errors import (
+    ModelBusy,
+    ModelRequestError,
+    ModelStreamClosed,
+    ModelTimeout,
+    ModelUnavailable,
+)
 from codeassist.client.factory import client_from_settings
 from codeassist.client.lease import Lease, hold_daemon
 from codeassist.client.model_client import Endpoint, ModelClient
@@ -22,6 +28,7 @@ __all__ = [
     "ModelBusy",
     "ModelClient",
     "ModelRequestError",
+    "ModelStreamClosed",
     "ModelTimeout",
     "ModelUnavailable",
     "Usage",

@@ -26,7 +26,8 @@ def test_daemon_is_the_default_endpoint():
     ],
 )
 def test_openai_compatible_base_urls(given, base):
-    settings = load_settings(overrides={"model.endpoint": given, "model.api_key": "k"})
+    overrides = {"model.endpoint": given, "model.api_key": "k", "model.allow_remote": True}
+    settings = load_settings(overrides=overrides)
     client = client_from_settings(settings)
     assert not client.endpoint.is_daemon
     assert client.endpoint.base_url == base
@@ -44,3 +45,19 @@ def test_priority_is_checked():
     client = client_from_settings(load_settings())
     with pytest.raises(ValueError):
         client.chat([{"role": "user", "content": "x"}], priority="urgent")
+
+
+def test_a_remote_endpoint_needs_the_users_consent():
+    with pytest.raises(UserError) as refused:
+        client_from_settings(load_settings(overrides={"model.endpoint": "https://x.example/v1"}))
+    assert "allow_remote" in str(refused.value)
+    local = client_from_settings(load_settings(overrides={"model.endpoint": "http://[::1]:9/v1"}))
+    assert local.endpoint.base_url == "http://[::1]:9/v1"
+
+
+def test_the_fix_names_where_the_endpoint_was_set_once(monkeypatch):
+    monkeypatch.setenv("CODEASSIST_MODEL_ENDPOINT", "http://127.0.0.1:9/v1")
+    fix = client_from_settings(load_settings()).endpoint.fix
+    assert fix.count("CODEASSIST_MODEL_ENDPOINT") == 1
+    flag = load_settings(overrides={"model.endpoint": "http://127.0.0.1:9/v1"})
+    assert "CODEASSIST_MODEL_ENDPOINT" in client_from_settings(flag).endpoint.fix
