@@ -119,3 +119,81 @@ def test_names_the_repository_does_not_define_are_not_renamed(tmp_path):
     on_self = offers(str(tmp_path / "a.py"), text, Span(2, 15, 2, 15))
     assert not any(o.symbol == "self" for o in on_self)
     assert any(o.symbol == "print" for o in offers(str(tmp_path / "a.py"), text, Span(2, 9, 2, 9)))
+
+
+LOCALS = """total = 0
+
+
+def describe(path, items):
+    total = len(path)
+    for item in items:
+        total += item
+    obj.total = report(total=total)
+
+    def inner():
+        nonlocal total
+        total = 1
+
+    def shadow():
+        total = 2
+        return total
+
+    squares = [total * x for x in items]
+    return f"{path}: {total}"
+
+
+def other(total):
+    return total
+"""
+
+
+def _at(text: str, line: int, word: str, nth: int = 0):
+    from codeassist.tasks.edits import Span
+
+    source = text.split("\n")[line]
+    col = -1
+    for _ in range(nth + 1):
+        col = source.index(word, col + 1)
+    return Span(line, col, line, col + len(word))
+
+
+def test_local_variable_is_renamed_within_its_function_by_the_syntax_tree():
+    from codeassist.tasks.rename import local_occurrences, plan_local_rename
+
+    spans = local_occurrences("m.py", LOCALS, _at(LOCALS, 4, "total"))
+    assert spans is not None
+    edit = plan_local_rename("m.py", Document(LOCALS, 3), spans, "total", "size")
+    after = apply_edits(LOCALS, edit.edits)
+    assert edit.version == 3
+    # The module's total, the attribute, the keyword name, the shadowing function and the
+    # other function's parameter keep their names; the closure that says nonlocal follows.
+    assert after == (
+        LOCALS.replace("    total = len(path)", "    size = len(path)")
+        .replace("        total += item", "        size += item")
+        .replace("report(total=total)", "report(total=size)")
+        .replace("nonlocal total\n        total = 1", "nonlocal size\n        size = 1")
+        .replace("[total * x", "[size * x")
+        .replace("{total}", "{size}")
+    )
+    # Asking at any occurrence gives the same scope.
+    assert local_occurrences("m.py", LOCALS, _at(LOCALS, 18, "total")) == spans
+
+
+def test_parameters_are_local_and_module_names_are_not():
+    from codeassist.tasks.rename import local_occurrences
+
+    parameter = local_occurrences("m.py", LOCALS, _at(LOCALS, 21, "total"))
+    assert parameter == [_at(LOCALS, 21, "total"), _at(LOCALS, 22, "total")]
+    assert local_occurrences("m.py", LOCALS, _at(LOCALS, 0, "total")) is None  # module level
+    assert local_occurrences("m.py", LOCALS, _at(LOCALS, 3, "describe")) is None
+    assert local_occurrences("m.py", LOCALS, _at(LOCALS, 7, "total")) is None  # obj.total
+    imported = "def f():\n    import os\n    return os.sep\n"
+    assert local_occurrences("m.py", imported, _at(imported, 2, "os")) is None
+    declared_global = "def f():\n    global n\n    n = 1\n"
+    assert local_occurrences("m.py", declared_global, _at(declared_global, 2, "n")) is None
+    assert local_occurrences("m.js", "function f(a) { return a; }", _at("x", 0, "x")) is None
+
+
+def test_empty_new_name_is_refused_at_once():
+    with pytest.raises(EditRefused, match="empty"):
+        check_new_name("total", "", "python")
