@@ -29,8 +29,10 @@ from codeassist.tasks.complete import (
     split_at,
 )
 from codeassist.tasks.typethrough import TypeThroughCache
+from lsp import buffers
 from lsp.inflight import Inflight, Ticket
 from lsp.positions import line_text, to_character, to_column
+from lsp.uris import NOT_A_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +71,8 @@ class Record:
 class CompletionService:
     """Answers completion requests for one server session."""
 
-    def __init__(self, server: Any) -> None:
-        self.server = server
+    def __init__(self, session: Any) -> None:
+        self.session = session
         self.cache = TypeThroughCache()
         self.memo = ContextMemo()
         self.inflight = Inflight()
@@ -82,14 +84,10 @@ class CompletionService:
         self._limits: dict[int, int | None] = {}
         self._counters: dict[str, Any] = {}  # model path -> token counter (index thread only)
 
-    @property
-    def state(self) -> Any:
-        return self.server.state
-
     async def suggest(self, uri: str, position: types.Position) -> Suggestion | None:
         """The suggestion at position, or None (nothing to say, superseded, stale, down)."""
         started = time.perf_counter()
-        doc = self.state.document(uri)
+        doc = self.session.document(uri)
         record = Record(uri, doc.version if doc else None, "unopened", 0.0, 0.0, 0.0)
         record.line, record.character = position.line, position.character
         ticket: Ticket | None = None
@@ -113,14 +111,17 @@ class CompletionService:
     async def _suggest(
         self, doc: Any, uri: str, position: types.Position, ticket: Ticket, record: Record
     ) -> Suggestion | None:
-        version, text = doc.version, doc.source
+        version, text = doc.version, buffers.source(doc)
         current = line_text(text, position.line)
         if current is None:
             record.outcome = "past_end"
             return None
-        column = to_column(current, position.character, self.server.workspace.position_encoding)
-        root = self.state.root_for(uri)
-        settings = self.state.settings_for(root)
+        if self.session.confinement(uri) not in (None, NOT_A_FILE):
+            record.outcome = "confined"  # a secret, or outside the workspace: never in a prompt
+            return None
+        column = to_column(current, position.character, self.session.position_encoding)
+        root = self.session.root_for(uri)
+        settings = self.session.settings_for(root)
         if doc.language_id and doc.language_id in settings.completion.disabled_languages:
             record.outcome = "disabled"
             return None
@@ -155,30 +156,30 @@ class CompletionService:
     async def _model_suggestion(
         self, doc, uri, version, root, settings, ticket, record, suggestion, around
     ) -> Suggestion | None:
-        client = self.state.client_for(settings)
+        client = self.session.client_for(settings)
         limit = await self._context_limit(client)
         if ticket.cancelled or self._stale(uri, doc, version):
             record.outcome = ticket.reason if ticket.cancelled else "stale"
             return None
-        index = self.state.index_for(root)
-        updates = self.state.take_buffer_updates(root) if index is not None else []
-        buffers = self.state.open_buffers(root) if index is not None else None
+        index = self.session.index_for(root)
+        updates = self.session.take_buffer_updates(root) if index is not None else []
+        open_buffers = self.session.open_buffers(root) if index is not None else None
         inp = CompletionInput(
-            self.state.relative_path(uri, root),
-            doc.source,
+            self.session.relative_path(uri, root),
+            buffers.source(doc),
             suggestion.line,
             suggestion.column,
             doc.language_id or "",
         )
         began = time.perf_counter()
         prepared = await asyncio.get_running_loop().run_in_executor(
-            self.state.index_executor,
+            self.session.index_executor,
             self._prepare,
             inp,
             settings,
             index,
             updates,
-            buffers,
+            open_buffers,
             limit,
         )
         record.prepare_ms = (time.perf_counter() - began) * 1000
@@ -191,7 +192,8 @@ class CompletionService:
         began = time.perf_counter()
         self.model_calls += 1
         try:
-            raw, reason = await asyncio.to_thread(call_model, client, prepared, ticket.event)
+            with self.session.status.generating("completion", "completing"):
+                raw, reason = await asyncio.to_thread(call_model, client, prepared, ticket.event)
         finally:
             record.model_ms = (time.perf_counter() - began) * 1000
         self._model_answered()
@@ -215,10 +217,10 @@ class CompletionService:
             self._limits[key] = int(limit) if isinstance(limit, int) and limit > 0 else None
         return self._limits[key]
 
-    def _prepare(self, inp, settings, index, updates, buffers, limit):
+    def _prepare(self, inp, settings, index, updates, open_buffers, limit):
         """Runs on the index thread: push changed buffers, retrieve, build the prompt."""
         if index is not None:
-            self.state.apply_buffer_updates(index, updates)
+            self.session.apply_buffer_updates(index, updates)
         count = self._counters.get(settings.model.path)
         if count is None:
             exact = model_token_counter(settings.model.path)
@@ -229,7 +231,7 @@ class CompletionService:
                 settings.completion,
                 index=index,
                 count_tokens=count,
-                open_buffers=buffers,
+                open_buffers=open_buffers,
                 memo=self.memo,
                 context_limit=limit,
             )
@@ -242,10 +244,10 @@ class CompletionService:
             )
 
     def _stale(self, uri: str, doc: Any, version: int | None) -> bool:
-        return self.state.document(uri) is not doc or doc.version != version
+        return self.session.document(uri) is not doc or doc.version != version
 
     def _model_answered(self) -> None:
-        status = self.state.status
+        status = self.session.status
         if status.is_shown(MODEL_DOWN):
             status.clear(MODEL_DOWN)
             status.state("ready", "the model endpoint answers again")
@@ -255,7 +257,7 @@ class CompletionService:
         """Turn a failure into silence plus at most one message per kind of problem."""
         from codeassist.client import ModelBusy, ModelRequestError, ModelTimeout, ModelUnavailable
 
-        status = self.state.status
+        status = self.session.status
         if ticket.cancelled:
             record.outcome = ticket.reason
         elif isinstance(error, ModelBusy | ModelTimeout):
@@ -333,7 +335,7 @@ def completion_list(s: Suggestion, position: types.Position, encoding: str) -> t
 
 def register(server: Any) -> None:
     """Add the completion features to the server."""
-    service = server.completions = CompletionService(server)
+    service = server.session.completions
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(ls, params: types.InlineCompletionParams):
@@ -359,5 +361,5 @@ def register(server: Any) -> None:
         # The answer would be for an old version: stop the model now, the editor asks again.
         service.inflight.cancel(uri, "stale")
 
-    server.state.on("close", forget)
-    server.state.on("change", changed)
+    server.session.on("close", forget)
+    server.session.on("change", changed)

@@ -1,7 +1,7 @@
 """Session and document lifecycle: settings, workspace folders, open/change/save/close.
 
-pygls keeps the documents (incremental sync); these handlers keep `server.state` in step
-and tell features through `state.on(event, callback)`.
+pygls keeps the documents (incremental sync); these handlers keep `server.session` in step
+and tell features through `session.on(event, callback)`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from lsp.workspace import uri_path
+from lsp.uris import uri_path
 
 logger = logging.getLogger(__name__)
 
@@ -19,18 +19,19 @@ REINDEX_COMMAND = "codeassist.reindex"  # the editor plug-ins' "reindex" palette
 
 
 def register(server: Any) -> None:
-    """Add the lifecycle handlers (one per LSP method: features subscribe via state.on)."""
-    state = server.state
+    """Add the lifecycle handlers (one per LSP method: features subscribe via session.on)."""
+    session = server.session
 
     @server.feature(types.INITIALIZE)
     def initialize(ls, params: types.InitializeParams) -> None:
         if params.initialization_options is not None:
-            state.set_options(params.initialization_options)
+            session.set_options(params.initialization_options)
 
     @server.feature(types.INITIALIZED)
     def initialized(ls, params: types.InitializedParams) -> None:
-        for root in state.folders():
-            state.index_for(root)
+        session.hold_daemon()
+        for root in session.folders():
+            session.index_for(root)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls, params: types.DidChangeConfigurationParams) -> None:
@@ -45,40 +46,41 @@ def register(server: Any) -> None:
                 return
             options = answers[0] if answers else None
         if options is not None:
-            state.set_options(options)
+            session.set_options(options)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     def did_change_folders(ls, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        session.folders_changed()
         for folder in params.event.added:
             root = uri_path(folder.uri)
             if root is not None:
-                state.index_for(root)
+                session.index_for(root)
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls, params: types.DidOpenTextDocumentParams) -> None:
-        state.index_for(state.root_for(params.text_document.uri))
-        state.emit("open", params.text_document.uri)
-        state.prefetch(params.text_document.uri)
+        session.index_for(session.root_for(params.text_document.uri))
+        session.emit("open", params.text_document.uri)
+        session.prefetch(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls, params: types.DidChangeTextDocumentParams) -> None:
-        state.emit("change", params.text_document.uri)
+        session.emit("change", params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls, params: types.DidSaveTextDocumentParams) -> None:
-        state.emit("save", params.text_document.uri)
+        session.emit("save", params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls, params: types.DidCloseTextDocumentParams) -> None:
-        state.emit("close", params.text_document.uri)
+        session.emit("close", params.text_document.uri)
 
     @server.command(REINDEX_COMMAND)
     async def reindex(ls, *args: Any) -> dict[str, Any]:
-        return {"reindexed": await state.reindex()}
+        return {"reindexed": await session.reindex()}
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls, params: Any) -> None:
-        state.shutdown()
+        session.shutdown()
 
 
 def _can_pull_configuration(ls: Any) -> bool:

@@ -110,7 +110,9 @@ async def start_server() -> Any:
     yield start
     for lsp_client in started:
         try:
-            await asyncio.wait_for(lsp_client.shutdown_session(), 20)
+            process = lsp_client._server  # noqa: SLF001
+            if process is not None and process.returncode is None:  # a test may have ended it
+                await asyncio.wait_for(lsp_client.shutdown_session(), 20)
         finally:
             await lsp_client.stop()
 

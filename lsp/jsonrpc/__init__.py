@@ -1,0 +1,1 @@
+"""The JSON-RPC layer under pygls: framing, message checks, and the read loop."""

@@ -1,0 +1,1 @@
+"""Review in the editor: commands, findings as diagnostics, quick fixes (see feature.py)."""
