@@ -2,9 +2,10 @@
 
 - Strict priority across classes (interactive before normal before batch), first come first
   served within a class.
-- Admission: waiting requests take free sequence slots, most urgent first. Beyond
-  `max_running` a request is still admitted when nothing running is as urgent as it, so eight
-  reviews holding every slot never keep a completion waiting for minutes.
+- Admission: waiting requests take free sequence slots (the engine's K/V rows), most urgent
+  first. The last `reserve` slots only take interactive requests, so reviews holding every
+  other slot never keep a completion waiting for minutes (a slot cannot be taken back from a
+  running sequence without losing its work).
 - Stepping: the running requests of the most urgent class present advance together in one
   batched step (oldest first, up to `max_batch`); the less urgent sit the step out. Deciding
   again before every step is what lets a review yield to a newly arrived completion between two
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+INTERACTIVE = 0  # the most urgent class (codeassist.daemon.request.Priority.INTERACTIVE)
 
 
 @dataclass(frozen=True)
@@ -30,17 +33,24 @@ class Entry:
         return (self.priority, self.arrival)
 
 
-def admit(waiting: Sequence[Entry], running: Sequence[Entry], max_running: int) -> list[Entry]:
-    """The waiting requests to start now, most urgent first."""
-    live = list(running)
+def admit(
+    waiting: Sequence[Entry], running: Sequence[Entry], capacity: int, reserve: int = 0
+) -> list[Entry]:
+    """The waiting requests to start now, most urgent first: at most `capacity` run at once,
+    and only interactive ones take the last `reserve` slots."""
+    live = len(running)
     taken: list[Entry] = []
     for entry in sorted(waiting, key=lambda e: e.order):
-        free = len(live) < max_running
-        most_urgent = all(other.priority > entry.priority for other in live)
-        if free or most_urgent:
+        limit = capacity if entry.priority == INTERACTIVE else capacity - reserve
+        if live < limit:
             taken.append(entry)
-            live.append(entry)
+            live += 1
     return taken
+
+
+def reserve_for(capacity: int) -> int:
+    """Slots kept for interactive requests: one, when there are at least two."""
+    return 1 if capacity >= 2 else 0
 
 
 def batch(running: Sequence[Entry], max_batch: int) -> list[Entry]:

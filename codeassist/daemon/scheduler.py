@@ -120,7 +120,7 @@ class Scheduler:
                 raise NotAccepting(self.load_error or "the daemon is shutting down")
             depth = self._depth()
             if depth >= self.queue_size:
-                raise QueueFull(self._retry_after(depth - self.max_running + 1))
+                raise QueueFull(self._retry_after(depth - self.capacity + 1))
             self._pending.append(job)
             self._cond.notify_all()
 
@@ -152,7 +152,7 @@ class Scheduler:
                 "waiting_by_priority": by_priority,
                 "running": self._running_count,
                 "limit": self.queue_size,
-                "max_running": self.max_running,
+                "max_running": self.capacity,
                 "max_batch": self.max_batch,
                 "batched_steps": self.batched_steps,
                 "completed": self.completed,
@@ -160,11 +160,18 @@ class Scheduler:
             }
 
     @property
+    def capacity(self) -> int:
+        """Sequences that may run at once: [daemon] max_running, and no more than the
+        engine has K/V rows for."""
+        rows = getattr(self.engine, "max_sequences", None)
+        return max(1, min(self.max_running, rows) if isinstance(rows, int) else self.max_running)
+
+    @property
     def max_batch(self) -> int:
         if self._max_batch is not None:
             return max(1, self._max_batch)
         batches = self.engine is not None and hasattr(self.engine, "step_many")
-        return self.max_running if batches else 1
+        return self.capacity if batches else 1
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Cancel everything queued or running and stop the threads (waits up to timeout)."""
@@ -314,10 +321,12 @@ class Scheduler:
                     return
                 calls, self._calls = self._calls, []
                 ended = self._take_ended(self._waiting)
+                capacity = self.capacity
                 chosen = policy.admit(
                     [j.entry for j in self._waiting],
                     [j.entry for j in self._running],
-                    self.max_running,
+                    capacity,
+                    policy.reserve_for(capacity),
                 )
                 keys = {entry.key for entry in chosen}
                 admitted = [j for j in self._waiting if j.entry.key in keys]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codeassist.daemon.policy import Entry, admit, batch, yielding
+from codeassist.daemon.policy import Entry, admit, batch, reserve_for, yielding
 
 INTERACTIVE, NORMAL, BATCH = 0, 1, 2
 
@@ -17,18 +17,22 @@ def keys(entries: list[Entry]) -> list[int]:
 
 def test_admission_is_most_urgent_first_then_first_come():
     waiting = [entry(1, BATCH), entry(2, NORMAL), entry(3, INTERACTIVE), entry(4, INTERACTIVE)]
-    assert keys(admit(waiting, [], max_running=8)) == [3, 4, 2, 1]
-    assert keys(admit(waiting, [], max_running=2)) == [3, 4]
+    assert keys(admit(waiting, [], capacity=8)) == [3, 4, 2, 1]
+    assert keys(admit(waiting, [], capacity=2)) == [3, 4]
+    assert keys(admit(waiting, [entry(0, BATCH)] * 8, capacity=8)) == []  # no slot is free
 
 
-def test_full_slots_of_less_urgent_work_never_block_a_more_urgent_request():
-    running = [entry(1, BATCH), entry(2, BATCH)]
-    waiting = [entry(3, BATCH), entry(4, INTERACTIVE), entry(5, NORMAL)]
-    # Over the limit, only what is more urgent than everything running gets in: the
-    # interactive request; then the normal one is no longer the most urgent.
-    assert keys(admit(waiting, running, max_running=2)) == [4]
-    assert keys(admit([entry(5, NORMAL)], running, max_running=2)) == [5]
-    assert keys(admit([entry(6, BATCH)], running, max_running=2)) == []
+def test_reviews_never_take_the_slot_kept_for_completions():
+    capacity = 4
+    reserve = reserve_for(capacity)
+    assert reserve == 1 and reserve_for(1) == 0
+    reviews = [entry(k, BATCH) for k in range(1, 6)]
+    started = admit(reviews, [], capacity, reserve)
+    assert keys(started) == [1, 2, 3]  # the fourth slot stays free
+    completion = entry(9, INTERACTIVE)
+    assert keys(admit([*reviews[3:], completion], started, capacity, reserve)) == [9]
+    normal = entry(10, NORMAL)  # a refactor is not interactive: it waits for a slot too
+    assert keys(admit([normal], started, capacity, reserve)) == []
 
 
 def test_the_most_urgent_class_steps_together_oldest_first():
