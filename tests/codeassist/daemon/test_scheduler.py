@@ -95,16 +95,16 @@ def test_interactive_overtakes_batch_which_then_completes_unchanged(scheduler):
 
 
 def test_full_slots_of_batch_work_do_not_block_an_interactive_request(scheduler):
-    scheduler.max_running = 1
+    scheduler.max_running = 2  # one slot for batch work, one kept for interactive requests
     try:
         Collector.finished_order.clear()
         batch, batch_sink = job("batch", ChatPrompt(BATCH_PROMPT), Priority.BATCH, 24)
         waiting, waiting_sink = job("batch2", ChatPrompt(BATCH_PROMPT), Priority.BATCH, 2)
         scheduler.submit(batch)
         assert batch_sink.first_text.wait(60)
-        scheduler.submit(waiting)  # no free slot: it waits
+        scheduler.submit(waiting)  # no slot for batch work: it waits
         quick, quick_sink = job("interactive", ChatPrompt(QUICK_PROMPT), Priority.INTERACTIVE, 2)
-        scheduler.submit(quick)  # no free slot either, but nothing running is as urgent
+        scheduler.submit(quick)  # takes the slot kept for it
         for sink in (batch_sink, waiting_sink, quick_sink):
             assert sink.done.wait(60)
         assert Collector.finished_order == ["interactive", "batch", "batch2"]
