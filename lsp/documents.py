@@ -58,7 +58,8 @@ def register(server: Any) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls, params: types.DidOpenTextDocumentParams) -> None:
-        session.index_for(session.root_for(params.text_document.uri))
+        if session.confinement(params.text_document.uri) is None:  # never index outside
+            session.index_for(session.root_for(params.text_document.uri))
         session.emit("open", params.text_document.uri)
         session.prefetch(params.text_document.uri)
 

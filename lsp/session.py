@@ -375,11 +375,12 @@ class Session:
             if path is None:
                 del self._dirty[uri]
                 continue
+            if self.confinement(uri) is not None:  # never reaches any index: forget it
+                del self._dirty[uri]
+                continue
             if not path.is_relative_to(root):
-                continue
+                continue  # another workspace folder's
             del self._dirty[uri]
-            if self.confinement(uri) is not None:
-                continue
             doc = self.document(uri) if is_open else None
             updates.append((self.relative_path(uri, root), clean(doc.source) if doc else None))
         return updates

@@ -281,9 +281,19 @@ def test_every_request_gets_exactly_one_well_formed_reply(raw: RawClient, worksp
     completion = raw.request("textDocument/completion", at(odd, 0, 3))
     assert "result" in raw.wait_reply(completion)
     raw.wait_reply(raw.request("textDocument/rename", {**at(odd, 1, 0), "newName": "other"}))
+    # A `..` URI leading out of the workspace, opened and closed between two unsaved
+    # buffers: the index still gets the others (rename finds `helper` only in a buffer).
+    extra = from_fs_path(str(workspace / "extra.py"))
+    raw.notify("textDocument/didOpen", doc(extra, "def helper():\n    return 1\n"))
     dotted = root_uri + "/../outside.py"
     raw.notify("textDocument/didOpen", doc(dotted, "outside = 1\n"))
     raw.notify("textDocument/didClose", {"textDocument": {"uri": dotted}})
+    user = from_fs_path(str(workspace / "user.py"))
+    raw.notify("textDocument/didOpen", doc(user, "from extra import helper\n\nhelper()\n"))
+    renamed = raw.wait_reply(
+        raw.request("textDocument/rename", {**at(user, 2, 0), "newName": "assist"})
+    )
+    assert set(renamed["result"]["changes"]) == {extra, user}, renamed
     renamed = raw.wait_reply(raw.request("textDocument/rename", {**at(app, 1, 5), "newName": "n"}))
     assert "result" in renamed, renamed  # a local: renamed by the syntax tree, no model
     empty = raw.request("textDocument/rename", {**at(app, 1, 5), "newName": ""})
