@@ -15,15 +15,17 @@ app = typer.Typer(
 )
 
 
-def _settings(model: str | None, socket: str | None):
-    return load_settings(overrides={"model.path": model, "daemon.socket": socket})
+def _settings(model: str | None, socket: str | None, keep_alive: str | None = None):
+    overrides = {"model.path": model, "daemon.socket": socket, "daemon.keep_alive": keep_alive}
+    return load_settings(overrides=overrides)
 
 
 def _describe(health: dict) -> str:
     queue = health.get("queue") or {}
+    device = f" on {health['device']}" if health.get("device") else ""
     return (
-        f"{health.get('status')}: model {health.get('model') or health.get('model_path')} "
-        f"on {health.get('device')}, pid {health.get('pid')}, socket {health.get('socket')}, "
+        f"{health.get('status')}: model {health.get('model') or health.get('model_path')}"
+        f"{device}, pid {health.get('pid')}, socket {health.get('socket')}, "
         f"{queue.get('running', 0)} running / {queue.get('waiting', 0)} waiting, "
         f"log {health.get('log')}"
     )
@@ -63,11 +65,17 @@ def _duration(seconds: float) -> str:
 def start(
     model: str = typer.Option(None, "--model", help="Checkpoint folder ([model] path)."),
     socket: str = typer.Option(None, "--socket", help="Unix socket path ([daemon] socket)."),
+    keep_alive: str = typer.Option(
+        None,
+        "--keep-alive",
+        help="Exit after this long without requests or editors ([daemon] keep_alive): "
+        "10m, 90s, 0 (after the last request), -1 (never).",
+    ),
 ) -> None:
     """Start the daemon in the background (if it is not running) and wait for its model."""
     from codeassist.client.daemon_start import ensure_daemon, read_health, socket_path_of
 
-    settings = _settings(model, socket)
+    settings = _settings(model, socket, keep_alive)
     socket_path = socket_path_of(settings)
     health = read_health(socket_path)
     if health is not None and health.get("status") == "ok":

@@ -15,6 +15,12 @@ def serve(
         None, "--tcp", help="Also listen on loopback HOST:PORT (bearer token required)."
     ),
     queue_size: int = typer.Option(None, "--queue-size", help="Queued + running requests."),
+    keep_alive: str = typer.Option(
+        None,
+        "--keep-alive",
+        help="Exit after this long without requests or editors ([daemon] keep_alive): "
+        "10m, 90s, 0 (after the last request), -1 (never).",
+    ),
     background: bool = typer.Option(False, "--background", hidden=True),
     set_: list[str] = typer.Option([], "--set", hidden=True, help="SECTION.KEY=VALUE"),
 ) -> None:
@@ -26,6 +32,7 @@ def serve(
         "daemon.socket": socket,
         "daemon.tcp": tcp,
         "daemon.queue_size": queue_size,
+        "daemon.keep_alive": keep_alive,
     }
     for item in set_:
         key, sep, value = item.partition("=")

@@ -62,11 +62,11 @@ def check_model_path(settings: Settings) -> str:
 
 
 def keep_alive_of(settings: Settings) -> float | None:
+    where = settings.source_of("daemon.keep_alive")
     try:
-        return parse_keep_alive(settings.daemon.keep_alive, "[daemon] keep_alive")
+        return parse_keep_alive(settings.daemon.keep_alive, f"[daemon] keep_alive ({where})")
     except ValueError as error:
-        where = settings.source_of("daemon.keep_alive")
-        raise UserError(f"{error} (set in {where}; env CODEASSIST_DAEMON_KEEP_ALIVE)") from None
+        raise UserError(str(error)) from None
 
 
 class _Signals:
@@ -290,7 +290,8 @@ def serve(settings: Settings, *, console: bool = True) -> int:
         else:
             scheduler.start()
             server.run(sockets=listeners)
-        scheduler.shutdown(timeout=10)
+        # A load cannot be interrupted: do not wait for one (see below).
+        scheduler.shutdown(timeout=0.5 if scheduler.state == "loading" else 10)
         for listener in listeners:
             listener.close()
         if failed.is_set():
@@ -302,4 +303,14 @@ def serve(settings: Settings, *, console: bool = True) -> int:
         remove_quietly(socket_path)
         remove_quietly(token_file)
         lock.release()
+    if scheduler_busy(signals.scheduler):
+        # Stopped while the model was still loading: everything of ours is cleaned up; exit
+        # now rather than wait for (and then tear down) a half-loaded model.
+        logging.shutdown()
+        os._exit(exit_code)
     return exit_code
+
+
+def scheduler_busy(scheduler: Scheduler | None) -> bool:
+    """Whether the scheduler's threads still run (the engine thread in a model load)."""
+    return scheduler is not None and scheduler.running()

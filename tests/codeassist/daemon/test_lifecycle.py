@@ -332,7 +332,9 @@ def test_sigterm_right_after_the_socket_appears_cleans_up(tiny_checkpoint, tmp_p
         try:
             assert wait_until(watched.exists, 120), (tmp_path / f"t{trial}.out").read_text()
             process.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
             assert process.wait(20) == 0
+            assert time.monotonic() - signalled < 10  # it did not wait for the model to load
         finally:
             if process.poll() is None:
                 process.kill()
