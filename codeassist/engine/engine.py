@@ -1,28 +1,35 @@
-"""The engine loop: requests in, one prefill chunk or one decode token per `step`, text out."""
+"""The engine loop: requests in, one prefill chunk or one decode token per step, text out."""
 
 from __future__ import annotations
 
 import os
+import random
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from codeassist.config import EngineSettings
-from codeassist.engine.kv_cache import SequenceKV
+from codeassist.engine.graphs import DecodeGraphs, DecodeRow
+from codeassist.engine.kv_cache import BLOCK, KVCache, KVFull, blocks_for
 from codeassist.engine.loading import LoadedModel, load_model, pick_device
-from codeassist.engine.plan import PREFIX_SLACK, context_limit_for
+from codeassist.engine.out_of_memory import is_out_of_memory
+from codeassist.engine.plan import PREFIX_SLACK, context_limit_for, pool_tokens
 from codeassist.engine.prefix_cache import PrefixCache
 from codeassist.engine.quant import quantized_modules
 from codeassist.engine.runner import ModelRunner
-from codeassist.engine.sampling import SamplingParams, StepOutput, sample
+from codeassist.engine.sampler import SamplingRows, sample
+from codeassist.engine.sampling import SamplingParams, StepOutput
 from codeassist.engine.sequence import Sequence
 from codeassist.errors import UserError
 from codeassist.gemma4 import tokens as t
 from codeassist.gemma4.prompt import Piece, ThinkingParser, render_chat
 from codeassist.gemma4.shape import kv_shared_layers, layer_shapes
+
+Progress = Callable[[float, str], None]
+DEFAULT_SEQUENCES = 4  # sequences holding K/V at once (each costs one sliding-window ring)
 
 
 @dataclass
@@ -35,11 +42,19 @@ class ChatOutput:
     error: str | None = None
 
 
-def _is_oom(error: BaseException) -> bool:
-    text = str(error).lower()
-    return isinstance(error, torch.OutOfMemoryError) or any(
-        marker in text for marker in ("out of memory", "can't allocate memory")
-    )
+@dataclass
+class MemoryUse:
+    """Bytes the engine holds, by kind (engine/plan.py predicts the same figures)."""
+
+    weights: int
+    kv_pool: int  # full-attention blocks, preallocated
+    rings: int  # sliding-window rings of every sequence row, preallocated
+    prefix_copies: int  # ring copies held by the prefix cache now (<= its budget)
+    graphs: int  # CUDA graph memory pools (0 off CUDA)
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.kv_pool + self.rings + self.prefix_copies + self.graphs
 
 
 def _owners(config) -> list[int]:
@@ -64,11 +79,23 @@ def _inert_token_ids(tokenizer) -> frozenset[int]:
     )
 
 
+def _decode_mode(setting: str, device: torch.device) -> str:
+    if setting == "auto":
+        return "graph" if device.type == "cuda" else "eager"
+    return setting
+
+
 class Engine:
-    """A loaded Gemma 4 text model with its tokenizer, KV caches and prefix cache."""
+    """A loaded Gemma 4 text model with its tokenizer, K/V storage and prefix cache."""
 
     def __init__(
-        self, loaded: LoadedModel, tokenizer, settings: EngineSettings, device: torch.device
+        self,
+        loaded: LoadedModel,
+        tokenizer,
+        settings: EngineSettings,
+        device: torch.device,
+        *,
+        decode_mode: str = "auto",
     ) -> None:
         self.loaded = loaded
         self.tokenizer = tokenizer
@@ -77,15 +104,36 @@ class Engine:
         self._device = device
         self.model_name = loaded.path.name
         self.config = loaded.config
-        self.runner = ModelRunner(
-            loaded.model, loaded.lm_head, loaded.config.final_logit_softcapping
-        )
         self.shapes = layer_shapes(loaded.config)
         self.owners = _owners(loaded.config)
         self.window = loaded.config.sliding_window
-        self.max_context = int(loaded.config.max_position_embeddings)
         self.chunk = max(1, int(settings.prefill_chunk))
-        self.prefix_cache = PrefixCache(int(settings.prefix_cache_mib) * 2**20)
+        self.max_sequences = int(getattr(settings, "max_sequences", DEFAULT_SEQUENCES))
+        budget = int(settings.prefix_cache_mib) * 2**20
+        model_limit = int(loaded.config.max_position_embeddings)
+        tokens = self._pool_tokens(model_limit, budget)
+        self.kv = KVCache(
+            self.shapes,
+            self.owners,
+            tokens=tokens,
+            sequences=self.max_sequences,
+            slack=PREFIX_SLACK,
+            device=device,
+            dtype=loaded.dtype,
+        )
+        self.max_context = min(model_limit, tokens)
+        self.runner = ModelRunner(
+            loaded.model, loaded.head, loaded.config.final_logit_softcapping, self.kv
+        )
+        graphs_before = self._reserved()
+        self.graphs = DecodeGraphs(
+            self.runner,
+            max_batch=self.max_sequences,
+            max_blocks=blocks_for(self.max_context),
+            mode=_decode_mode(decode_mode, device),
+        )
+        self._graphs_base = graphs_before
+        self.prefix_cache = PrefixCache(budget, self.kv)
         self.stop_ids = self._stop_ids()
         self.hidden_ids = _inert_token_ids(tokenizer)
         self.live: set[Sequence] = set()
@@ -95,30 +143,79 @@ class Engine:
             "computed_tokens": 0,
             "generated_tokens": 0,
             "prefix_snapshots": 0,  # extra snapshots at a stable point inside a prompt
+            "decode_steps": 0,  # batched forwards (each advances one or more sequences)
         }
         self.requests = 0
         self.errors = 0
-        self.max_sliding_len = 0  # largest live sliding-layer cache seen, for benchmarks
-        self.max_sliding_held = 0
-        # opt-in test hook: called with (sequence, float32 logits of its next token)
-        self.logits_hook = None
+        # opt-in test hook: called with (sequence, float32 logits it sampled its token from)
+        self.logits_hook: Callable[[Sequence, torch.Tensor], None] | None = None
 
     @classmethod
-    def load(cls, path: str, settings: EngineSettings | None = None) -> Engine:
-        """Load a local checkpoint (or an HF cache id, offline) on CUDA if present, else the CPU."""
+    def load(
+        cls,
+        path: str,
+        settings: EngineSettings | None = None,
+        progress: Progress | None = None,
+        *,
+        decode_mode: str = "auto",
+    ) -> Engine:
+        """Load a local checkpoint (or an HF cache id, offline) on CUDA if present, else the CPU.
+
+        progress(fraction, message) hears how far loading got (0.0 to 1.0).
+        """
         from transformers import AutoTokenizer
 
+        report = progress or (lambda fraction, message: None)
         settings = settings or EngineSettings()
         device = pick_device(settings.device)
         dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}.get(settings.dtype)
         if dtype is None:
             raise UserError(f"engine.dtype must be bfloat16 or float32, not '{settings.dtype}'.")
-        loaded = load_model(str(path), device, settings.quantize, settings.double_quant, dtype)
+        report(0.0, "reading the checkpoint")
+        loaded = load_model(
+            str(path),
+            device,
+            settings.quantize,
+            settings.double_quant,
+            dtype,
+            progress=lambda done: report(0.9 * done, "loading weights"),
+        )
+        report(0.9, "loading the tokenizer")
         tokenizer = AutoTokenizer.from_pretrained(str(loaded.path), local_files_only=True)
-        engine = cls(loaded, tokenizer, settings, device)
+        report(0.95, "allocating the K/V cache")
+        engine = cls(loaded, tokenizer, settings, device, decode_mode=decode_mode)
         if not Path(str(path)).expanduser().exists():
             engine.model_name = str(path)  # an HF cache id: its name, not the snapshot hash
+        report(1.0, "ready")
         return engine
+
+    def _pool_tokens(self, model_limit: int, prefix_budget: int) -> int:
+        """Positions the full-attention pool holds: the model's limit, or what fits the GPU."""
+        if self._device.type != "cuda":
+            return model_limit
+        from codeassist.sizes import parse_size
+
+        free, total = torch.cuda.mem_get_info(self._device)
+        if self.settings.gpu_memory:
+            allowed = parse_size(self.settings.gpu_memory) - torch.cuda.memory_reserved(
+                self._device
+            )
+            free = min(free, allowed)
+        tokens = pool_tokens(
+            self.config,
+            free,
+            sequences=self.max_sequences,
+            prefix_cache_bytes=prefix_budget,
+            chunk=self.chunk,
+            dtype_bytes=torch.empty((), dtype=self.loaded.dtype).element_size(),
+        )
+        if tokens < min(model_limit, 4 * self.chunk):
+            raise UserError(
+                f"the model's weights leave room for only {tokens} tokens of context on this GPU "
+                f"({free / 2**30:.1f} GiB free of {total / 2**30:.1f} GiB); free GPU memory, "
+                "lower engine.prefix_cache_mib or engine.max_sequences, or use a smaller model."
+            )
+        return min(model_limit, tokens)
 
     def _stop_ids(self) -> set[int]:
         ids = set()
@@ -148,7 +245,7 @@ class Engine:
         """A new sequence for prompt_ids; nothing is computed until `step`.
 
         stable_prefix (optional): tokens at the start that later prompts will share (e.g. the
-        repository context); the KV state there is kept for them.
+        repository context); the K/V state there is kept for them.
         """
         params = params or SamplingParams()
         prompt_ids = [int(i) for i in prompt_ids]
@@ -156,9 +253,8 @@ class Engine:
             raise UserError("the prompt is empty; send at least one token.")
         if len(prompt_ids) >= self.max_context:
             raise UserError(
-                f"the prompt has {len(prompt_ids)} tokens but the model takes at most "
-                f"{self.max_context}; "
-                f"shorten the context."
+                f"the prompt has {len(prompt_ids)} tokens but this engine takes at most "
+                f"{self.max_context - 1}; shorten the context."
             )
         vocab = self.config.vocab_size
         bad = next((i for i in prompt_ids if not 0 <= i < vocab), None)
@@ -166,43 +262,46 @@ class Engine:
             raise UserError(f"token id {bad} is outside the model's vocabulary (0..{vocab - 1}).")
         if params.max_tokens < 1:
             raise UserError(f"max_tokens must be at least 1, got {params.max_tokens}.")
-        seq = Sequence(prompt_ids, params)
+        seed = params.seed if params.seed is not None else random.getrandbits(31)
+        seq = Sequence(prompt_ids, params, seed=int(seed) & 0x7FFFFFFF)
         if stable_prefix and 0 < stable_prefix < len(prompt_ids):
             seq.snapshot_at = int(stable_prefix)
-        if params.seed is not None:
-            seq.generator = torch.Generator(device=self._device)
-            seq.generator.manual_seed(int(params.seed))
         self.requests += 1
         self.counters["prompt_tokens"] += len(prompt_ids)
         return seq
 
     def step(self, seq: Sequence) -> StepOutput:
         """Run one prefill chunk or one decode token of seq."""
-        if seq.finished:
-            return StepOutput(None, "", True, seq.finish_reason, seq.error)
-        out_of_memory = False
-        try:
-            if seq.kv is None:
-                self._start(seq)
-            if seq.in_prefill:
-                return self._prefill_chunk(seq)
-            logits = self.runner.forward([seq.generated[-1]], seq.kv)
-            self._track(seq)
-            return self._emit(seq, logits)
-        except Exception as error:
-            if not _is_oom(error):
-                raise
-            out_of_memory = True
-        # outside the except block, so the traceback no longer pins the failed step's tensors
-        if out_of_memory:
-            return self._fail_oom(seq)
-        raise AssertionError("unreachable")
+        return self.step_many([seq])[0]
+
+    def step_many(self, seqs: list[Sequence]) -> list[StepOutput]:
+        """Advance each sequence by one step: a prefilling one by its next chunk, and all the
+        decoding ones together by one token in one batched forward (batches of at most
+        max_sequences). Outputs in the order of seqs."""
+        outputs: dict[int, StepOutput] = {}
+        decoding: list[Sequence] = []
+        for seq in seqs:
+            if seq.finished:
+                outputs[seq.id] = StepOutput(None, "", True, seq.finish_reason, seq.error)
+            elif seq.kv is None or seq.in_prefill:
+                outputs[seq.id] = self._guarded([seq], lambda s=seq: [self._prefill_step(s)])[0]
+            else:
+                decoding.append(seq)
+        for lo in range(0, len(decoding), self.max_sequences):
+            batch = decoding[lo : lo + self.max_sequences]
+            for seq, out in zip(
+                batch, self._guarded(batch, lambda b=batch: self._decode_step(b)), strict=True
+            ):
+                outputs[seq.id] = out
+        return [outputs[seq.id] for seq in seqs]
 
     def release(self, seq: Sequence) -> None:
-        """Free seq's KV cache (its prompt's state stays in the prefix cache); idempotent."""
+        """Free seq's K/V (its prompt's state stays in the prefix cache); idempotent."""
         if not seq.finished:
             seq.finished, seq.finish_reason = True, "cancelled"
-        seq.kv = None
+        if seq.kv is not None:
+            self.kv.close(seq.kv)
+            seq.kv = None
         self.live.discard(seq)
 
     def generate(
@@ -254,59 +353,112 @@ class Engine:
             error=last.error,
         )
 
-    # --- internals --------------------------------------------------------------------------
+    def prompt_logits(self, token_ids: list[int]) -> torch.Tensor:
+        """float32 logits [T, V] at every position of token_ids, prefilled in chunks on a
+        sequence of its own (scoring and tests; the prefix cache is not used)."""
+        kv = self.kv.open()
+        try:
+            self.prefix_cache.make_room(blocks_for(len(token_ids)))
+            self.kv.reserve(kv, len(token_ids))
+            parts = [
+                self.runner.prefill(kv, token_ids[lo : lo + self.chunk], all_logits=True)
+                for lo in range(0, len(token_ids), self.chunk)
+            ]
+        finally:
+            self.kv.close(kv)
+        return torch.cat(parts)
+
+    # --- steps ------------------------------------------------------------------------------
+    def _guarded(self, seqs: list[Sequence], run: Callable[[], list[StepOutput]]):
+        """run(), or when memory runs out: each of seqs freed and failed, the rest untouched."""
+        failure = None
+        try:
+            return run()
+        except KVFull as error:
+            failure = ("kv", str(error))
+        except Exception as error:
+            if not is_out_of_memory(error):
+                raise
+            failure = ("memory", str(error).splitlines()[0] if str(error) else repr(error))
+        # outside the except block, so the traceback no longer pins the failed step's tensors
+        return [self._fail(seq, *failure) for seq in seqs]
+
     def _start(self, seq: Sequence) -> None:
-        seq.kv = SequenceKV(self.shapes, self.owners, self._device, self.loaded.dtype)
-        seq.kv.slack = PREFIX_SLACK
-        total = min(len(seq.prompt_ids) + seq.params.max_tokens, self.max_context)
-        seq.kv.expect(total, self.chunk)
+        kv = self.kv
+        seq.kv = kv.open()
         self.live.add(seq)
         entry, upto, shared = self.prefix_cache.lookup(seq.prompt_ids)
         if entry is not None:
-            seq.kv.restore(entry.layers, upto)
+            kv.allocator.retain(entry.blocks)  # kept while room is made for the copied block
+            try:
+                self.prefix_cache.make_room(1)
+                kv.adopt(seq.kv, entry.blocks, upto)
+            finally:
+                kv.allocator.release(entry.blocks)
+            kv.load_rings(seq.kv.row, entry.rings)
+            seq.kv.ring_floor = entry.ring_floor
             seq.prefilled = seq.reused = upto
             self.counters["reused_tokens"] += upto
+        total = min(len(seq.prompt_ids) + seq.params.max_tokens, self.max_context)
+        self.prefix_cache.make_room(blocks_for(total) - len(seq.kv.blocks))
+        kv.reserve(seq.kv, total)
         if not seq.snapshot_at and shared > upto + PREFIX_SLACK:
             # Shared with a cached prompt but too far back for its sliding tail: the prompts
             # diverge here, so keep the state at this point for the next request like them.
             seq.snapshot_at = shared
 
-    def _prefill_chunk(self, seq: Sequence) -> StepOutput:
+    def _prefill_step(self, seq: Sequence) -> StepOutput:
+        if seq.kv is None:
+            self._start(seq)
         start = seq.prefilled
         # chunk boundaries at multiples of the chunk size, whatever was reused: cold-run numerics
         end = min(len(seq.prompt_ids), (start // self.chunk + 1) * self.chunk)
         if start < seq.snapshot_at < end:
             end = seq.snapshot_at  # a chunk boundary where the stable part of the prompt ends
-        logits = self.runner.forward(seq.prompt_ids[start:end], seq.kv)
+        logits = self.runner.prefill(seq.kv, seq.prompt_ids[start:end])
         seq.prefilled = end
         self.counters["computed_tokens"] += end - start
-        self._track(seq)
-        if end == seq.snapshot_at and seq.in_prefill and self.prefix_cache.budget > 0:
-            windows = {i: self.shapes[i].window for i in seq.kv.layers}
-            self.prefix_cache.insert(seq.prompt_ids[:end], seq.kv.snapshot(), windows)
+        stable = end == seq.snapshot_at and seq.in_prefill
+        if stable and self.prefix_cache.insert(seq.prompt_ids[:end], seq.kv):
             self.counters["prefix_snapshots"] += 1
         if seq.in_prefill:
             return StepOutput(None, "", False, None)
-        self._remember_prompt(seq)
-        return self._emit(seq, logits)
+        self.prefix_cache.insert(seq.prompt_ids, seq.kv)
+        rows = SamplingRows(*(x.to(self._device) for x in _sampling_columns([seq])))
+        token = int(sample(logits[None], rows, seq.params.temperature <= 0)[0])
+        return self._emit(seq, token, logits)
 
-    def _remember_prompt(self, seq: Sequence) -> None:
-        kv = seq.kv
-        if self.prefix_cache.budget > 0:
-            windows = {i: self.shapes[i].window for i in kv.layers}
-            self.prefix_cache.insert(seq.prompt_ids, kv.snapshot(), windows)
-        kv.slack = 0  # decoding needs no more than the window
-        for layer in kv.layers.values():
-            layer.settle(0)
+    def _decode_step(self, seqs: list[Sequence]) -> list[StepOutput]:
+        rows = []
+        for seq in seqs:
+            self.kv.grow(seq.kv, seq.kv.length + 1)
+            params = seq.params
+            rows.append(
+                DecodeRow(
+                    token=seq.generated[-1],
+                    position=seq.kv.length,
+                    row=seq.kv.row,
+                    blocks=seq.kv.blocks,
+                    temperature=float(params.temperature),
+                    top_k=int(params.top_k),
+                    top_p=float(params.top_p),
+                    seed=seq.seed,
+                    index=len(seq.generated),
+                )
+            )
+        tokens, logits = self.graphs.run(rows)
+        ids = tokens.tolist()  # the step's one device-to-host copy
+        self.counters["decode_steps"] += 1
+        outputs = []
+        for i, seq in enumerate(seqs):
+            self.kv.advance(seq.kv, seq.kv.length + 1)
+            outputs.append(self._emit(seq, ids[i], logits[i]))
+        return outputs
 
-    def _track(self, seq: Sequence) -> None:
-        self.max_sliding_len = max(self.max_sliding_len, seq.kv.max_sliding_len())
-        self.max_sliding_held = max(self.max_sliding_held, seq.kv.max_sliding_held())
-
-    def _emit(self, seq: Sequence, logits: torch.Tensor) -> StepOutput:
+    # --- results ----------------------------------------------------------------------------
+    def _emit(self, seq: Sequence, token: int, logits: torch.Tensor) -> StepOutput:
         if self.logits_hook is not None:
             self.logits_hook(seq, logits)
-        token = sample(logits, seq.params, seq.generator)
         seq.generated.append(token)
         self.counters["generated_tokens"] += 1
         if token in self.stop_ids:
@@ -325,26 +477,37 @@ class Engine:
         seq.finished, seq.finish_reason = True, "stop" if stopped else reason
         return StepOutput(token, text + rest, True, seq.finish_reason)
 
-    def _fail_oom(self, seq: Sequence) -> StepOutput:
-        asked = len(seq.prompt_ids) + seq.params.max_tokens
-        seq.kv = None
-        self.live.discard(seq)
-        self.prefix_cache.clear()
-        if torch.cuda.is_available():
+    def _fail(self, seq: Sequence, kind: str, detail: str) -> StepOutput:
+        """Free seq after running out of memory or K/V room; the prefix cache stays."""
+        asked = min(len(seq.prompt_ids) + seq.params.max_tokens, self.max_context)
+        holders = len(self.live - {seq})
+        self.release(seq)
+        if self._device.type == "cuda":
             torch.cuda.empty_cache()
-        fits = context_limit_for(self.config, self._free_bytes(), self.chunk)
-        where = "GPU" if self._device.type == "cuda" else "host"
-        seq.finished, seq.finish_reason = True, "error"
-        seq.error = (
-            f"out of {where} memory: the request asked for {asked} tokens of context "
-            f"({len(seq.prompt_ids)} prompt + {seq.params.max_tokens} max_tokens) but about "
-            f"{fits} fit next to the weights now; shorten the context or lower max_tokens."
-        )
+        if kind == "kv":
+            free = self.kv.available_blocks * BLOCK
+            error = (
+                f"the K/V cache is full: this request needs {asked} tokens of context "
+                f"({len(seq.prompt_ids)} prompt + {seq.params.max_tokens} max_tokens), "
+                f"{free} are free and {holders} other running request(s) hold the rest "
+                f"({detail}); lower max_tokens, or retry when they finish."
+            )
+        else:
+            fits = context_limit_for(self.config, self._free_bytes(), self.chunk)
+            where = "GPU" if self._device.type == "cuda" else "host"
+            error = (
+                f"out of {where} memory ({detail}): the request asked for {asked} tokens of "
+                f"context ({len(seq.prompt_ids)} prompt + {seq.params.max_tokens} max_tokens) but "
+                f"about {fits} fit in the memory free now; shorten the context or lower "
+                "max_tokens."
+            )
+        seq.finished, seq.finish_reason, seq.error = True, "error", error
         self.errors += 1
-        return StepOutput(None, "", True, "error", seq.error)
+        return StepOutput(None, "", True, "error", error)
 
+    # --- accounting -------------------------------------------------------------------------
     def _free_bytes(self) -> int:
-        """Memory a new request could use now (after this one was freed)."""
+        """Memory a new request could use now (after the failed one was freed)."""
         if self._device.type == "cuda":
             return int(torch.cuda.mem_get_info(self._device)[0])
         try:
@@ -352,14 +515,36 @@ class Engine:
         except (ValueError, OSError):
             return 0
 
+    def _reserved(self) -> int:
+        if self._device.type == "cuda":
+            return int(torch.cuda.memory_reserved(self._device))
+        return 0
+
     def weights_bytes(self) -> int:
         model = self.loaded.model
-        tensors = list(model.parameters()) + list(model.buffers())
-        return sum(x.numel() * x.element_size() for x in tensors)
+        tensors = {id(x): x for x in [*model.parameters(), *model.buffers()]}
+        tensors.update(
+            {id(x): x for x in [*self.loaded.head.parameters(), *self.loaded.head.buffers()]}
+        )
+        return sum(x.numel() * x.element_size() for x in tensors.values())
+
+    def memory(self) -> MemoryUse:
+        """What the engine holds now, by kind."""
+        graphs = 0
+        if self.graphs.mode == "graph":
+            graphs = max(0, self._reserved() - self._graphs_base)
+        return MemoryUse(
+            weights=self.weights_bytes(),
+            kv_pool=self.kv.pool_bytes(),
+            rings=self.kv.ring_bytes(),
+            prefix_copies=self.prefix_cache.nbytes,
+            graphs=graphs,
+        )
 
     def stats(self) -> dict:
         """Counters, prefix-cache occupancy and memory in use."""
         quantized = quantized_modules(self.loaded.model)
+        memory = self.memory()
         device_memory = (
             torch.cuda.memory_allocated(self._device) if self._device.type == "cuda" else 0
         )
@@ -368,18 +553,36 @@ class Engine:
             "requests": self.requests,
             "errors": self.errors,
             "live_sequences": len(self.live),
-            "kv_bytes": sum(s.kv.nbytes() for s in self.live if s.kv is not None),
+            "max_sequences": self.max_sequences,
+            "kv_tokens_in_use": sum(s.kv.length for s in self.live if s.kv is not None),
+            "kv_blocks_free": self.kv.allocator.free,
+            "kv_blocks_total": self.kv.block_count - 1,
             "prefix_cache_entries": len(self.prefix_cache.entries),
             "prefix_cache_bytes": self.prefix_cache.nbytes,
             "prefix_cache_budget_bytes": self.prefix_cache.budget,
+            "prefix_cache_shared_blocks": self.prefix_cache.shared_blocks(),
             "prefix_cache_hits": self.prefix_cache.hits,
             "prefix_cache_misses": self.prefix_cache.misses,
             "prefix_cache_evictions": self.prefix_cache.evictions,
-            "weights_bytes": self.weights_bytes(),
+            "memory": asdict(memory) | {"total": memory.total},
+            "weights_bytes": memory.weights,
             "quantized_bytes": sum(m.nbytes() for m in quantized),
             "quantized_bf16_bytes": sum(m.float_nbytes() for m in quantized),
             "device": self.device,
             "device_memory_bytes": device_memory,
+            "decode_mode": self.graphs.mode,
+            "decode_graphs": self.graphs.captured,
             "quantize": self.loaded.quantize,
             "max_context": self.max_context,
         }
+
+
+def _sampling_columns(seqs: list[Sequence]) -> tuple[torch.Tensor, ...]:
+    """SamplingRows' fields (host tensors) for seqs drawing their next token."""
+    return (
+        torch.tensor([float(s.params.temperature) for s in seqs]),
+        torch.tensor([int(s.params.top_k) for s in seqs]),
+        torch.tensor([float(s.params.top_p) for s in seqs]),
+        torch.tensor([s.seed for s in seqs]),
+        torch.tensor([len(s.generated) for s in seqs]),
+    )

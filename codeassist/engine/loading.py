@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
+from torch import nn
 from transformers import Gemma4TextConfig
 from transformers.models.gemma4.modeling_gemma4 import Gemma4TextModel, Gemma4TextRotaryEmbedding
 
-from codeassist.engine import attention
-from codeassist.engine.quant import NF4Experts, NF4Linear, swap_in_nf4
+from codeassist.engine.quant import NF4Experts, NF4Linear, finish_loading, swap_in_nf4
 from codeassist.errors import UserError
 from codeassist.gemma4.checkpoint import read_checkpoint_config
 from codeassist.gemma4.shape import text_config
@@ -32,7 +32,7 @@ TEXT_PREFIXES = ("model.language_model.", "model.")
 @dataclass
 class LoadedModel:
     model: Gemma4TextModel
-    lm_head: torch.Tensor
+    head: nn.Module  # hidden [..., H] -> float32 logits [..., V] (tied to the embedding or not)
     config: Gemma4TextConfig
     path: Path
     quantize: str  # "nf4" or "none"
@@ -61,9 +61,7 @@ def build_text_config(raw: dict) -> Gemma4TextConfig:
     cfg = text_config(raw)
     cfg.pop("model_type", None)
     cfg.pop("architectures", None)
-    config = Gemma4TextConfig(**cfg)
-    config._attn_implementation = attention.NAME
-    return config
+    return Gemma4TextConfig(**cfg)
 
 
 def skeleton(config: Gemma4TextConfig, quantize: str, double_quant: bool) -> Gemma4TextModel:
@@ -94,14 +92,27 @@ def _text_name(name: str) -> str | None:
     return None
 
 
-def iter_checkpoint(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
-    """(name in the text model, tensor) for every text tensor, one shard at a time."""
+def checkpoint_files(path: Path) -> list[Path]:
     files = sorted(path.glob("*.safetensors"))
     if not files:
         raise UserError(
             f"{path} holds no *.safetensors files; give a checkpoint folder with its weights."
         )
-    for file in files:
+    return files
+
+
+def count_tensors(path: Path) -> int:
+    """How many tensors `iter_checkpoint` will yield (reads only the shards' headers)."""
+    total = 0
+    for file in checkpoint_files(path):
+        with safe_open(str(file), framework="pt") as shard:
+            total += sum(_text_name(name) is not None for name in shard.keys())  # noqa: SIM118
+    return total
+
+
+def iter_checkpoint(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
+    """(name in the text model, tensor) for every text tensor, one shard at a time."""
+    for file in checkpoint_files(path):
         with safe_open(str(file), framework="pt") as shard:
             for name in shard.keys():  # noqa: SIM118 - safe_open is not a dict
                 target = _text_name(name)
@@ -175,8 +186,12 @@ def load_model(
     quantize: str,
     double_quant: bool,
     dtype: torch.dtype = torch.bfloat16,
+    progress: Callable[[float], None] | None = None,
 ) -> LoadedModel:
-    """The text model of the checkpoint at path on device, quantized as asked (or as stored)."""
+    """The text model of the checkpoint at path on device, quantized as asked (or as stored).
+
+    progress(fraction) hears the share of checkpoint tensors read so far.
+    """
     root = resolve_model_path(path)
     raw = read_checkpoint_config(root)
     config = build_text_config(raw)
@@ -187,15 +202,17 @@ def load_model(
     elif quantize not in ("nf4", "none"):
         raise UserError(f"engine.quantize must be 'nf4' or 'none', not '{quantize}'.")
     model = skeleton(config, quantize, double_quant)
+    total = count_tensors(root) if progress else 0
     lm_head = None
     with torch.inference_mode(False), torch.no_grad():
-        for name, tensor in iter_checkpoint(root):
+        for done, (name, tensor) in enumerate(iter_checkpoint(root), start=1):
             if name == "lm_head.weight":
                 if not config.tie_word_embeddings:
                     lm_head = tensor.to(device=device, dtype=dtype)
-                continue
-            _set_tensor(model, name, tensor, device, dtype)
-    _finish(model, config, device)
-    if lm_head is None:
-        lm_head = model.embed_tokens.weight
-    return LoadedModel(model, lm_head, config, root, quantize, double_quant, dtype)
+            else:
+                _set_tensor(model, name, tensor, device, dtype)
+            if progress and (done % 16 == 0 or done == total):
+                progress(min(1.0, done / max(1, total)))
+        _finish(model, config, device)
+        head = finish_loading(model, lm_head, quantize, dtype)
+    return LoadedModel(model, head, config, root, quantize, double_quant, dtype)

@@ -214,6 +214,22 @@ def context_limit(
     return largest_context(config, weight_bytes(config) + prefix_cache_bytes, gpu, 1024)
 
 
+def pool_tokens(
+    config: Any,
+    free_bytes: int,
+    *,
+    sequences: int,
+    prefix_cache_bytes: int,
+    chunk: int,
+    dtype_bytes: int = 2,
+) -> int:
+    """Positions of full-attention K/V that fit in free_bytes next to everything else."""
+    cfg = config if isinstance(config, dict) else config.to_dict()
+    full, sliding, window = _kv_layout(cfg)
+    fixed = (sequences + 1) * (window + PREFIX_SLACK) * sliding + prefix_cache_bytes
+    return largest_context(cfg, fixed, free_bytes, chunk)
+
+
 def context_limit_for(config: Any, free_bytes: int, chunk: int = 1024) -> int:
     """Largest context whose KV cache and activations fit in free_bytes (weights already loaded)."""
     cfg = config if isinstance(config, dict) else config.to_dict()

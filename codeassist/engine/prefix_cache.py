@@ -1,11 +1,16 @@
-"""KV snapshots of recent prompts, reused for the longest shared token prefix (LRU, byte budget).
+"""K/V state of recent prompts, reused for the longest shared token prefix (LRU).
 
-An entry holds the full-attention layers' K/V from position 0 and each sliding layer's tail:
-its window plus some slack. A new prompt can reuse an entry up to position P only if every
-sliding tail still reaches back to P - window, because a sliding layer at P needs exactly the
-window that ended at P (GEMMA4.md's sliding-window trap). Entries are taken at the end of
-each prompt, and also where a prompt diverged from a cached one too far back to reuse it (or
-where the caller says the stable part ends), so the next prompt diverging there can resume.
+An entry remembers a prompt prefix of length P: the full-attention blocks that hold positions
+[0, P) (shared with the sequence that wrote them, reference counted: never copied) and a copy
+of the sliding rings at P (positions [P - ring, P)). A new prompt can resume from an entry at
+position U <= P only if the rings still reach back to U - window, since a sliding layer at U
+needs exactly the window that ended at U (docs/model.md, the sliding-window trap).
+
+Memory: the budget bounds the bytes of ring copies, and it is checked before a copy is made;
+the shared blocks live in the engine's preallocated pool and are given back (oldest entry
+first) whenever a live sequence needs room. Entries are taken at the end of each prompt, and
+also where a prompt diverged from a cached one too far back to reuse it (or where the caller
+says its stable part ends), so the next prompt diverging there can resume.
 """
 
 from __future__ import annotations
@@ -15,24 +20,20 @@ from dataclasses import dataclass
 
 import torch
 
-from codeassist.engine.kv_cache import LayerSnapshot
+from codeassist.engine.kv_cache import KVCache, SequenceKV, blocks_for
 
 
 @dataclass
 class PrefixEntry:
-    tokens: torch.Tensor  # int64 [L] on the CPU
-    layers: dict[int, LayerSnapshot]
-    windows: dict[int, int | None]  # per stored layer: its window, None for full attention
-    nbytes: int
+    tokens: torch.Tensor  # int64 [P] on the CPU
+    blocks: list[int]  # full-attention blocks of positions [0, P) (one reference held)
+    rings: dict[int, tuple[torch.Tensor, torch.Tensor]]  # sliding layer -> ring copy at P
+    ring_floor: int  # the ring copies hold every position from here to P - 1
+    nbytes: int  # bytes of the ring copies
 
-    def reusable(self, upto: int) -> bool:
-        """Whether the state at position upto can be rebuilt from this entry."""
-        for index, part in self.layers.items():
-            window = self.windows[index]
-            need = 0 if window is None else max(0, upto - window)
-            if part.start_pos > need:
-                return False
-        return upto <= len(self.tokens)
+    @property
+    def length(self) -> int:
+        return len(self.tokens)
 
 
 def shared_prefix(a: torch.Tensor, b: torch.Tensor) -> int:
@@ -45,8 +46,9 @@ def shared_prefix(a: torch.Tensor, b: torch.Tensor) -> int:
 
 
 class PrefixCache:
-    def __init__(self, budget_bytes: int) -> None:
+    def __init__(self, budget_bytes: int, kv: KVCache) -> None:
         self.budget = budget_bytes
+        self.kv = kv
         self.entries: OrderedDict[int, PrefixEntry] = OrderedDict()
         self._next = 0
         self.hits = 0
@@ -55,7 +57,18 @@ class PrefixCache:
 
     @property
     def nbytes(self) -> int:
+        """Bytes of ring copies held (what the budget bounds)."""
         return sum(e.nbytes for e in self.entries.values())
+
+    def shared_blocks(self) -> int:
+        """Pool blocks the entries hold (some may also belong to live sequences)."""
+        return len({b for e in self.entries.values() for b in e.blocks})
+
+    def reusable(self, entry: PrefixEntry, upto: int) -> bool:
+        """Whether the state at position upto can be rebuilt from entry."""
+        if upto > entry.length:
+            return False
+        return not entry.rings or max(0, upto - self.kv.window) >= entry.ring_floor
 
     def lookup(self, prompt: list[int]) -> tuple[PrefixEntry | None, int, int]:
         """(entry, position to resume from, longest shared prefix with any entry).
@@ -68,9 +81,7 @@ class PrefixCache:
         for key, entry in self.entries.items():
             upto = min(shared_prefix(entry.tokens, tokens), len(prompt) - 1)
             shared = max(shared, upto)
-            if not entry.reusable(upto):
-                continue  # its sliding tails no longer reach back to upto - window
-            if upto > best_len:
+            if upto > best_len and self.reusable(entry, upto):
                 best, best_len, best_key = entry, upto, key
         if best is None:
             self.misses += 1
@@ -79,32 +90,43 @@ class PrefixCache:
         self.hits += 1
         return best, best_len, shared
 
-    def insert(
-        self, tokens: list[int], layers: dict[int, LayerSnapshot], windows: dict[int, int | None]
-    ) -> bool:
-        """Keep a snapshot (LRU eviction); False if it alone exceeds the budget."""
-        nbytes = sum(part.nbytes() for part in layers.values())
-        if nbytes > self.budget or not tokens:
+    def insert(self, tokens: list[int], seq: SequenceKV) -> bool:
+        """Remember seq's state at position len(tokens) (its current end); False if over budget.
+
+        The budget is checked, and older entries evicted, before the rings are copied.
+        """
+        length = len(tokens)
+        nbytes = self.kv.snapshot_bytes() if self.kv.sliding_layers else 0
+        if not tokens or nbytes > self.budget or length != seq.length:
             return False
-        new = PrefixEntry(torch.tensor(tokens, dtype=torch.long), layers, windows, nbytes)
+        new_tokens = torch.tensor(tokens, dtype=torch.long)
         for key, entry in list(self.entries.items()):
-            # an entry the new one covers (its prefix, reached by its sliding tails) is redundant
-            size = len(entry.tokens)
-            reaches = all(
-                new.layers[i].start_pos <= part.start_pos for i, part in entry.layers.items()
+            # an entry the new one covers (its prefix, reached by the new rings) is redundant
+            covered = entry.length <= length and shared_prefix(entry.tokens, new_tokens) == len(
+                entry.tokens
             )
-            if (
-                size <= len(new.tokens)
-                and shared_prefix(entry.tokens, new.tokens) == size
-                and reaches
-            ):
-                del self.entries[key]
+            if covered and seq.ring_floor <= entry.ring_floor:
+                self._drop(key)
         while self.entries and self.nbytes + nbytes > self.budget:
-            self.entries.popitem(last=False)
+            self._drop(next(iter(self.entries)))
             self.evictions += 1
-        self.entries[self._next] = new
+        blocks = list(seq.blocks[: blocks_for(length)])
+        self.kv.allocator.retain(blocks)
+        rings = self.kv.copy_rings(seq.row) if self.kv.sliding_layers else {}
+        self.entries[self._next] = PrefixEntry(new_tokens, blocks, rings, seq.ring_floor, nbytes)
         self._next += 1
         return True
 
+    def make_room(self, blocks: int) -> None:
+        """Drop the oldest entries until `blocks` pool blocks are available (or none is left)."""
+        while self.entries and self.kv.available_blocks < blocks:
+            self._drop(next(iter(self.entries)))
+            self.evictions += 1
+
     def clear(self) -> None:
-        self.entries.clear()
+        for key in list(self.entries):
+            self._drop(key)
+
+    def _drop(self, key: int) -> None:
+        entry = self.entries.pop(key)
+        self.kv.allocator.release(entry.blocks)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-import torch
-
 from codeassist.engine.kv_cache import SequenceKV
 from codeassist.engine.sampling import SamplingParams
 
@@ -37,7 +35,7 @@ class Sequence:
     finished: bool = False
     finish_reason: str | None = None
     error: str | None = None
-    generator: torch.Generator | None = None
+    seed: int = 0  # the sampler's noise is a function of (seed, token index)
     # incremental detokenization: a window of tokens is decoded so multi-token characters settle
     text: str = ""  # all decoded text so far
     emitted: int = 0  # characters of text handed out

@@ -42,7 +42,8 @@ def test_generate_streams_until_max_tokens(nf4_engine):
     assert [o.token_id for o in outs[: prefill_steps - 1]] == [None] * (prefill_steps - 1)
     assert len(tokens) == 12 and outs[-1].finished and outs[-1].finish_reason == "length"
     assert all(not o.finished for o in outs[:-1])
-    assert text == nf4_engine.tokenizer.decode(tokens, skip_special_tokens=False).rstrip("\ufffd")
+    shown = [i for i in tokens if i not in nf4_engine.hidden_ids]
+    assert text == nf4_engine.tokenizer.decode(shown, skip_special_tokens=False).rstrip("\ufffd")
     again = _run(nf4_engine, prompt, GREEDY)[1]
     assert again == tokens  # greedy is deterministic
 
@@ -71,18 +72,13 @@ def test_stop_string_cuts_the_text(nf4_engine):
 def test_stop_tokens_end_generation(nf4_engine):
     import torch
 
-    from codeassist.engine.kv_cache import SequenceKV
-
     stop_ids = {nf4_engine.tokenizer.convert_tokens_to_ids(tok) for tok in t.STOP_TOKENS}
     assert nf4_engine.stop_ids == stop_ids and len(stop_ids) == 3
     # Find prompts after which the (random) model's greedy choice is a stop token.
     generator = torch.Generator().manual_seed(0)
     for _ in range(20):
         ids = [2, *torch.randint(110, 1000, (150,), generator=generator).tolist()]
-        kv = SequenceKV(
-            nf4_engine.shapes, nf4_engine.owners, nf4_engine.runner.device, nf4_engine.loaded.dtype
-        )
-        greedy = nf4_engine.runner.forward(ids, kv, all_logits=True).argmax(-1).tolist()
+        greedy = nf4_engine.prompt_logits(ids).argmax(-1).tolist()
         for end, token in enumerate(greedy, start=1):
             if token not in stop_ids:
                 continue
@@ -126,14 +122,18 @@ def test_cancel_stops_within_one_step(nf4_engine):
     assert nf4_engine.stats()["live_sequences"] == 0
 
 
-def test_release_mid_request_frees_kv(nf4_engine):
-    seq = nf4_engine.add_request(nf4_engine.encode("<bos>x = 1"), SamplingParams(max_tokens=50))
-    nf4_engine.step(seq)
-    nf4_engine.step(seq)
-    assert nf4_engine.stats()["kv_bytes"] > 0
-    nf4_engine.release(seq)
-    assert seq.kv is None and nf4_engine.stats()["kv_bytes"] == 0
-    assert nf4_engine.step(seq).finish_reason == "cancelled"
+def test_release_mid_request_frees_kv(make_engine):
+    engine = make_engine(prefix_cache_mib=0)
+    seq = engine.add_request(engine.encode("<bos>x = 1"), SamplingParams(max_tokens=50))
+    engine.step(seq)
+    engine.step(seq)
+    stats = engine.stats()
+    assert stats["kv_tokens_in_use"] > 0 and stats["kv_blocks_free"] < stats["kv_blocks_total"]
+    engine.release(seq)
+    stats = engine.stats()
+    assert seq.kv is None and stats["kv_tokens_in_use"] == 0
+    assert stats["kv_blocks_free"] == stats["kv_blocks_total"]
+    assert engine.step(seq).finish_reason == "cancelled"
 
 
 def test_bad_requests_get_clear_errors(nf4_engine):

@@ -11,13 +11,11 @@ from safetensors.torch import load_file, save_file
 
 from codeassist.config import EngineSettings
 from codeassist.engine import Engine
-from codeassist.engine.kv_cache import SequenceKV
 from codeassist.errors import UserError
 
 
 def _logits(engine: Engine) -> torch.Tensor:
-    kv = SequenceKV(engine.shapes, engine.owners, torch.device("cpu"), torch.bfloat16)
-    return engine.runner.forward(list(range(300, 380)), kv, all_logits=True)
+    return engine.prompt_logits(list(range(300, 380)))
 
 
 def test_conditional_generation_checkpoint_loads_its_text_model(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from codeassist.engine import SamplingParams
-from codeassist.engine.kv_cache import SequenceKV
+from codeassist.engine import SamplingParams, runner
+from codeassist.engine.plan import PREFIX_SLACK
 
 GREEDY = SamplingParams(temperature=0, max_tokens=8)
 
@@ -19,28 +19,22 @@ def _tokens(engine, prompt, params=GREEDY) -> list[int]:
     return [o.token_id for o in engine.generate(prompt, params) if o.token_id is not None]
 
 
-def test_chunked_prefill_equals_one_shot(exact_engine):
-    prompt = _prompt(400)  # > 3 windows of 128
-    window = exact_engine.window
-    one_shot = SequenceKV(
-        exact_engine.shapes, exact_engine.owners, torch.device("cpu"), torch.float32
-    )
-    want = exact_engine.runner.forward(prompt, one_shot, all_logits=True)
-    chunked = SequenceKV(
-        exact_engine.shapes, exact_engine.owners, torch.device("cpu"), torch.float32
-    )
-    got, seen = [], 0
-    for start in range(0, len(prompt), 48):
-        got.append(
-            exact_engine.runner.forward(prompt[start : start + 48], chunked, all_logits=True)
+def test_chunked_prefill_equals_one_shot(make_engine):
+    """Logits of every position: one chunk, chunks of 48 and chunks of 7 (a 400-token prompt
+    is over three windows of 128); the sliding rings stay window + slack whatever the length."""
+    prompt = _prompt(400)
+    logits = []
+    for chunk in (4096, 48, 7):
+        engine = make_engine(
+            quantize="none", dtype="float32", prefill_chunk=chunk, prefix_cache_mib=0
         )
-        seen = max(seen, chunked.max_sliding_len())
-    got = torch.cat(got)
-    assert torch.allclose(got, want, atol=1e-3, rtol=0), (got - want).abs().max()
-    assert seen == window  # sliding layers never keep more than the window between chunks
-    assert one_shot.max_sliding_len() == window
-    full = [b for i, b in chunked.layers.items() if chunked.shapes[i].window is None]
-    assert all(b.live_len() == len(prompt) for b in full)
+        logits.append(engine.prompt_logits(prompt))
+        kv = engine.kv
+        assert kv.ring == engine.window + PREFIX_SLACK
+        for layer in kv.sliding_layers:
+            assert kv.keys[layer].shape[:2] == (engine.max_sequences + 1, kv.ring)
+    for got in logits[1:]:
+        assert torch.allclose(got, logits[0], atol=1e-4, rtol=0), (got - logits[0]).abs().max()
 
 
 def test_engine_prefills_in_chunks(make_engine):
@@ -49,7 +43,7 @@ def test_engine_prefills_in_chunks(make_engine):
     outs = list(engine.generate(prompt, GREEDY))
     assert [o.token_id for o in outs[:4]] == [None] * 4  # chunks 0-64-128-192-256, then 256-300
     assert outs[4].token_id is not None
-    assert engine.max_sliding_len == engine.window
+    assert engine.stats()["computed_tokens"] == 300
     one_shot = make_engine(quantize="none", dtype="float32", prefill_chunk=4096, prefix_cache_mib=0)
     assert _tokens(one_shot, prompt) == [o.token_id for o in outs if o.token_id is not None]
 
@@ -140,18 +134,15 @@ def test_stable_prefix_hint_keeps_that_state(make_engine):
     assert engine.stats()["reused_tokens"] == len(context)
 
 
-def test_attention_in_query_blocks_is_exact(exact_engine, monkeypatch):
-    """Bounding the score matrix (queries in blocks) changes nothing but memory."""
+def test_attention_in_query_blocks_and_key_segments_is_exact(exact_engine, monkeypatch):
+    """Bounding the score matrix (queries in blocks) and reading a long full-attention context
+    in segments merged by their softmax statistics change nothing but memory."""
     from codeassist.engine import attention
 
     prompt = _prompt(150, seed=4)
-
-    def run():
-        kv = SequenceKV(
-            exact_engine.shapes, exact_engine.owners, torch.device("cpu"), torch.float32
-        )
-        return exact_engine.runner.forward(prompt, kv, all_logits=True)
-
-    whole = run()
+    whole = exact_engine.prompt_logits(prompt)
     monkeypatch.setattr(attention, "SCORE_BUDGET", 1)  # one query per block
-    assert torch.allclose(run(), whole, atol=1e-4, rtol=0)
+    assert torch.allclose(exact_engine.prompt_logits(prompt), whole, atol=1e-4, rtol=0)
+    monkeypatch.setattr(attention, "SEGMENT", 32)  # five segments at the end
+    monkeypatch.setattr(runner, "SEGMENT", 32)
+    assert torch.allclose(exact_engine.prompt_logits(prompt), whole, atol=1e-4, rtol=0)
