@@ -226,15 +226,25 @@ _TARGET_PARTS = frozenset(
 _PARAMETER_LISTS = frozenset({"parameters", "lambda_parameters"})
 
 
-def local_occurrences(path: str, text: str, span: Span) -> list[Span] | None:
+@dataclass(frozen=True, order=True)
+class Occurrence:
+    """One place a local name is written."""
+
+    span: Span
+    shorthand: bool = False  # JS `{total}`: the key stays, the value is renamed
+
+
+def local_occurrences(path: str, text: str, span: Span) -> list[Occurrence] | None:
     """Every occurrence of the local variable or parameter at span, within its scope.
 
     None when the name at span is not local to a function (a module-level or global name, an
-    attribute, an imported name, or a language whose scopes are not modelled here: Python's
-    are), so that the repository index decides.
+    attribute, an imported name, or a language whose scopes are not modelled here: Python,
+    JavaScript and TypeScript are), so that the repository index decides.
     """
     grammar = grammar_for_path(path, text)
-    if grammar is None or grammar.name != "python" or span.start_line != span.end_line:
+    if grammar is None or span.start_line != span.end_line:
+        return None
+    if grammar.name != "python" and grammar.name not in _JS_LANGUAGES:
         return None
     lines = split_lines(text)
     if not 0 <= span.start_line < len(lines):
@@ -243,36 +253,44 @@ def local_occurrences(path: str, text: str, span: Span) -> list[Span] | None:
     start = (span.start_line, len(line[: span.start_col].encode("utf-8")))
     end = (span.start_line, len(line[: span.end_col].encode("utf-8")))
     node = parse(text, grammar).root_node.descendant_for_point_range(start, end)
-    if node is None or node.type != "identifier" or not _is_variable(node):
+    if node is None:
         return None
-    name = node.text.decode("utf-8") if node.text else ""
-    scope = _defining_scope(node, name)
-    if scope is None:
+    found = _python_uses(node) if grammar.name == "python" else _js_uses(node)
+    if found is None:
         return None
-    found = sorted({_span_of(n, lines) for n in _uses_in(scope, name)})
     here = _span_of(node, lines)
-    return found if here in found else None
+    occurrences = sorted({Occurrence(_span_of(n, lines), n.type in _JS_SHORTHANDS) for n in found})
+    return occurrences if any(o.span == here for o in occurrences) else None
 
 
 def plan_local_rename(
-    path: str, document: Document, spans: list[Span], old: str, new: str
+    path: str, document: Document, occurrences: list[Occurrence], old: str, new: str
 ) -> FileEdit:
-    """The edit renaming old to new at spans (from local_occurrences) in document."""
+    """The edit renaming old to new at occurrences (from local_occurrences) in document."""
     grammar = grammar_for_path(path, document.text)
     check_new_name(old, new, grammar.name if grammar else None)
     lines = split_lines(document.text)
     edits = []
-    for span in spans:
+    for occurrence in occurrences:
+        span = occurrence.span
         line = lines[span.start_line] if span.start_line < len(lines) else ""
         if line[span.start_col : span.end_col] != old:
             raise EditRefused(
                 f"refused: line {span.start_line + 1} no longer holds '{old}' where it was "
                 f"found; nothing was renamed. Try again."
             )
-        edits.append(TextEdit(span, new))
+        edits.append(TextEdit(span, f"{old}: {new}" if occurrence.shorthand else new))
     after = apply_edits(document.text, edits)
     check_edit_syntax(path, document.text, after)
     return FileEdit(path, document.version, edits)
+
+
+def _python_uses(node: tree_sitter.Node) -> list[tree_sitter.Node] | None:
+    if node.type != "identifier" or not _is_variable(node):
+        return None
+    name = node.text.decode("utf-8") if node.text else ""
+    scope = _defining_scope(node, name)
+    return None if scope is None else _uses_in(scope, name)
 
 
 def _span_of(node: tree_sitter.Node, lines: list[str]) -> Span:
@@ -432,3 +450,146 @@ def _uses_in(scope: tree_sitter.Node, name: str) -> list[tree_sitter.Node]:
             continue
         stack.extend(node.children)
     return uses
+
+
+# --- JavaScript / TypeScript: lexical scopes, let/const per block, var per function -------------
+
+_JS_LANGUAGES = frozenset({"javascript", "typescript", "tsx"})
+_JS_FUNCTIONS = frozenset(
+    {
+        "function_declaration",
+        "function_expression",
+        "function",
+        "arrow_function",
+        "method_definition",
+        "generator_function_declaration",
+        "generator_function",
+    }
+)
+_JS_BLOCKS = frozenset(
+    {"statement_block", "for_statement", "for_in_statement", "catch_clause", "switch_body"}
+)
+_JS_SHORTHANDS = frozenset(
+    {"shorthand_property_identifier", "shorthand_property_identifier_pattern"}
+)
+_JS_NAMES = frozenset({"identifier"}) | _JS_SHORTHANDS
+# Pattern nodes a declared name may sit in: `const {a, b: [c]} = ...`, `(x = 1, ...rest)`.
+_JS_PATTERNS = frozenset(
+    {
+        "object_pattern",
+        "array_pattern",
+        "pair_pattern",
+        "assignment_pattern",
+        "rest_pattern",
+        "required_parameter",
+        "optional_parameter",
+    }
+)
+
+
+def _js_uses(node: tree_sitter.Node) -> list[tree_sitter.Node] | None:
+    if node.type not in _JS_NAMES:
+        return None
+    name = node.text or b""
+    declared: dict[int, set[bytes]] = {}  # scope node id -> the names it declares
+    scope = _js_resolve(node, name, declared)
+    if scope is None or scope.type == "program":
+        return None  # a module-level or undeclared (global) name: the index's business
+    uses = []
+    stack = [scope]
+    while stack:
+        current = stack.pop()
+        if current.type in _JS_NAMES and current.text == name:
+            resolved = _js_resolve(current, name, declared)
+            if resolved is not None and resolved.id == scope.id:
+                uses.append(current)
+        stack.extend(current.children)
+    return uses
+
+
+def _js_resolve(
+    node: tree_sitter.Node, name: bytes, declared: dict[int, set[bytes]]
+) -> tree_sitter.Node | None:
+    """The scope node whose declaration of name node refers to (None: undeclared)."""
+    declares_here = _js_binding_scope(node)
+    scope = node.parent
+    while scope is not None:
+        if declares_here is not None and declares_here.id == scope.id:
+            return scope
+        if _js_is_scope(scope):
+            if scope.id not in declared:
+                declared[scope.id] = _js_declared(scope)
+            if name in declared[scope.id]:
+                return scope
+        scope = scope.parent
+    return None
+
+
+def _js_is_scope(node: tree_sitter.Node) -> bool:
+    return node.type in _JS_FUNCTIONS or node.type in _JS_BLOCKS or node.type == "program"
+
+
+def _js_declared(scope: tree_sitter.Node) -> set[bytes]:
+    """Names declared with scope as their scope (let/const/class/function per block, var
+    per function, parameters, catch and for-loop variables)."""
+    names: set[bytes] = set()
+    stack = list(scope.children)
+    while stack:
+        node = stack.pop()
+        if node.type in _JS_NAMES:
+            bound = _js_binding_scope(node)
+            if bound is not None and bound.id == scope.id and node.text:
+                names.add(node.text)
+            continue
+        stack.extend(node.children)
+    return names
+
+
+def _js_binding_scope(node: tree_sitter.Node) -> tree_sitter.Node | None:
+    """The scope a declaring occurrence binds its name in; None for a reference."""
+    target = node
+    while target.parent is not None and target.parent.type in _JS_PATTERNS:
+        parent = target.parent
+        if parent.type == "pair_pattern" and not _field_is(parent, "value", target):
+            return None  # the key of `{key: name}` names a property
+        if parent.type == "assignment_pattern" and not _field_is(parent, "left", target):
+            return None  # a default value is a reference
+        target = parent
+    parent = target.parent
+    if parent is None:
+        return None
+    kind = parent.type
+    if kind == "variable_declarator" and _field_is(parent, "name", target):
+        declaration = parent.parent
+        if declaration is not None and declaration.type == "variable_declaration":
+            return _js_enclosing(declaration, functions_only=True)
+        return _js_enclosing(parent, functions_only=False)
+    if kind == "formal_parameters":
+        return parent.parent
+    if kind == "arrow_function" and _field_is(parent, "parameter", target):
+        return parent
+    if kind == "catch_clause" and _field_is(parent, "parameter", target):
+        return parent
+    if kind == "for_in_statement" and _field_is(parent, "left", target):
+        keywords = {c.type for c in parent.children}
+        if "var" in keywords:
+            return _js_enclosing(parent, functions_only=True)
+        return parent if keywords & {"let", "const"} else None
+    if not _field_is(parent, "name", target):
+        return None
+    if kind in ("function_declaration", "generator_function_declaration", "class_declaration"):
+        return _js_enclosing(parent, functions_only=False)
+    if kind in ("function_expression", "function", "generator_function", "class"):
+        return parent  # a named function expression sees its own name only
+    return None
+
+
+def _js_enclosing(node: tree_sitter.Node, *, functions_only: bool) -> tree_sitter.Node | None:
+    scope = node.parent
+    while scope is not None:
+        if scope.type in _JS_FUNCTIONS or scope.type == "program":
+            return scope
+        if not functions_only and scope.type in _JS_BLOCKS:
+            return scope
+        scope = scope.parent
+    return None

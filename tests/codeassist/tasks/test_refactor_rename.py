@@ -161,7 +161,7 @@ def test_local_variable_is_renamed_within_its_function_by_the_syntax_tree():
     from codeassist.tasks.rename import local_occurrences, plan_local_rename
 
     spans = local_occurrences("m.py", LOCALS, _at(LOCALS, 4, "total"))
-    assert spans is not None
+    assert spans is not None and not any(o.shorthand for o in spans)
     edit = plan_local_rename("m.py", Document(LOCALS, 3), spans, "total", "size")
     after = apply_edits(LOCALS, edit.edits)
     assert edit.version == 3
@@ -183,7 +183,7 @@ def test_parameters_are_local_and_module_names_are_not():
     from codeassist.tasks.rename import local_occurrences
 
     parameter = local_occurrences("m.py", LOCALS, _at(LOCALS, 21, "total"))
-    assert parameter == [_at(LOCALS, 21, "total"), _at(LOCALS, 22, "total")]
+    assert [o.span for o in parameter] == [_at(LOCALS, 21, "total"), _at(LOCALS, 22, "total")]
     assert local_occurrences("m.py", LOCALS, _at(LOCALS, 0, "total")) is None  # module level
     assert local_occurrences("m.py", LOCALS, _at(LOCALS, 3, "describe")) is None
     assert local_occurrences("m.py", LOCALS, _at(LOCALS, 7, "total")) is None  # obj.total
@@ -191,9 +191,51 @@ def test_parameters_are_local_and_module_names_are_not():
     assert local_occurrences("m.py", imported, _at(imported, 2, "os")) is None
     declared_global = "def f():\n    global n\n    n = 1\n"
     assert local_occurrences("m.py", declared_global, _at(declared_global, 2, "n")) is None
-    assert local_occurrences("m.js", "function f(a) { return a; }", _at("x", 0, "x")) is None
+    assert local_occurrences("m.go", "func f(a int) int { return a }", _at("x", 0, "x")) is None
 
 
 def test_empty_new_name_is_refused_at_once():
     with pytest.raises(EditRefused, match="empty"):
         check_new_name("total", "", "python")
+
+
+SCRIPT = """const top = 1;
+function area(width, height = 2, ...rest) {
+  let total = width * height;
+  for (let i = 0; i < 3; i++) { total += i; }
+  for (const item of rest) { const total = item; }
+  if (width) { var wide = total; }
+  const shape = {total, key: total};
+  const {total: copied} = shape;
+  shape.total = total;
+  const grow = (by) => total + by + wide;
+  return total + top;
+}
+function other(total) { return total; }
+"""
+
+
+@pytest.mark.parametrize("path", ["shapes.js", "shapes.ts"])
+def test_javascript_locals_follow_block_and_function_scopes(path):
+    from codeassist.tasks.rename import local_occurrences, plan_local_rename
+
+    found = local_occurrences(path, SCRIPT, _at(SCRIPT, 2, "total"))
+    assert found is not None
+    edit = plan_local_rename(path, Document(SCRIPT, None), found, "total", "sum")
+    # The loop's own const, the property keys and the other function keep their names; the
+    # shorthand `{total}` keeps its key.
+    assert apply_edits(SCRIPT, edit.edits) == (
+        SCRIPT.replace("let total = width", "let sum = width")
+        .replace("{ total += i; }", "{ sum += i; }")
+        .replace("var wide = total", "var wide = sum")
+        .replace("{total, key: total}", "{total: sum, key: sum}")
+        .replace("shape.total = total", "shape.total = sum")
+        .replace("total + by", "sum + by")
+        .replace("return total + top", "return sum + top")
+    )
+    # `var` is the function's, wherever it is declared; module names are the index's.
+    wide = local_occurrences(path, SCRIPT, _at(SCRIPT, 9, "wide"))
+    assert [o.span for o in wide] == [_at(SCRIPT, 5, "wide"), _at(SCRIPT, 9, "wide")]
+    assert local_occurrences(path, SCRIPT, _at(SCRIPT, 0, "top")) is None
+    assert local_occurrences(path, SCRIPT, _at(SCRIPT, 10, "top")) is None
+    assert local_occurrences(path, SCRIPT, _at(SCRIPT, 8, "total")) is None  # shape.total
