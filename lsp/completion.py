@@ -212,8 +212,9 @@ class CompletionService:
         key = id(client)
         if key not in self._limits:
             health = await asyncio.to_thread(client.health)
-            engine = health.get("engine") if isinstance(health, dict) else None
-            limit = engine.get("max_context") if isinstance(engine, dict) else None
+            health = health if isinstance(health, dict) else {}
+            engine = health.get("engine") if isinstance(health.get("engine"), dict) else {}
+            limit = health.get("max_context", engine.get("max_context"))
             self._limits[key] = int(limit) if isinstance(limit, int) and limit > 0 else None
         return self._limits[key]
 
