@@ -140,15 +140,18 @@ def test_a_repository_config_that_sets_the_endpoint_is_ignored_with_one_warning(
 
 
 def test_doctor_refuses_a_remote_endpoint_without_consent(tmp_path):
-    remote = {"CODEASSIST_MODEL_ENDPOINT": "https://api.example.com/v1"}
-    doctor = run("doctor", cwd=tmp_path, env_extra=remote)
-    sent = next(line for line in doctor.stdout.splitlines() if "code sent" in line)
-    assert sent.startswith("FIX") and "api.example.com" in sent and "allow_remote" in sent
-    allowed = run(
-        "doctor", cwd=tmp_path, env_extra={**remote, "CODEASSIST_MODEL_ALLOW_REMOTE": "1"}
-    )
-    sent = next(line for line in allowed.stdout.splitlines() if "code sent" in line)
-    assert sent.startswith("WARN") and "OFF this machine" in sent
+    from codeassist.cli.doctor import check_destination
+    from codeassist.config import load_settings
+
+    remote = {"model.endpoint": "https://api.example.com/v1"}
+    sent = check_destination(load_settings(repo=tmp_path, overrides=remote))
+    assert sent.status == "FIX" and "api.example.com" in sent.detail
+    assert "allow_remote" in sent.detail
+    allowed = load_settings(repo=tmp_path, overrides={**remote, "model.allow_remote": True})
+    sent = check_destination(allowed)
+    assert sent.status == "WARN" and "OFF this machine" in sent.detail
+    local = load_settings(repo=tmp_path, overrides={"model.endpoint": "http://127.0.0.1:8080/v1"})
+    assert check_destination(local).status == "OK"
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
-"""A hostile repository cannot send code anywhere: review, the pre-commit hook and completion run
-in a network namespace with no network, and every connect() they make is recorded.
+"""Review, the pre-commit hook and completion through the real daemon on the tiny checkpoint,
+in a hostile repository, in a network namespace with no network; every connect() is recorded.
+
+The tiny model writes noise, so a review ends in the clear "no valid findings" report (exit 0,
+one repair attempt, raw output saved) and the hook lets the commit through with a warning.
 
 The repository's `.codeassist.toml` and `pyproject.toml` name remote endpoints, another daemon
 socket and a model path; the user's environment names the real (test) daemon. Every Python
@@ -145,7 +148,14 @@ def test_review_and_hook_in_a_namespace_without_network(hostile, daemon_settings
         timeout=300,
         env=env,
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stderr  # no findings reached --fail-on
+    out = " ".join(done.stdout.split())
+    assert "The model did not return valid findings for HEAD~1..HEAD" in out
+    raw = Path(out.split("Its raw output is saved in ")[1].split(" ")[0])
+    saved = raw.read_text()
+    assert "===== review: answer =====" in saved and "===== repair: answer =====" in saved
+    assert "prompt tokens, thinking on" in done.stderr and "tokens generated" in done.stderr
+    assert "hunter2" not in saved
     for key in ("[model] endpoint", "[model] allow_remote", "[daemon] socket", "[model] path"):
         assert key in done.stderr  # each ignored key named once...
     assert done.stderr.count("203.0.113.9") == 0  # ...without repeating where it pointed
@@ -168,6 +178,9 @@ def test_review_and_hook_in_a_namespace_without_network(hostile, daemon_settings
         env=env,
     )
     assert commit.returncode == 0, commit.stderr
+    assert "did not return valid findings" in commit.stderr
+    assert "commit not blocked" in commit.stderr
+    assert repo.git("show", "HEAD:app.py") == (APP + "    return result").rstrip("\n")
     _assert_only_the_daemon(log, daemon_settings.daemon.socket, "review")
 
 
