@@ -174,7 +174,7 @@ def run_refactor(
 
     context: retrieval items already gathered (see gather_context); None gathers them here.
     """
-    count = count_tokens or default_counter()
+    count = count_tokens or estimate_tokens
     grammar = grammar_for_path(request.path, request.text)
     if request.action is Action.RENAME:
         return _run_rename(request, client, settings, index, read, grammar, cancel)
@@ -547,8 +547,3 @@ def _caller_items(
                 )
             )
     return items
-
-
-def default_counter() -> Callable[[str], int]:
-    """The estimate, for callers that pass no counter (the LSP passes token_counter(settings))."""
-    return estimate_tokens

@@ -38,7 +38,6 @@ from codeassist.tasks.review_prompt import (
     repair_messages,
 )
 from codeassist.token_count import token_counter
-from retrieval.tokens import estimate_tokens
 
 DEFAULT_CONTEXT_TOKENS = 32768  # the window assumed when neither a setting nor a memory plan says
 ANSWER_RESERVE_TOKENS = 256  # turn markers and rounding between our count and the model's
@@ -67,10 +66,6 @@ class ReviewResult:
     usage: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
     notices: list[str] = field(default_factory=list)  # the client's remarks on the endpoint
-
-
-# The estimate, for the language server until it calls token_counter(settings) (board).
-count_tokens_default = estimate_tokens
 
 
 def context_window(settings: Settings) -> int:
