@@ -19,11 +19,12 @@ from starlette.types import ASGIApp
 from codeassist.daemon import responses as r
 from codeassist.daemon.keep_alive import IdleClock
 from codeassist.daemon.limits import too_long
-from codeassist.daemon.request import ChatPrompt, Job, Priority, Sampling, TextPrompt, Update
+from codeassist.daemon.request import ChatPrompt, Job, Priority, TextPrompt, Update
 from codeassist.daemon.request_gate import KEEP_ALIVE_KEY, RequestGate
 from codeassist.daemon.scheduler import NotAccepting, QueueFull, Scheduler
 from codeassist.daemon.schemas import ChatRequest, CompletionRequest, Message
 from codeassist.daemon.status import STATUS_OF_STATE, keep_alive_fields, state_fields
+from codeassist.engine.sampling import SamplingParams
 
 log = logging.getLogger("codeassist.daemon")
 
@@ -88,9 +89,9 @@ class Channel:
                 return
 
 
-def sampling_from(body: ChatRequest | CompletionRequest) -> Sampling:
+def sampling_from(body: ChatRequest | CompletionRequest) -> SamplingParams:
     """Request fields over Gemma 4's recommended defaults (temperature 1, top_p .95, top_k 64)."""
-    sampling = Sampling(stop=body.stop_list(), seed=body.seed)
+    sampling = SamplingParams(stop=body.stop_list(), seed=body.seed)
     if body.temperature is not None:
         sampling.temperature = body.temperature
     if body.top_p is not None:

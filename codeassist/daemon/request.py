@@ -12,6 +12,7 @@ from enum import IntEnum
 from typing import Any
 
 from codeassist.daemon.policy import Entry
+from codeassist.engine.sampling import SamplingParams  # plain data: no torch
 
 
 class Priority(IntEnum):
@@ -46,18 +47,6 @@ class TextPrompt:
 
 
 @dataclass
-class Sampling:
-    """Sampling settings in the engine's SamplingParams vocabulary."""
-
-    temperature: float = 1.0
-    top_p: float = 0.95
-    top_k: int = 64
-    max_tokens: int = 256
-    stop: list[str] = field(default_factory=list)
-    seed: int | None = None
-
-
-@dataclass
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -84,7 +73,7 @@ class Job:
     """A request waiting for or holding a sequence in the engine."""
 
     prompt: ChatPrompt | TextPrompt
-    sampling: Sampling
+    sampling: SamplingParams
     priority: Priority
     sink: Callable[[Update], None]  # called from the engine thread; must be thread-safe
     deadline: float  # time.monotonic() after which the request is stopped

@@ -68,7 +68,6 @@ class Scheduler:
     def __init__(
         self,
         load_engine: Callable[[Progress], EngineLike],
-        make_params: Callable[..., Any],
         *,
         queue_size: int = 64,
         max_running: int = 8,
@@ -76,7 +75,6 @@ class Scheduler:
         on_fatal: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._load_engine = load_engine
-        self._make_params = make_params
         self.queue_size = queue_size
         self.max_running = max_running
         self._max_batch = max_batch  # None: max_running when the engine batches, else 1
@@ -369,16 +367,8 @@ class Scheduler:
             future.set_exception(error)
 
     def _admit(self, job: Job) -> None:
-        params = self._make_params(
-            temperature=job.sampling.temperature,
-            top_p=job.sampling.top_p,
-            top_k=job.sampling.top_k,
-            max_tokens=job.sampling.max_tokens,
-            stop=list(job.sampling.stop),
-            seed=job.sampling.seed,
-        )
         try:
-            job.seq = self.engine.add_request(job.prompt_ids, params)
+            job.seq = self.engine.add_request(job.prompt_ids, job.sampling)
         except (ValueError, UserError) as error:  # e.g. the prompt does not fit the context
             self._finish(job, _failed(str(error), 400))
             return

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import os
 import signal
@@ -215,14 +214,7 @@ def serve(settings: Settings, *, console: bool = True) -> int:
             from codeassist.engine import Engine
 
             log.info("loading model %s (device %s) ...", model_path, settings.engine.device)
-            if "progress" in inspect.signature(Engine.load).parameters:
-                return Engine.load(model_path, settings.engine, progress=progress)
-            return Engine.load(model_path, settings.engine)
-
-        def make_params(**kwargs: Any) -> Any:
-            from codeassist.engine import SamplingParams
-
-            return SamplingParams(**kwargs)
+            return Engine.load(model_path, settings.engine, progress=progress)
 
         failed = threading.Event()
 
@@ -232,7 +224,6 @@ def serve(settings: Settings, *, console: bool = True) -> int:
 
         scheduler = Scheduler(
             load_engine,
-            make_params,
             queue_size=settings.daemon.queue_size,
             max_running=settings.daemon.max_running,
             on_fatal=on_fatal,

@@ -19,7 +19,7 @@ from codeassist.daemon.scheduler import Scheduler
 
 
 def test_loading_progress_and_the_model_name_before_it_is_loaded(tiny_checkpoint):
-    from codeassist.engine import Engine, SamplingParams
+    from codeassist.engine import Engine
 
     release = threading.Event()
 
@@ -28,7 +28,7 @@ def test_loading_progress_and_the_model_name_before_it_is_loaded(tiny_checkpoint
         assert release.wait(60)
         return Engine.load(str(tiny_checkpoint), EngineSettings(quantize="none", device="cpu"))
 
-    scheduler = Scheduler(load, SamplingParams, queue_size=4, max_running=2)
+    scheduler = Scheduler(load, queue_size=4, max_running=2)
     app = create_app(
         scheduler,
         clock=IdleClock(keep_alive_s=None, last_active=time.monotonic()),

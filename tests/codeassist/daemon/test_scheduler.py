@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from codeassist.daemon.request import ChatPrompt, Job, Priority, Sampling, TextPrompt, Update
+from codeassist.daemon.request import ChatPrompt, Job, Priority, TextPrompt, Update
 from codeassist.daemon.scheduler import QueueFull, Scheduler
+from codeassist.engine.sampling import SamplingParams
 
 BATCH_PROMPT = [{"role": "user", "content": "Write a long story about a compiler."}]
 QUICK_PROMPT = [{"role": "user", "content": "def add(a, b):"}]
@@ -45,10 +46,10 @@ class Collector:
 @pytest.fixture(scope="module")
 def scheduler(tiny_checkpoint):
     from codeassist.config import EngineSettings
-    from codeassist.engine import Engine, SamplingParams
+    from codeassist.engine import Engine
 
     engine = Engine.load(str(tiny_checkpoint), EngineSettings(quantize="none", device="cpu"))
-    sched = Scheduler(lambda progress: engine, SamplingParams, queue_size=3, max_running=8)
+    sched = Scheduler(lambda progress: engine, queue_size=3, max_running=8)
     sched.start()
     deadline = time.monotonic() + 60
     while sched.state != "ready" and time.monotonic() < deadline:
@@ -61,7 +62,7 @@ def scheduler(tiny_checkpoint):
 
 def job(name: str, prompt, priority: Priority, max_tokens: int, timeout: float = 60.0):
     sink = Collector(name)
-    sampling = Sampling(temperature=0.0, max_tokens=max_tokens, seed=1)
+    sampling = SamplingParams(temperature=0.0, max_tokens=max_tokens, seed=1)
     return Job(prompt, sampling, priority, sink, deadline=time.monotonic() + timeout), sink
 
 
@@ -154,3 +155,52 @@ def test_time_limit_and_bad_prompt(scheduler):
     scheduler.submit(bad)
     assert bad_sink.done.wait(10)
     assert bad_sink.last.status == 400 and bad_sink.last.finish_reason == "error"
+
+
+OTHER_PROMPT = [{"role": "user", "content": "class Stack:"}]
+
+
+def solo_run(scheduler, name: str, prompt, priority: Priority, max_tokens: int) -> Collector:
+    alone, sink = job(name, ChatPrompt(prompt), priority, max_tokens)
+    scheduler.submit(alone)
+    assert sink.done.wait(60)
+    return sink
+
+
+def test_interactive_requests_decode_together_with_their_solo_answers(scheduler):
+    solo = {
+        name: solo_run(scheduler, name, prompt, Priority.INTERACTIVE, 8)
+        for name, prompt in (("a", QUICK_PROMPT), ("b", OTHER_PROMPT))
+    }
+    before = scheduler.snapshot()["batched_steps"]
+    a, a_sink = job("a", ChatPrompt(QUICK_PROMPT), Priority.INTERACTIVE, 8)
+    b, b_sink = job("b", ChatPrompt(OTHER_PROMPT), Priority.INTERACTIVE, 8)
+    scheduler.submit(a)
+    scheduler.submit(b)
+    assert a_sink.done.wait(60) and b_sink.done.wait(60)
+    assert (a_sink.text, b_sink.text) == (solo["a"].text, solo["b"].text)
+    together = min(a_sink.last.usage.completion_tokens, b_sink.last.usage.completion_tokens)
+    # Two editors' completions advance in the same steps, not one after the other.
+    assert scheduler.snapshot()["batched_steps"] - before >= together - 2 > 0
+    assert a.yields == b.yields == 0
+
+
+def test_batched_reviews_yield_to_a_completion_between_decode_steps(scheduler):
+    solo = solo_run(scheduler, "solo", BATCH_PROMPT, Priority.BATCH, 24)
+    Collector.finished_order.clear()
+    before = scheduler.snapshot()["batched_steps"]
+    reviews = [job(f"review{i}", ChatPrompt(BATCH_PROMPT), Priority.BATCH, 24) for i in (1, 2)]
+    for review, _ in reviews:
+        scheduler.submit(review)
+    for _, sink in reviews:
+        assert sink.first_text.wait(60)
+    quick, quick_sink = job("interactive", ChatPrompt(QUICK_PROMPT), Priority.INTERACTIVE, 4)
+    scheduler.submit(quick)
+    assert quick_sink.done.wait(60)
+    for _, sink in reviews:
+        assert sink.done.wait(60)
+    assert Collector.finished_order[0] == "interactive"
+    for review, sink in reviews:
+        assert review.yields > 0  # sat out the completion's steps
+        assert sink.text == solo.text  # and resumed exactly where it was
+    assert scheduler.snapshot()["batched_steps"] > before  # the two reviews ran batched
