@@ -35,7 +35,8 @@ def _quantized(module: NF4Stack, tensor: torch.Tensor, device: torch.device, pre
         module.count, module.out_features, module.in_features, module.double_quant, "cpu"
     )
     stack.load_float(tensor, device)
-    return {f"{prefix}.{name}": buf.to("cpu").contiguous() for name, buf in stack.named_buffers()}
+    stored = stack.state_dict()  # the NF4 buffers, not the derived lookup table
+    return {f"{prefix}.{name}": buf.to("cpu").contiguous() for name, buf in stored.items()}
 
 
 def quantize_checkpoint(

@@ -125,46 +125,51 @@ def test_quantized_logits_track_bf16(calm_checkpoint, make_engine, monkeypatch):
     assert broken_cos < 0.85 or broken_top1 < 0.2
 
 
-def test_only_routed_experts_are_computed(nf4_engine, monkeypatch):
-    def no_dequantize(*args, **kwargs):
-        raise AssertionError("an expert was dequantized to a float matrix")
+def test_only_routed_experts_are_read(nf4_engine, monkeypatch):
+    """Decode and short prompts read the routed experts' NF4 bytes only, by device-side index.
 
-    monkeypatch.setattr(bnbf, "dequantize_4bit", no_dequantize)
-    stacks = [m for m in nf4_engine.loaded.model.modules() if isinstance(m, NF4Experts)]
+    Longer prompts (pairs >= experts) read every expert once, in one grouped matmul per matrix.
+    """
+    from codeassist.engine import SamplingParams
+    from codeassist.engine.nf4 import NF4Stack
+
+    reads: list[tuple[NF4Stack, torch.Tensor | None]] = []
+    dequantize = NF4Stack.dequantize
+
+    def spy(self, ids=None, dtype=torch.bfloat16):
+        if self.count > 1:  # an expert stack, not a linear layer
+            reads.append((self, None if ids is None else ids.clone()))
+        return dequantize(self, ids, dtype)
+
+    monkeypatch.setattr(NF4Stack, "dequantize", spy)
+    monkeypatch.setattr(bnbf, "dequantize_4bit", _never)
     routed: list[torch.Tensor] = []
+    layers = nf4_engine.loaded.model.layers
     hooks = [
         layer.router.register_forward_hook(lambda mod, inp, out: routed.append(out[2].clone()))
-        for layer in nf4_engine.loaded.model.layers
+        for layer in layers
     ]
-    for block in stacks:
-        for stack in (block.gate_up, block.down):
-            stack.count_calls, stack.calls = True, type(stack.calls)()
     try:
-        kv = SequenceKV(nf4_engine.shapes, nf4_engine.owners, torch.device("cpu"), torch.bfloat16)
-        prompt = list(range(200, 230))
-        nf4_engine.runner.forward(prompt, kv)  # prefill: tokens grouped by expert
-        for layer_index, block in enumerate(stacks):
-            hit = set(routed[layer_index].flatten().tolist())
-            assert set(block.gate_up.calls) == hit and set(block.down.calls) == hit
-            assert all(
-                count == 1 for count in block.gate_up.calls.values()
-            )  # one matmul per expert
-            block.gate_up.calls.clear()
-            block.down.calls.clear()
-        routed.clear()
-        nf4_engine.runner.forward([231], kv)  # decode: one 4-bit matmul pair per routed expert
-        top_k = nf4_engine.config.top_k_experts
-        for layer_index, block in enumerate(stacks):
-            chosen = set(routed[layer_index].flatten().tolist())
-            assert len(chosen) == top_k < nf4_engine.config.num_experts
-            assert set(block.gate_up.calls) == chosen and sum(block.gate_up.calls.values()) == top_k
-            assert sum(block.down.calls.values()) == top_k
+        prompt = [2, 300, 301]  # 3 tokens x top 2 < 8 experts: routed experts only
+        outs = list(nf4_engine.generate(prompt, SamplingParams(temperature=0, max_tokens=3)))
     finally:
         for hook in hooks:
             hook.remove()
-        for block in stacks:
-            for stack in (block.gate_up, block.down):
-                stack.count_calls = False
+    assert outs[-1].finished
+    # the prefill and at least one decode step; in each, per layer one gate_up and one down
+    # read, of exactly the routed ids
+    assert len(routed) % len(layers) == 0 and len(routed) >= 2 * len(layers)
+    assert len(reads) == 2 * len(routed)
+    for index, chosen in enumerate(routed):
+        for stack, ids in reads[2 * index : 2 * index + 2]:
+            assert ids is not None and torch.equal(ids, chosen.reshape(-1))
+            block = layers[index % len(layers)].experts
+            assert stack in (block.gate_up, block.down)
+        assert chosen.numel() < nf4_engine.config.num_experts
+
+
+def _never(*args, **kwargs):
+    raise AssertionError("an expert went through bitsandbytes' dequantize")
 
 
 def test_nf4_stack_rejects_nothing_silently():

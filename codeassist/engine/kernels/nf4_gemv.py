@@ -1,0 +1,326 @@
+"""Decode kernels: few input rows, weights read straight from NF4 (or int8) storage.
+
+A decode step is memory-bound: each weight byte is read once and used for one or a few rows.
+These kernels read the packed 4-bit weights and their block scales, dequantize in registers
+(code table x absmax, in float32) and accumulate in float32; outputs are rounded to the compute
+dtype once, to nearest even:
+
+- `_gate_up_kernel`: one program per (token, expert) pair and block of output features:
+  `act(gate . x) * (up . x)` for the pair's expert (or a plain `W . x` for a dense layer).
+- `_down_sum_kernel`: one program per token and block of output features: the token's top_k
+  experts' down projections and their router-weighted sum, with no atomics.
+- `_int8_gemv_kernel`: the int8 LM head.
+
+A byte holds columns 2i (high nibble) and 2i+1 (low nibble), so the kernels split the input row
+into its even and odd columns instead of interleaving nibbles. Block sizes are untuned defaults.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+from torch.library import triton_op, wrap_triton
+
+from codeassist.engine.nf4 import NF4_CODE, NF4Stack
+
+BLOCK_N = 32  # output features per program
+BLOCK_K = 128  # input features per step (64 packed bytes of each row)
+
+_CODES: dict[torch.device, torch.Tensor] = {}
+
+
+def nf4_code(device: torch.device) -> torch.Tensor:
+    """NF4's 16 values on device (one copy per device)."""
+    if device not in _CODES:
+        _CODES[device] = torch.tensor(NF4_CODE, dtype=torch.float32, device=device)
+    return _CODES[device]
+
+
+@triton.jit
+def _gelu_tanh(x):
+    # transformers' gelu_pytorch_tanh, with tanh(y) = 1 - 2 / (exp(2y) + 1)
+    y = 0.7978845608028654 * (x + 0.044715 * x * x * x)
+    return 0.5 * x * (2.0 - 2.0 / (tl.exp(2.0 * y) + 1.0))
+
+
+@triton.jit
+def _store(ptr, x, mask):
+    """Store float32 x into ptr's dtype, rounding bf16 to nearest even.
+
+    Done by hand because Triton's interpreter (the CPU tests) truncates float32 -> bf16.
+    """
+    if ptr.dtype.element_ty == tl.bfloat16:
+        bits = x.to(tl.uint32, bitcast=True)
+        bits += 0x7FFF + ((bits >> 16) & 1)
+        x = (bits & 0xFFFF0000).to(tl.float32, bitcast=True)
+    tl.store(ptr, x.to(ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _nf4_dot(
+    x_ptr,
+    packed_ptr,
+    absmax_ptr,
+    nested_ptr,
+    offset,
+    absmax_code_ptr,
+    code_ptr,
+    rows,
+    row_mask,
+    K,
+    DOUBLE_QUANT: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
+    """[BLOCK_N] float32: rows . x for one NF4 matrix (pointers already at its start)."""
+    acc = tl.zeros((rows.shape[0],), dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        half = k0 // 2 + tl.arange(0, BLOCK_K // 2)  # packed byte index within a row
+        col_mask = half < K // 2
+        mask = row_mask[:, None] & col_mask[None, :]
+        x_even = tl.load(x_ptr + 2 * half, mask=col_mask, other=0.0).to(tl.float32)
+        x_odd = tl.load(x_ptr + 2 * half + 1, mask=col_mask, other=0.0).to(tl.float32)
+        byte = tl.load(packed_ptr + rows[:, None] * (K // 2) + half[None, :], mask=mask, other=0)
+        block = rows[:, None] * (K // 64) + half[None, :] // 32  # both nibbles share a block
+        if DOUBLE_QUANT:
+            q = tl.load(absmax_ptr + block, mask=mask, other=0).to(tl.int32)
+            nested = tl.load(nested_ptr + block // 256, mask=mask, other=0.0)
+            scale = tl.load(absmax_code_ptr + q) * nested + offset
+        else:
+            scale = tl.load(absmax_ptr + block, mask=mask, other=0.0)
+        w_hi = tl.load(code_ptr + (byte >> 4).to(tl.int32)) * scale
+        w_lo = tl.load(code_ptr + (byte & 15).to(tl.int32)) * scale
+        acc += tl.sum(w_hi * x_even[None, :] + w_lo * x_odd[None, :], axis=1)
+    return acc
+
+
+@triton.jit
+def _gate_up_kernel(
+    x_ptr,  # [T, K]
+    ids_ptr,  # [T * TOP_K] expert of each pair (unused without HAS_IDS)
+    packed_ptr,  # [E, ROWS * K / 2] uint8, ROWS = 2N when GATED else N
+    absmax_ptr,  # [E, ROWS * K / 64] float32, or uint8 with DOUBLE_QUANT
+    nested_ptr,  # [E, nested] float32 (DOUBLE_QUANT)
+    offset_ptr,  # [E] float32 (DOUBLE_QUANT)
+    absmax_code_ptr,  # [256] float32 (DOUBLE_QUANT)
+    code_ptr,  # [16] float32
+    out_ptr,  # [T * TOP_K, N]
+    N,
+    K,
+    NESTED,
+    TOP_K: tl.constexpr,
+    HAS_IDS: tl.constexpr,
+    GATED: tl.constexpr,
+    DOUBLE_QUANT: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
+    pair = tl.program_id(0)
+    rows = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
+    row_mask = rows < N
+    expert = tl.load(ids_ptr + pair).to(tl.int64) if HAS_IDS else 0
+    total_rows = 2 * N if GATED else N
+    packed = packed_ptr + expert * (total_rows * K // 2)
+    absmax = absmax_ptr + expert * (total_rows * K // 64)
+    nested = nested_ptr + expert * NESTED
+    offset = tl.load(offset_ptr + expert) if DOUBLE_QUANT else 0.0
+    x = x_ptr + (pair // TOP_K) * K
+    gate = _nf4_dot(
+        x, packed, absmax, nested, offset, absmax_code_ptr, code_ptr,
+        rows, row_mask, K, DOUBLE_QUANT, BLOCK_K,
+    )  # fmt: skip
+    if GATED:
+        up = _nf4_dot(
+            x, packed, absmax, nested, offset, absmax_code_ptr, code_ptr,
+            rows + N, row_mask, K, DOUBLE_QUANT, BLOCK_K,
+        )  # fmt: skip
+        result = _gelu_tanh(gate) * up
+    else:
+        result = gate
+    _store(out_ptr + pair * N + rows, result, row_mask)
+
+
+@triton.jit
+def _down_sum_kernel(
+    a_ptr,  # [T * TOP_K, K] activations of each pair
+    ids_ptr,  # [T * TOP_K]
+    weights_ptr,  # [T * TOP_K] float32 router weights
+    packed_ptr,  # [E, N * K / 2]
+    absmax_ptr,
+    nested_ptr,
+    offset_ptr,
+    absmax_code_ptr,
+    code_ptr,
+    out_ptr,  # [T, N]
+    N,
+    K,
+    NESTED,
+    TOP_K: tl.constexpr,
+    DOUBLE_QUANT: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
+    token = tl.program_id(0)
+    rows = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
+    row_mask = rows < N
+    total = tl.zeros((BLOCK_N,), dtype=tl.float32)
+    for j in tl.static_range(TOP_K):
+        pair = token * TOP_K + j
+        expert = tl.load(ids_ptr + pair).to(tl.int64)
+        offset = tl.load(offset_ptr + expert) if DOUBLE_QUANT else 0.0
+        y = _nf4_dot(
+            a_ptr + pair * K,
+            packed_ptr + expert * (N * K // 2),
+            absmax_ptr + expert * (N * K // 64),
+            nested_ptr + expert * NESTED,
+            offset, absmax_code_ptr, code_ptr, rows, row_mask, K, DOUBLE_QUANT, BLOCK_K,
+        )  # fmt: skip
+        total += tl.load(weights_ptr + pair) * y
+    _store(out_ptr + token * N + rows, total, row_mask)
+
+
+@triton.jit
+def _int8_gemv_kernel(
+    x_ptr,  # [T, K]
+    q_ptr,  # [N, K] int8
+    scale_ptr,  # [N, K / 64] float32
+    out_ptr,  # [T, N]
+    N,
+    K,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
+    token = tl.program_id(0)
+    rows = (tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)).to(tl.int64)
+    row_mask = rows < N
+    acc = tl.zeros((BLOCK_N,), dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        cols = k0 + tl.arange(0, BLOCK_K)
+        col_mask = cols < K
+        mask = row_mask[:, None] & col_mask[None, :]
+        x = tl.load(x_ptr + token * K + cols, mask=col_mask, other=0.0).to(tl.float32)
+        q = tl.load(q_ptr + rows[:, None] * K + cols[None, :], mask=mask, other=0)
+        scale = tl.load(
+            scale_ptr + rows[:, None] * (K // 64) + cols[None, :] // 64, mask=mask, other=0.0
+        )
+        acc += tl.sum(q.to(tl.float32) * scale * x[None, :], axis=1)
+    _store(out_ptr + token * N + rows, acc, row_mask)
+
+
+def _scales(stack: NF4Stack) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """(nested scales, offsets, absmax code, nested per matrix); stand-ins without double quant."""
+    if stack.double_quant:
+        return (
+            stack.absmax_scale,
+            stack.absmax_offset,
+            stack.absmax_code,
+            stack.absmax_scale.shape[1],
+        )
+    return stack.absmax, stack.absmax, stack.absmax, 0  # never read
+
+
+@triton_op("codeassist::nf4_gate_up", mutates_args={})
+def nf4_gate_up(
+    x: torch.Tensor,
+    ids: torch.Tensor,
+    packed: torch.Tensor,
+    absmax: torch.Tensor,
+    nested: torch.Tensor,
+    offset: torch.Tensor,
+    absmax_code: torch.Tensor,
+    code: torch.Tensor,
+    n: int,
+    top_k: int,
+    has_ids: bool,
+    gated: bool,
+    double_quant: bool,
+) -> torch.Tensor:
+    """[pairs, n] act(gate . x) * (up . x) (or W . x) of each pair's matrix; see module doc."""
+    pairs = x.shape[0] * top_k
+    k = x.shape[1]
+    out = torch.empty(pairs, n, dtype=x.dtype, device=x.device)
+    grid = (pairs, triton.cdiv(n, BLOCK_N))
+    wrap_triton(_gate_up_kernel)[grid](
+        x, ids, packed, absmax, nested, offset, absmax_code, code, out,
+        n, k, nested.shape[-1] if double_quant else 0,
+        TOP_K=top_k, HAS_IDS=has_ids, GATED=gated, DOUBLE_QUANT=double_quant,
+        BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K,
+    )  # fmt: skip
+    return out
+
+
+@triton_op("codeassist::nf4_down_sum", mutates_args={})
+def nf4_down_sum(
+    a: torch.Tensor,
+    ids: torch.Tensor,
+    weights: torch.Tensor,
+    packed: torch.Tensor,
+    absmax: torch.Tensor,
+    nested: torch.Tensor,
+    offset: torch.Tensor,
+    absmax_code: torch.Tensor,
+    code: torch.Tensor,
+    n: int,
+    top_k: int,
+    double_quant: bool,
+) -> torch.Tensor:
+    """[tokens, n]: sum over each token's top_k pairs of weight * (down . a)."""
+    tokens = a.shape[0] // top_k
+    k = a.shape[1]
+    out = torch.empty(tokens, n, dtype=a.dtype, device=a.device)
+    grid = (tokens, triton.cdiv(n, BLOCK_N))
+    wrap_triton(_down_sum_kernel)[grid](
+        a, ids, weights, packed, absmax, nested, offset, absmax_code, code, out,
+        n, k, nested.shape[-1] if double_quant else 0,
+        TOP_K=top_k, DOUBLE_QUANT=double_quant, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K,
+    )  # fmt: skip
+    return out
+
+
+@triton_op("codeassist::int8_gemv", mutates_args={})
+def int8_gemv(x: torch.Tensor, q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """[T, N] = x [T, K] @ (q * scale).T for an int8 matrix with a scale per 64 columns."""
+    n, k = q.shape
+    out = torch.empty(x.shape[0], n, dtype=x.dtype, device=x.device)
+    grid = (x.shape[0], triton.cdiv(n, BLOCK_N))
+    wrap_triton(_int8_gemv_kernel)[grid](x, q, scale, out, n, k, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K)
+    return out
+
+
+def experts_decode(
+    gate_up: NF4Stack,
+    down: NF4Stack,
+    hidden: torch.Tensor,
+    topk_ids: torch.Tensor,
+    topk_weights: torch.Tensor,
+) -> torch.Tensor:
+    """Routed experts for a few tokens in two launches: gate_up + activation, down + sum."""
+    top_k = topk_ids.shape[1]
+    ids = topk_ids.reshape(-1)
+    code = nf4_code(hidden.device)
+    nested, offset, absmax_code, _ = _scales(gate_up)
+    a = nf4_gate_up(
+        hidden.contiguous(), ids, gate_up.packed, gate_up.absmax, nested, offset, absmax_code,
+        code, down.in_features, top_k, True, True, gate_up.double_quant,
+    )  # fmt: skip
+    nested, offset, absmax_code, _ = _scales(down)
+    return nf4_down_sum(
+        a, ids, topk_weights.reshape(-1).float(), down.packed, down.absmax, nested, offset,
+        absmax_code, code, down.out_features, top_k, down.double_quant,
+    )  # fmt: skip
+
+
+def linear(stack: NF4Stack, x: torch.Tensor) -> torch.Tensor:
+    """x [..., in] @ W.T for a single NF4 matrix, one launch."""
+    rows = x.reshape(-1, stack.in_features).contiguous()
+    nested, offset, absmax_code, _ = _scales(stack)
+    out = nf4_gate_up(
+        rows, rows, stack.packed, stack.absmax, nested, offset, absmax_code,
+        nf4_code(x.device), stack.out_features, 1, False, False, stack.double_quant,
+    )  # fmt: skip
+    return out.view(*x.shape[:-1], stack.out_features)
+
+
+def int8_linear(q: torch.Tensor, scale: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    rows = x.reshape(-1, q.shape[1]).contiguous()
+    return int8_gemv(rows, q, scale).view(*x.shape[:-1], q.shape[0])
