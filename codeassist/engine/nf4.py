@@ -41,19 +41,19 @@ NF4_CODE = (
 )
 
 
-_TABLES: dict[torch.device, torch.Tensor] = {}
+_TABLES: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
 
-def byte_table(device: torch.device | str) -> torch.Tensor:
-    """[256, 2] float32: the two NF4 values a packed byte stands for (high nibble first).
+def code_tables(device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(NF4's 16 values [16], the two values each packed byte stands for [256, 2]), float32.
 
-    One table per device, shared by every stack on it.
+    One pair per device, shared by every stack on it.
     """
     device = torch.device(device)
     if device not in _TABLES:
         code = torch.tensor(NF4_CODE, dtype=torch.float32, device=device)
         byte = torch.arange(256, device=device)
-        _TABLES[device] = torch.stack([code[byte >> 4], code[byte & 15]], dim=-1)
+        _TABLES[device] = code, torch.stack([code[byte >> 4], code[byte & 15]], dim=-1)
     return _TABLES[device]
 
 
@@ -92,6 +92,7 @@ class NF4Stack(nn.Module):
                 "absmax", torch.empty(count, blocks, dtype=torch.float32, device=device)
             )
         # derived from the code, not stored: built by `prepare` once the weights are in place
+        self.register_buffer("code", None, persistent=False)
         self.register_buffer("table", None, persistent=False)
 
     @property
@@ -125,9 +126,9 @@ class NF4Stack(nn.Module):
         self.prepare()
 
     def prepare(self) -> None:
-        """Build the lookup table on the weights' device (after loading; idempotent)."""
+        """Build the lookup tables on the weights' device (after loading; idempotent)."""
         if self.table is None or self.table.device != self.packed.device:
-            self.table = byte_table(self.packed.device)
+            self.code, self.table = code_tables(self.packed.device)
 
     def block_scales(self, ids: torch.Tensor | None = None) -> torch.Tensor:
         """[n, blocks] float32 absmax of the matrices ids (all when None), double quant undone."""
@@ -153,7 +154,7 @@ class NF4Stack(nn.Module):
         return weights.to(dtype).view(count, self.out_features, self.in_features)
 
     def nbytes(self) -> int:
-        """Bytes of the stored buffers (the 2 KiB lookup table is shared, not counted)."""
+        """Bytes of the stored buffers (the 2 KiB lookup tables are shared, not counted)."""
         return sum(t.numel() * t.element_size() for t in self.state_dict().values())
 
     def float_nbytes(self) -> int:

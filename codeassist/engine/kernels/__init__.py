@@ -7,20 +7,22 @@ path (which `torch.compile` traces). Tests run the kernels on the CPU under TRIT
 from __future__ import annotations
 
 import os
-from functools import cache
 
 import torch
 
 BACKENDS = ("auto", "triton", "torch")
 
 
-@cache
-def triton_available() -> bool:
+def _triton_importable() -> bool:
     try:
         import triton  # noqa: F401
     except ImportError:
         return False
     return True
+
+
+# decided once at import: the layers' forward (traced by torch.compile) only reads a constant
+TRITON = _triton_importable()
 
 
 def interpreting() -> bool:
@@ -33,9 +35,9 @@ def use_triton(backend: str, x: torch.Tensor) -> bool:
     if backend == "torch":
         return False
     if backend == "triton":
-        if not triton_available() or not (x.is_cuda or interpreting()):
+        if not TRITON or not (x.is_cuda or interpreting()):
             raise RuntimeError("the Triton backend needs CUDA (or TRITON_INTERPRET=1) and triton")
         return True
     if backend != "auto":
         raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
-    return x.is_cuda and triton_available()
+    return x.is_cuda and TRITON

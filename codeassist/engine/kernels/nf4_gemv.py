@@ -22,19 +22,10 @@ import triton
 import triton.language as tl
 from torch.library import triton_op, wrap_triton
 
-from codeassist.engine.nf4 import NF4_CODE, NF4Stack
+from codeassist.engine.nf4 import NF4Stack
 
 BLOCK_N = 32  # output features per program
 BLOCK_K = 128  # input features per step (64 packed bytes of each row)
-
-_CODES: dict[torch.device, torch.Tensor] = {}
-
-
-def nf4_code(device: torch.device) -> torch.Tensor:
-    """NF4's 16 values on device (one copy per device)."""
-    if device not in _CODES:
-        _CODES[device] = torch.tensor(NF4_CODE, dtype=torch.float32, device=device)
-    return _CODES[device]
 
 
 @triton.jit
@@ -209,6 +200,8 @@ def _int8_gemv_kernel(
 
 def _scales(stack: NF4Stack) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
     """(nested scales, offsets, absmax code, nested per matrix); stand-ins without double quant."""
+    if stack.code is None:  # weights placed by hand (a prequantized checkpoint)
+        stack.prepare()
     if stack.double_quant:
         return (
             stack.absmax_scale,
@@ -297,16 +290,15 @@ def experts_decode(
     """Routed experts for a few tokens in two launches: gate_up + activation, down + sum."""
     top_k = topk_ids.shape[1]
     ids = topk_ids.reshape(-1)
-    code = nf4_code(hidden.device)
     nested, offset, absmax_code, _ = _scales(gate_up)
     a = nf4_gate_up(
         hidden.contiguous(), ids, gate_up.packed, gate_up.absmax, nested, offset, absmax_code,
-        code, down.in_features, top_k, True, True, gate_up.double_quant,
+        gate_up.code, down.in_features, top_k, True, True, gate_up.double_quant,
     )  # fmt: skip
     nested, offset, absmax_code, _ = _scales(down)
     return nf4_down_sum(
         a, ids, topk_weights.reshape(-1).float(), down.packed, down.absmax, nested, offset,
-        absmax_code, code, down.out_features, top_k, down.double_quant,
+        absmax_code, down.code, down.out_features, top_k, down.double_quant,
     )  # fmt: skip
 
 
@@ -316,7 +308,7 @@ def linear(stack: NF4Stack, x: torch.Tensor) -> torch.Tensor:
     nested, offset, absmax_code, _ = _scales(stack)
     out = nf4_gate_up(
         rows, rows, stack.packed, stack.absmax, nested, offset, absmax_code,
-        nf4_code(x.device), stack.out_features, 1, False, False, stack.double_quant,
+        stack.code, stack.out_features, 1, False, False, stack.double_quant,
     )  # fmt: skip
     return out.view(*x.shape[:-1], stack.out_features)
 

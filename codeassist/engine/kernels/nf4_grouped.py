@@ -16,7 +16,7 @@ import triton.language as tl
 from torch.library import triton_op, wrap_triton
 
 from codeassist.engine.kernels import interpreting
-from codeassist.engine.kernels.nf4_gemv import _gelu_tanh, _scales, _store, nf4_code
+from codeassist.engine.kernels.nf4_gemv import _gelu_tanh, _scales, _store
 from codeassist.engine.nf4 import NF4Stack
 
 BLOCK_M = 16  # rows (pairs) per program
@@ -300,15 +300,14 @@ def experts_prefill(
     """Routed experts for many tokens: sort by expert, two grouped kernels, sum over top_k."""
     tokens, top_k = topk_ids.shape
     pair_rows, block_expert = sort_by_expert(topk_ids, gate_up.count, BLOCK_M)
-    code = nf4_code(hidden.device)
     nested, offset, absmax_code, _ = _scales(gate_up)
     a = nf4_grouped_gate_up(
         hidden.contiguous(), pair_rows, block_expert, gate_up.packed, gate_up.absmax, nested,
-        offset, absmax_code, code, down.in_features, top_k, gate_up.double_quant,
+        offset, absmax_code, gate_up.code, down.in_features, top_k, gate_up.double_quant,
     )  # fmt: skip
     nested, offset, absmax_code, _ = _scales(down)
     y = nf4_grouped_down(
         a, pair_rows, block_expert, topk_weights.reshape(-1).float(), down.packed, down.absmax,
-        nested, offset, absmax_code, code, down.out_features, down.double_quant,
+        nested, offset, absmax_code, down.code, down.out_features, down.double_quant,
     )  # fmt: skip
     return y.view(tokens, top_k, -1).sum(1).to(hidden.dtype)

@@ -15,7 +15,9 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import pytest  # noqa: E402
+import triton.language as tl  # noqa: E402
 from torch.nn.functional import cosine_similarity  # noqa: E402
+from triton.runtime.interpreter import InterpretedFunction  # noqa: E402
 
 from codeassist.engine.head import Int8Head, Int8Matrix  # noqa: E402
 from codeassist.engine.kernels import nf4_gemv, nf4_grouped  # noqa: E402
@@ -25,11 +27,20 @@ from tests.codeassist.engine.nf4_testing import make_block, routing  # noqa: E40
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
+@pytest.fixture(autouse=True)
+def interpreter_ready():
+    if DEVICE == "cpu" and not isinstance(tl.standard.zeros, InterpretedFunction):
+        pytest.fail(
+            "triton.language was imported before TRITON_INTERPRET=1 was set, so its kernels "
+            "cannot run on the CPU: set it before bitsandbytes/transformers load (conftest.py)"
+        )
+
+
 def _on_device(block):
     for stack in (block.gate_up, block.down):
         for name, tensor in list(stack.state_dict().items()):
             setattr(stack, name, tensor.to(DEVICE))
-        stack.table = None
+        stack.prepare()
     return block
 
 
@@ -129,7 +140,7 @@ def test_linear_and_int8_head_kernels():
     linear.weight4.packed = linear.weight4.packed.to(DEVICE)
     for name in ("absmax", "absmax_scale", "absmax_offset", "absmax_code"):
         setattr(linear.weight4, name, getattr(linear.weight4, name).to(DEVICE))
-    linear.weight4.table = None
+    linear.weight4.prepare()
     x = torch.randn(1, 3, 128, device=DEVICE).to(torch.bfloat16)
     exact = torch.nn.functional.linear(x.float(), linear.weight4.dequantize(None, torch.float32)[0])
     linear.backend = "triton"
