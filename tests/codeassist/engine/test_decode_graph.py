@@ -1,0 +1,183 @@
+"""The decode step is one graph: it traces whole (fullgraph, 0 breaks) and never reads the device.
+
+On CUDA the step is captured as a CUDA graph, which only works if it has no host reads, no
+data-dependent shapes and no graph breaks; on the CPU the same step must trace with
+`torch.compile(fullgraph=True)`, on the bf16 path and on the NF4 path. A host read inside the
+step (`.item()`, `.tolist()`, `int(tensor)`, a copy to the CPU...) is caught twice: dynamo
+refuses it under fullgraph, and the eager step runs with those calls booby-trapped. The engine
+as a whole reads the device exactly once per decode step: the sampled ids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import warnings
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from codeassist.config import EngineSettings
+from codeassist.engine import Engine, SamplingParams
+from codeassist.engine.graphs import DecodeRow, _inputs, pack
+
+aten = torch.ops.aten
+# ops that wait for the device (their result or output shape needs its data on the host)
+SYNCING_OPS = {
+    aten._local_scalar_dense.default,
+    aten.nonzero.default,
+    aten.masked_select.default,
+    aten._unique2.default,
+    aten.unique_consecutive.default,
+    aten.unique_dim.default,
+}
+HOST_METHODS = ("item", "tolist", "numpy", "cpu", "__int__", "__float__", "__bool__", "__index__")
+
+
+class NoHostReads(TorchDispatchMode):
+    """Fails on any op that makes the host wait for the device, and on host-side reads."""
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in SYNCING_OPS:
+            raise AssertionError(f"host read inside the decode step: {func}")
+        if func is aten._to_copy.default and kwargs.get("device") not in (None, args[0].device):
+            raise AssertionError(f"device-to-host copy inside the decode step: {kwargs}")
+        return func(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def no_host_reads():
+    saved = {name: getattr(torch.Tensor, name) for name in HOST_METHODS}
+
+    def trap(name):
+        def method(self, *args, **kwargs):
+            raise AssertionError(f"Tensor.{name}() inside the decode step")
+
+        return method
+
+    try:
+        for name in HOST_METHODS:
+            setattr(torch.Tensor, name, trap(name))
+        with NoHostReads():
+            yield
+    finally:
+        for name, method in saved.items():
+            setattr(torch.Tensor, name, method)
+
+
+@pytest.fixture(scope="module")
+def two_layers(tiny_checkpoint, tmp_path_factory):
+    """The tiny checkpoint cut to its layers 0 (sliding) and 2 (full attention): both kinds of
+    layer, MoE and all, at a third of the tracing time."""
+    out = tmp_path_factory.mktemp("two-layers")
+    for file in tiny_checkpoint.iterdir():
+        if file.suffix != ".safetensors":
+            shutil.copy(file, out / file.name)
+    config = json.loads((out / "config.json").read_text())
+    config["num_hidden_layers"] = 2
+    config["layer_types"] = ["sliding_attention", "full_attention"]
+    if "per_layer_config" in config:  # keyed by layer index: layer 2 is now layer 1
+        config["per_layer_config"] = {"1": config["per_layer_config"]["2"]}
+    (out / "config.json").write_text(json.dumps(config))
+    keep = {"layers.0.": "layers.0.", "layers.2.": "layers.1."}
+    tensors = {}
+    for name, tensor in load_file(tiny_checkpoint / "model.safetensors").items():
+        if ".layers." not in name:
+            tensors[name] = tensor
+        for old, new in keep.items():
+            if f".{old}" in name:
+                tensors[name.replace(old, new)] = tensor
+    save_file(tensors, out / "model.safetensors")
+    return out
+
+
+def _decoding(engine, params: list[SamplingParams]):
+    """Sequences that finished their prompts, and the packed inputs of their next step."""
+    seqs = [
+        engine.add_request([2, *range(300 + 7 * i, 370 + 5 * i)], p) for i, p in enumerate(params)
+    ]
+    while any(s.in_prefill or not s.generated for s in seqs):
+        engine.step_many(seqs)
+    rows = []
+    for s in seqs:
+        engine.kv.grow(s.kv, s.kv.length + 1)
+        p = s.params
+        rows.append(
+            DecodeRow(
+                s.generated[-1],
+                s.kv.length,
+                s.kv.row,
+                s.kv.blocks,
+                p.temperature,
+                p.top_k,
+                p.top_p,
+                s.seed,
+                len(s.generated),
+            )
+        )
+    batch, blocks = engine.graphs.buckets(rows)
+    return seqs, pack(rows, batch, blocks)
+
+
+@pytest.mark.parametrize("quantize", ["none", "nf4"])
+def test_decode_step_traces_as_one_graph_without_host_reads(two_layers, quantize):
+    settings = EngineSettings(quantize=quantize, prefill_chunk=64, prefix_cache_mib=0)
+    engine = Engine.load(str(two_layers), settings)
+    params = [SamplingParams(temperature=0), SamplingParams(temperature=0.8, seed=3)]
+    seqs, (ints, floats) = _decoding(engine, params)
+    with no_host_reads():
+        want, want_logits = engine.runner.decode(_inputs(ints, floats), False)
+    graphs = []
+
+    def backend(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    torch._dynamo.reset()
+    step = torch.compile(engine.runner.decode, backend=backend, fullgraph=True, dynamic=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # transformers' lru_cache'd version checks
+        got, got_logits = step(_inputs(ints, floats), False)
+    assert len(graphs) == 1  # fullgraph=True: a graph break would have raised
+    assert torch.equal(got, want) and torch.equal(got_logits, want_logits)
+    for seq in seqs:
+        engine.release(seq)
+    torch._dynamo.reset()
+
+
+def test_a_host_read_in_the_step_is_caught(make_engine, monkeypatch):
+    """The guard itself: an `int(tensor)` slipped into the step makes it fail."""
+    engine = make_engine(quantize="none", prefill_chunk=64, prefix_cache_mib=0)
+    seqs, (ints, floats) = _decoding(engine, [SamplingParams(temperature=0)])
+    head = engine.runner.head
+    monkeypatch.setattr(engine.runner, "head", lambda h: head(h) * int(h.new_ones(()).sum()))
+    with pytest.raises(AssertionError, match="inside the decode step"), no_host_reads():
+        engine.runner.decode(_inputs(ints, floats), False)
+    engine.release(seqs[0])
+
+
+def test_the_engine_reads_the_device_once_per_decode_step(make_engine, monkeypatch):
+    engine = make_engine(quantize="none", prefill_chunk=64, prefix_cache_mib=0)
+    params = [SamplingParams(temperature=0, max_tokens=9), SamplingParams(seed=1, max_tokens=9)]
+    seqs, _ = _decoding(engine, params)
+    reads = []
+    for name in ("tolist", "item", "__int__", "__bool__", "numpy"):
+        original = getattr(torch.Tensor, name)
+
+        def counted(self, *args, _original=original, _name=name, **kwargs):
+            reads.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    steps = 0
+    while not all(s.finished for s in seqs):
+        engine.step_many(seqs)
+        steps += 1
+    monkeypatch.undo()
+    assert steps == 8 and reads == ["tolist"] * steps
+    for seq in seqs:
+        engine.release(seq)
