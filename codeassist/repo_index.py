@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,7 +63,10 @@ def open_index(
 
 
 def _private_folder(folder: Path) -> None:
-    """Create folder (and missing parents) readable by its owner only: it holds code."""
-    if not folder.is_dir():
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Make folder (and missing parents) readable by its owner only: it holds code.
+
+    A folder an earlier version left open to others is closed too.
+    """
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if stat.S_IMODE(folder.stat().st_mode) & 0o077:
         os.chmod(folder, 0o700)

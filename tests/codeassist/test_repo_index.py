@@ -29,6 +29,9 @@ def test_the_cache_is_shared_and_private(repo):
     assert again.summary.parsed == 0 and again.summary.unchanged == 2
     again.close()
     assert stat.S_IMODE(index_cache_dir().stat().st_mode) == 0o700
+    index_cache_dir().chmod(0o755)  # as an earlier version left it
+    open_index(repo, settings).close()
+    assert stat.S_IMODE(index_cache_dir().stat().st_mode) == 0o700
 
 
 def test_retrieval_settings_apply(repo):
