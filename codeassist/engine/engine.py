@@ -276,8 +276,10 @@ class Engine:
 
     def step_many(self, seqs: list[Sequence]) -> list[StepOutput]:
         """Advance each sequence by one step: a prefilling one by its next chunk, and all the
-        decoding ones together by one token in one batched forward (batches of at most
-        max_sequences). Outputs in the order of seqs."""
+        decoding ones together by one token in one batched forward. Outputs in seqs' order.
+
+        At most `max_sequences` sequences hold K/V at once, so a batch never exceeds that.
+        """
         outputs: dict[int, StepOutput] = {}
         decoding: list[Sequence] = []
         for seq in seqs:
@@ -287,12 +289,9 @@ class Engine:
                 outputs[seq.id] = self._guarded([seq], lambda s=seq: [self._prefill_step(s)])[0]
             else:
                 decoding.append(seq)
-        for lo in range(0, len(decoding), self.max_sequences):
-            batch = decoding[lo : lo + self.max_sequences]
-            for seq, out in zip(
-                batch, self._guarded(batch, lambda b=batch: self._decode_step(b)), strict=True
-            ):
-                outputs[seq.id] = out
+        if decoding:
+            results = self._guarded(decoding, lambda: self._decode_step(decoding))
+            outputs.update((seq.id, out) for seq, out in zip(decoding, results, strict=True))
         return [outputs[seq.id] for seq in seqs]
 
     def release(self, seq: Sequence) -> None:

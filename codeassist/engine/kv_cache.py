@@ -156,7 +156,7 @@ class KVCache:
 
     def open(self) -> SequenceKV:
         if not self._free_rows:
-            raise KVFull(f"all {self.rows - 1} sequence rows are in use")
+            raise KVFull(f"all {self.rows - 1} sequences the engine can hold at once are running")
         return SequenceKV(self._free_rows.pop())
 
     def reserve(self, seq: SequenceKV, tokens: int) -> None:
