@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 
-def _handler(answer: str, calls: list[dict]) -> type[BaseHTTPRequestHandler]:
+def _handler(answer: str, completion: str, calls: list[dict]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _send(self, status: int, body: dict) -> None:
             data = json.dumps(body).encode()
@@ -37,6 +37,10 @@ def _handler(answer: str, calls: list[dict]) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             request = json.loads(self.rfile.read(length) or b"{}")
             calls.append({"path": self.path, "body": request})
+            if self.path.rstrip("/").endswith("/v1/completions"):
+                choice = {"index": 0, "text": completion, "finish_reason": "stop"}
+                self._send(200, {"id": "recorded", "model": "recorded", "choices": [choice]})
+                return
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 self._send(404, {"error": {"message": f"{self.path} is not served here"}})
                 return
@@ -60,10 +64,12 @@ def _handler(answer: str, calls: list[dict]) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def _serve(answer: str) -> Iterator[tuple[str, list[dict]]]:
-    """(base URL, list of received calls) of a running endpoint; stopped on exit."""
+def _serve(answer: str, completion: str = "") -> Iterator[tuple[str, list[dict]]]:
+    """(base URL, list of received calls) of a running endpoint; stopped on exit.
+
+    Chat requests get `answer`; raw completions get `completion`."""
     calls: list[dict] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(answer, calls))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(answer, completion, calls))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -75,5 +81,5 @@ def _serve(answer: str) -> Iterator[tuple[str, list[dict]]]:
 
 @pytest.fixture
 def recorded_endpoint():
-    """recorded_endpoint(answer) -> context manager giving (base URL, received calls)."""
+    """recorded_endpoint(answer, completion="") -> context manager giving (base URL, calls)."""
     return _serve

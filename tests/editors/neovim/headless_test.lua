@@ -185,6 +185,54 @@ step("code_actions", function()
   return applied
 end)
 
+step("dirty_completion", function()
+  -- the endpoint's raw completion holds control characters, U+FFFD and filler tokens
+  -- (CATEST_NVIM_DIRTY_COMPLETION): what the buffer would get is clean
+  local line = 5 -- "    return width * height"
+  local text = vim.api.nvim_buf_get_lines(bufnr, line - 1, line, false)[1]
+  vim.api.nvim_win_set_cursor(0, { line, #text })
+  local items, err = ca.completion.request_sync(client, bufnr, timeout_ms)
+  assert(err == nil, "completion failed: " .. tostring(err))
+  local texts = {}
+  for _, item in ipairs(items) do
+    table.insert(texts, item.insertText or (item.textEdit and item.textEdit.newText) or item.label)
+  end
+  -- the plugin's own filter, on an answer as a server that does not clean would send it
+  local raw = { items = { { label = "x\14y", insertText = "a\14b\18c\239\191\189d<unused3>e\tf" } } }
+  local cleaned = ca.messages.clean_completions(raw).items[1]
+  return { texts = texts, plugin_filter = { label = cleaned.label, insertText = cleaned.insertText } }
+end)
+
+step("messages", function()
+  -- a failing command: the message the user reads, and how often
+  local seen = {}
+  local notify = vim.notify
+  vim.notify = function(msg, level)
+    table.insert(seen, { msg = msg, level = level })
+  end
+  local done = false
+  ca.actions.execute(client, bufnr, "codeassist.reviewSelection", { vim.uri_from_bufnr(bufnr) }, function(err)
+    if err then
+      ca.messages.show(("review failed: %s"):format(ca.messages.error_text(err)))
+    end
+    done = true
+  end)
+  vim.wait(timeout_ms, function()
+    return done
+  end, 50)
+  vim.wait(500)
+  vim.notify = notify
+  local describe = ca.progress.describe
+  return {
+    shown = seen,
+    history = ca.progress.history,
+    statusline = ca.statusline(),
+    loading = describe({ state = "model_loading", percentage = 42, message = "loading tiny: reading weights" }),
+    review = describe({ state = "generating", task = "review", message = "thinking, 120 tokens, 14s" }),
+    error_text = ca.messages.error_text({ code = -32803, message = "refused: 'total' is local" }),
+  }
+end)
+
 step("status", function()
   return ca.status_lines()
 end)

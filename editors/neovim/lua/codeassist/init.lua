@@ -4,6 +4,8 @@ local compat = require("codeassist.compat")
 local completion = require("codeassist.completion")
 local config = require("codeassist.config")
 local lsp = require("codeassist.lsp")
+local messages = require("codeassist.messages")
+local progress = require("codeassist.progress")
 
 local M = {}
 
@@ -20,8 +22,8 @@ end
 
 local function report(what)
   return function(err)
-    if err then
-      vim.notify(("codeassist: %s failed: %s"):format(what, err.message or vim.inspect(err)), vim.log.levels.ERROR)
+    if err and err.code ~= -32800 then -- a cancelled request is no failure
+      messages.show(("%s failed: %s"):format(what, messages.error_text(err)), vim.log.levels.ERROR)
     end
   end
 end
@@ -153,7 +155,7 @@ function M.status_lines()
   for dir, id in pairs(lsp.roots()) do
     local s = lsp.status[id]
     local client = vim.lsp.get_client_by_id(id)
-    local state = s and (s.state .. (s.message ~= "" and (": " .. s.message) or "")) or (client and "running" or "stopped")
+    local state = s and progress.describe(s):gsub("^codeassist: ", "") or (client and "running" or "stopped")
     table.insert(lines, ("%s  (client %d) %s"):format(dir, id, state))
   end
   if #lines == 0 then
@@ -248,7 +250,12 @@ function M.setup(user_opts)
   return true
 end
 
+--- For your statusline: what codeassist is doing ("" when idle), e.g. "codeassist: reviewing".
+M.statusline = progress.statusline
+
 M.completion = completion
+M.messages = messages
+M.progress = progress
 M.actions = actions
 M.lsp = lsp
 

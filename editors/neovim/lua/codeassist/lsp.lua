@@ -1,5 +1,7 @@
 -- Starting `codeassist lsp` for a buffer's root and attaching buffers to it.
 local compat = require("codeassist.compat")
+local messages = require("codeassist.messages")
+local progress = require("codeassist.progress")
 local root = require("codeassist.root")
 
 local M = {}
@@ -15,9 +17,74 @@ local missing_reported = false
 
 local function status_handler(_, result, ctx)
   if type(result) == "table" and type(result.state) == "string" then
-    M.status[ctx.client_id] = { state = result.state, message = result.message or "" }
+    local status = {
+      state = result.state,
+      message = type(result.message) == "string" and result.message or "",
+      percentage = type(result.percentage) == "number" and result.percentage or nil,
+      task = type(result.task) == "string" and result.task or nil,
+    }
+    M.status[ctx.client_id] = status
+    progress.update(status)
   end
   return vim.NIL
+end
+
+-- window/showMessage: the full text, each problem once (server and client may both report it).
+local function show_message_handler(_, result)
+  if type(result) == "table" and type(result.message) == "string" then
+    local level = ({ vim.log.levels.ERROR, vim.log.levels.WARN, vim.log.levels.INFO, vim.log.levels.DEBUG })[result.type]
+    messages.show(result.message, level or vim.log.levels.INFO)
+  end
+  return vim.NIL
+end
+
+-- Requests the user starts through vim.lsp.buf (rename, code actions, commands): a failure is
+-- shown as its message, once, never as "-32803: ..." in a hit-enter prompt.
+local function without_codes(method)
+  return function(err, result, ctx, config)
+    if err ~= nil then
+      if err.code ~= -32800 and err.code ~= -32801 then -- cancelled / content modified: silent
+        messages.show(messages.error_text(err), vim.log.levels.ERROR)
+      end
+      return
+    end
+    local default = vim.lsp.handlers[method]
+    if default then
+      return default(err, result, ctx, config)
+    end
+  end
+end
+
+local CLEANED = { ["textDocument/completion"] = true, ["textDocument/inlineCompletion"] = true }
+
+-- Every completion answer passes through messages.clean_completions before Neovim (or a
+-- completion plugin) sees it, whichever handler asked: nothing unprintable reaches a buffer.
+local function clean_completion_answers(client)
+  local method_call = compat.has("0.11")
+  local request = client.request
+  local function wrap(method, handler)
+    if not CLEANED[method] or handler == nil then
+      return handler
+    end
+    return function(err, result, ...)
+      return handler(err, messages.clean_completions(result), ...)
+    end
+  end
+  if method_call then
+    client.request = function(self, method, params, handler, bufnr)
+      if handler == nil and CLEANED[method] then
+        handler = self.handlers[method] or vim.lsp.handlers[method]
+      end
+      return request(self, method, params, wrap(method, handler), bufnr)
+    end
+  else
+    client.request = function(method, params, handler, bufnr)
+      if handler == nil and CLEANED[method] then
+        handler = client.handlers[method] or vim.lsp.handlers[method]
+      end
+      return request(method, params, wrap(method, handler), bufnr)
+    end
+  end
 end
 
 -- workspace/configuration: section "codeassist" (or none) is the client's current settings.
@@ -53,7 +120,14 @@ function M.client_config(opts, root_dir, on_attach)
     handlers = {
       ["codeassist/status"] = status_handler,
       ["workspace/configuration"] = configuration_handler,
+      ["window/showMessage"] = show_message_handler,
+      ["textDocument/rename"] = without_codes("textDocument/rename"),
+      ["textDocument/codeAction"] = without_codes("textDocument/codeAction"),
+      ["workspace/executeCommand"] = without_codes("workspace/executeCommand"),
     },
+    on_init = function(client)
+      clean_completion_answers(client)
+    end,
     on_attach = on_attach,
     on_exit = function(_, _, client_id)
       for dir, id in pairs(by_root) do
