@@ -3,9 +3,17 @@ daemon serving it (`daemon_settings`, `model_client`)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# Triton picks interpreter-or-GPU when triton.language is first imported (bitsandbytes and
+# transformers import it), so this must be set before any test module loads: without a GPU
+# the NF4 kernels run in Triton's interpreter (importing torch does not import triton).
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
 @pytest.fixture(autouse=True)
