@@ -62,6 +62,8 @@ class EngineSettings:
     prefix_cache_mib: int = 2048
     gpu_memory: str = ""  # e.g. "24GiB"; empty: what the device reports
     dtype: str = "bfloat16"  # compute dtype: bfloat16 | float32 (exactness tests on the CPU)
+    max_sequences: int = 4  # sequences holding K/V at once (each: a sliding-window ring of K/V)
+    decode: str = "auto"  # auto | eager | compile | graph (auto: CUDA graphs on CUDA, else eager)
 
 
 @dataclass
@@ -132,6 +134,7 @@ USER_ONLY_SECTIONS = ("model", "daemon", "engine")
 # Ranges of numbers that would otherwise exhaust the machine (a repository file may set them).
 LIMITS: dict[str, tuple[float, float]] = {
     "retrieval.workers": (0, 256),
+    "engine.max_sequences": (1, 256),
     "retrieval.max_file_bytes": (1, 100_000_000),
     "completion.budget_tokens": (0, 1 << 20),
     "completion.max_tokens": (1, 1 << 20),
