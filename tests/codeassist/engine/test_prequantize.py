@@ -8,12 +8,10 @@ from typer.testing import CliRunner
 from codeassist.cli.main import app
 from codeassist.config import EngineSettings
 from codeassist.engine import Engine
-from codeassist.engine.kv_cache import SequenceKV
 
 
 def _logits(engine: Engine) -> torch.Tensor:
-    kv = SequenceKV(engine.shapes, engine.owners, torch.device("cpu"), torch.bfloat16)
-    return engine.runner.forward(list(range(200, 330)), kv, all_logits=True)
+    return engine.prompt_logits(list(range(200, 330)))
 
 
 def test_quantized_checkpoint_gives_same_logits(tiny_checkpoint, nf4_engine, tmp_path):

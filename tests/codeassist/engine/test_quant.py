@@ -9,7 +9,6 @@ from torch.nn.functional import cosine_similarity
 from transformers import AutoModelForCausalLM
 from transformers.models.gemma4.modeling_gemma4 import Gemma4TextExperts
 
-from codeassist.engine.kv_cache import SequenceKV
 from codeassist.engine.quant import NF4Experts, NF4Linear, NF4Stack
 
 
@@ -106,8 +105,7 @@ def test_quantized_logits_track_bf16(calm_checkpoint, make_engine, monkeypatch):
         want = reference(torch.tensor([ids])).logits[0].float()
 
     def logits(engine):
-        kv = SequenceKV(engine.shapes, engine.owners, torch.device("cpu"), torch.bfloat16)
-        return engine.runner.forward(ids, kv, all_logits=True)
+        return engine.prompt_logits(ids)
 
     engine = Engine.load(str(calm_checkpoint), EngineSettings())
     got = logits(engine)
