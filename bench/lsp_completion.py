@@ -21,6 +21,18 @@ REPO as an editor would, waits for the index, then prints one JSON object on its
 - computed_tokens_per_keystroke: prompt tokens the daemon computed (not taken from its prefix
   cache) per typed character, over 10 characters typed at the end of a line with a model call
   after each one (debounce 0); prompt_tokens_per_keystroke is the prompt size for comparison.
+- generated_tokens_per_suggestion_*: tokens the model endpoint generated per block-mode
+  suggestion (median, mean), counted by the endpoint. The endpoint is a loopback replay of what
+  a good model would write: at the end of a line inside a function whose remaining body was
+  deleted from the buffer, it streams that body and then the code that follows it, one token
+  (of the checkpoint's tokenizer) per event, honouring stop strings and max_tokens like a real
+  server, and counts what it sent until the client hung up. suggestion_body_tokens_* is the
+  length of the deleted body (what the suggestion needs), suggestion_max_tokens the limit
+  (before the early stop, a block suggestion ran to it: the answer holds no closing fence);
+  generated_over_body_median is generated / needed per suggestion (the anchor: 1.0 stops right
+  after the body), comparable across checkpoints whose tokenizers differ.
+
+`--suggestions-only` runs just the generated-tokens measurement (no daemon, no full index wait).
 """
 
 from __future__ import annotations
@@ -28,9 +40,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import statistics
 import sys
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +158,30 @@ class Bench:
             )
         )
         return uri, text
+
+    def open_text(self, rel: str, text: str) -> str:
+        """Opens (or replaces) a document with this text, as an editor's unsaved buffer."""
+        uri = from_fs_path(str(self.repo / rel))
+        if uri in self.versions:
+            self.versions[uri] += 1
+            self.client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(
+                        uri=uri, version=self.versions[uri]
+                    ),
+                    content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+                )
+            )
+            return uri
+        self.versions[uri] = 1
+        self.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=uri, language_id="python", version=1, text=text
+                )
+            )
+        )
+        return uri
 
     def type_char(self, uri: str, line: int, char: int, text: str) -> None:
         self.versions[uri] += 1
@@ -283,6 +322,140 @@ async def keystrokes(bench: Bench, model_client: Any) -> dict[str, Any]:
     }
 
 
+SUGGESTION_FILES = ["django/core/paginator.py", "django/forms/fields.py", "django/utils/text.py"]
+SUGGESTIONS_PER_FILE = 5
+SUGGESTION_MAX_TOKENS = 128  # the default [completion] max_tokens
+
+
+class ReplayEndpoint:
+    """A loopback OpenAI-compatible /completions that streams a scripted answer token by token
+    and counts the tokens it sent before the client hung up (or the answer ended)."""
+
+    def __init__(self, tokenize) -> None:
+        self.tokenize = tokenize  # text -> list of token strings
+        self.script = ""
+        self.sent: list[int] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                body = json.dumps({"object": "list", "data": [{"id": "replay"}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:  # noqa: N802
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                sent, text, reason = 0, "", "length"
+                try:
+                    for token in outer.tokenize(outer.script)[: request.get("max_tokens", 16)]:
+                        text += token
+                        if any(stop in text for stop in request.get("stop") or []):
+                            reason = "stop"
+                            break
+                        event = {"model": "replay", "choices": [{"index": 0, "text": token}]}
+                        self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                        self.wfile.flush()
+                        sent += 1
+                        time.sleep(0.005)  # a fast GPU's pace: the client has time to stop it
+                    done = {"choices": [{"index": 0, "text": "", "finish_reason": reason}]}
+                    self.wfile.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
+                    self.wfile.flush()
+                except OSError:  # the client hung up
+                    pass
+                outer.sent.append(sent)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def body_cuts(text: str, count: int) -> list[tuple[int, int]]:
+    """(cursor line, end of the function body) for count statements inside function bodies
+    with 2 to 7 more body lines after them."""
+    lines = text.split("\n")
+    cuts = []
+    for n, line in enumerate(lines):
+        if (
+            not line.startswith("        ")
+            or not line.strip()
+            or line.rstrip().endswith((":", "(", ",", "[", "{", "\\"))
+        ):
+            continue
+        body = _indent(line)
+        end = n + 1
+        while end < len(lines) and (not lines[end].strip() or _indent(lines[end]) >= body):
+            end += 1
+        if 3 <= end - n <= 8:  # a short rest of the body: a suggestion can hold it
+            cuts.append((n, end))
+    step = max(1, len(cuts) // (count + 1))
+    return [cuts[step * (i + 1)] for i in range(min(count, len(cuts)))]
+
+
+async def suggestion_tokens(bench: Bench, replay: ReplayEndpoint) -> dict[str, Any]:
+    bench.configure({"max_tokens": SUGGESTION_MAX_TOKENS, "temperature": 0.0})
+    await asyncio.sleep(0.2)
+    bodies = []
+    for rel in SUGGESTION_FILES:
+        original = (bench.repo / rel).read_text(encoding="utf-8")
+        lines = original.split("\n")
+        for cursor, end in body_cuts(original, SUGGESTIONS_PER_FILE):
+            # The buffer a user has while writing this body: the rest of it is not there yet.
+            text = "\n".join(lines[: cursor + 1] + lines[end:])
+            missing = "\n" + "\n".join(lines[cursor + 1 : end])
+            replay.script = missing + "\n" + "\n".join(lines[end : end + 80])
+            bodies.append(len(replay.tokenize(missing)))
+            uri = bench.open_text(rel, text)
+            before = len(replay.sent)
+            await bench.inline(uri, cursor, len(lines[cursor]))
+            for _ in range(100):  # the endpoint records the count when its handler returns
+                if len(replay.sent) > before:
+                    break
+                await asyncio.sleep(0.05)
+    sent = replay.sent
+    return {
+        "generated_tokens_per_suggestion_median": statistics.median(sent) if sent else None,
+        "generated_tokens_per_suggestion_mean": round(statistics.mean(sent), 1) if sent else None,
+        "suggestion_body_tokens_median": statistics.median(bodies) if bodies else None,
+        # generated / needed per suggestion: 1.0 stops right after the body
+        "generated_over_body_median": (
+            round(statistics.median(g / max(1, b) for g, b in zip(sent, bodies, strict=True)), 2)
+            if sent and len(sent) == len(bodies)
+            else None
+        ),
+        "suggestion_max_tokens": SUGGESTION_MAX_TOKENS,
+        "suggestions": len(sent),
+    }
+
+
+async def run_suggestions(repo: Path, env: dict[str, str], replay: ReplayEndpoint) -> dict:
+    bench = Bench(repo, env)
+    await bench.start()
+    try:
+        return await suggestion_tokens(bench, replay)
+    finally:
+        await bench.stop()
+
+
 async def run(repo: Path, env: dict[str, str], model_client: Any) -> dict[str, Any]:
     bench = Bench(repo, env)
     await bench.start()
@@ -301,11 +474,18 @@ async def run(repo: Path, env: dict[str, str], model_client: Any) -> dict[str, A
 
 
 def main() -> None:
-    if len(sys.argv) != 2 or not Path(sys.argv[1]).is_dir():
-        sys.exit("usage: python bench/lsp_completion.py REPO  (a directory, e.g. django 5.2.8)")
-    repo = Path(sys.argv[1]).resolve()
+    args = [a for a in sys.argv[1:] if a != "--suggestions-only"]
+    if len(args) != 1 or not Path(args[0]).is_dir():
+        sys.exit(
+            "usage: python bench/lsp_completion.py [--suggestions-only] REPO"
+            "  (a directory, e.g. django 5.2.8)"
+        )
+    repo = Path(args[0]).resolve()
     work = Path(tempfile.mkdtemp(prefix="bench-lsp-"))
     model = make_tiny_checkpoint(work / "tiny")
+    if "--suggestions-only" in sys.argv:
+        print(json.dumps(suggestions_only(repo, work, model)))
+        return
     dirs = {}
     for var, sub in [
         ("XDG_CONFIG_HOME", "config"),
@@ -339,6 +519,39 @@ def main() -> None:
     finally:
         child.stop()
     print(json.dumps(figures))
+
+
+def suggestions_only(repo: Path, work: Path, model: Path) -> dict[str, Any]:
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model / "tokenizer.json"))
+
+    def tokenize(text: str) -> list[str]:
+        offsets = tokenizer.encode(text, add_special_tokens=False).offsets
+        return [text[a:b] for a, b in offsets if b > a]
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEASSIST_")}
+    for var, sub in [
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_CACHE_HOME", "cache"),
+        ("XDG_STATE_HOME", "state"),
+        ("XDG_RUNTIME_DIR", "run"),
+    ]:
+        (work / sub).mkdir(mode=0o700, exist_ok=True)
+        env[var] = str(work / sub)
+    replay = ReplayEndpoint(tokenize)
+    try:
+        env.update(
+            HF_HUB_OFFLINE="1",
+            CODEASSIST_MODEL_ENDPOINT=replay.url,
+            CODEASSIST_MODEL_PATH=str(model),
+        )
+        figures = asyncio.run(run_suggestions(repo, env, replay))
+    finally:
+        replay.close()
+    figures["endpoint"] = "loopback replay of the deleted function bodies (tiny tokenizer)"
+    figures["repo"] = str(repo)
+    return figures
 
 
 if __name__ == "__main__":

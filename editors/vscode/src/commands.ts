@@ -111,3 +111,10 @@ export function reviewOutcome(answer: unknown): string | undefined {
   }
   return `codeassist: review done, ${findings} finding${findings === 1 ? "" : "s"} (see the Problems panel).`;
 }
+
+/** A review's progress text without the server's own title ("Reviewing a.py: ") repeated. */
+export function reviewProgressText(title: string, message: string): string {
+  const subject = title.replace(/^codeassist: reviewing /, "").toLowerCase();
+  const repeated = `reviewing ${subject}: `;
+  return message.toLowerCase().startsWith(repeated) ? message.slice(repeated.length) : message;
+}

@@ -12,7 +12,7 @@ import {
 } from "vscode-languageclient/node";
 
 import { ClientHooks, CodeassistClient, createLanguageClient, currentSettings } from "./client";
-import { EXTENSION_COMMANDS, LspRange, reviewOutcome, reviewTitle, serverCommandFor } from "./commands";
+import { EXTENSION_COMMANDS, LspRange, reviewOutcome, reviewProgressText, reviewTitle, serverCommandFor } from "./commands";
 import { OncePerWindow, errorText } from "./failures";
 import { LaunchSettings, LookupEnv, resolveServerCommand, sameLaunch } from "./serverOptions";
 import { toServerSettings } from "./settings";
@@ -102,8 +102,9 @@ async function runReview(command: string, args: unknown[]): Promise<unknown> {
     showMessage(MessageType.Warning, "codeassist: the language server is not running. Run 'codeassist: Restart Server' or see 'codeassist: Show Log'.");
     return undefined;
   }
+  const title = reviewTitle(command, args);
   return vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: reviewTitle(command, args), cancellable: true },
+    { location: vscode.ProgressLocation.Notification, title, cancellable: true },
     async (progress, token) => {
       const began = Date.now();
       let last = "";
@@ -112,8 +113,8 @@ async function runReview(command: string, args: unknown[]): Promise<unknown> {
         progress.report({ message: last === "" ? `${seconds}s` : `${last} (${seconds}s)` });
       }, 1000);
       reviewReport = (message) => {
-        last = message;
-        progress.report({ message });
+        last = reviewProgressText(title, message);
+        progress.report({ message: last });
       };
       try {
         const answer = await running.sendRequest(ExecuteCommandRequest.type, { command, arguments: args }, token);

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 
-import { EXTENSION_COMMANDS, SERVER_COMMANDS, isReviewCommand, reviewOutcome, reviewTitle, rewriteNeedsInstruction, serverCommandFor } from "../commands";
+import { EXTENSION_COMMANDS, SERVER_COMMANDS, isReviewCommand, reviewOutcome, reviewProgressText, reviewTitle, rewriteNeedsInstruction, serverCommandFor } from "../commands";
 
 const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
 
@@ -100,4 +100,10 @@ test("settings that decide what runs and where code goes are never taken from a 
   for (const key of ["executable", "pythonPath", "serverArgs", "model.endpoint", "model.path"]) {
     assert.equal(props[`codeassist.${key}`].scope, "machine", key);
   }
+});
+
+test("the review notification does not repeat the server's title", () => {
+  const title = "codeassist: reviewing shapes.py";
+  assert.equal(reviewProgressText(title, "Reviewing shapes.py: thinking, 12 tokens, 3s"), "thinking, 12 tokens, 3s");
+  assert.equal(reviewProgressText(title, "thinking, 12 tokens, 3s"), "thinking, 12 tokens, 3s");
 });
