@@ -63,6 +63,8 @@ def caller_items(
     used = 0
     taken: set[tuple[str, int, int]] = set()
     for definition in changed_definitions(index, changes):
+        if sum(index.files_using(definition.name).values()) <= 1:
+            continue  # its own name is its only use: no callers, and no file to re-parse
         callers = 0
         for ref in index.references(definition.name):
             if callers >= MAX_CALLERS_PER_DEFINITION:
