@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+
 import typer
 
 from codeassist.cli.common import fail
@@ -40,4 +44,11 @@ def serve(
             fail(f"--set {item!r} must be SECTION.KEY=VALUE.")
         overrides[key] = value
     settings = load_settings(overrides=overrides)
-    raise typer.Exit(run_server(settings, console=not background))
+    code = run_server(settings, console=not background)
+    # Socket, token and lock are cleaned up. What is left is the model (GPU memory, compiled
+    # kernels, worker threads, possibly a load still running): the OS frees it at once, where
+    # Python's teardown takes seconds, and "unloaded" should mean gone.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

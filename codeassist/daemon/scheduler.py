@@ -179,10 +179,6 @@ class Scheduler:
             if thread is not threading.current_thread():
                 thread.join(max(0.0, deadline - time.monotonic()))
 
-    def running(self) -> bool:
-        """Whether any of its threads is still alive."""
-        return any(thread.is_alive() for thread in self._threads)
-
     def stop(self) -> None:
         """Cancel everything queued or running; does not wait."""
         with self._cond:

@@ -281,7 +281,7 @@ def serve(settings: Settings, *, console: bool = True) -> int:
         else:
             scheduler.start()
             server.run(sockets=listeners)
-        # A load cannot be interrupted: do not wait for one (see below).
+        # A load cannot be interrupted: do not wait for one (the process exits around it).
         scheduler.shutdown(timeout=0.5 if scheduler.state == "loading" else 10)
         for listener in listeners:
             listener.close()
@@ -294,14 +294,4 @@ def serve(settings: Settings, *, console: bool = True) -> int:
         remove_quietly(socket_path)
         remove_quietly(token_file)
         lock.release()
-    if scheduler_busy(signals.scheduler):
-        # Stopped while the model was still loading: everything of ours is cleaned up; exit
-        # now rather than wait for (and then tear down) a half-loaded model.
-        logging.shutdown()
-        os._exit(exit_code)
     return exit_code
-
-
-def scheduler_busy(scheduler: Scheduler | None) -> bool:
-    """Whether the scheduler's threads still run (the engine thread in a model load)."""
-    return scheduler is not None and scheduler.running()
