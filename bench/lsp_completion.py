@@ -55,8 +55,11 @@ from pygls.uris import from_fs_path
 
 from codeassist.client import client_from_settings
 from codeassist.config import Settings
-from codeassist.daemon.child import start_serve
 from codeassist.gemma4.tiny import make_tiny_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.helpers.serve_process import start_serve  # noqa: E402 (after the path)
 
 FILES = [
     "django/db/models/query.py",

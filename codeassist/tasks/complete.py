@@ -12,13 +12,14 @@ import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from codeassist.config import CompletionSettings
 from codeassist.gemma4.prompt import render_chat
 from codeassist.tasks.postprocess import FENCE, clean_suggestion, suggestion_complete
+from codeassist.token_count import tokenizer_counter
 from retrieval.languages import language_for
+from retrieval.tokens import estimate_tokens
 
 Mode = Literal["line", "block"]
 CountTokens = Callable[[str], int]
@@ -62,6 +63,14 @@ class ContextPiece:
     start_line: int  # 1-based, inclusive
     end_line: int
     text: str
+    kind: str = ""  # retrieval's item kind; "outline": members' signatures, bodies elided
+
+
+# Outline items (retrieval) are a class's or file's members with bodies left out.
+OUTLINE_NOTE = (
+    "Items marked (outline) list a class's or file's members; a `[body elided]` comment stands "
+    "for code left out: do not reproduce it or complete it."
+)
 
 
 @dataclass
@@ -237,10 +246,15 @@ def _context_text(tag: str, context: Sequence[ContextPiece]) -> str:
     blocks = []
     for path, items in by_path.items():
         items = sorted(items, key=lambda i: i.start_line)
-        spans = ", ".join(f"{i.start_line}-{i.end_line}" for i in items)
+        # An outline's text is not its lines start..end: it is labelled as what it is.
+        spans = ", ".join(
+            f"{i.start_line}-{i.end_line}" + (" (outline)" if i.kind == "outline" else "")
+            for i in items
+        )
         body = "\n...\n".join(i.text.rstrip("\n") for i in items)
         blocks.append(f"{path} lines {spans}:\n{FENCE}{tag}\n{body}\n{FENCE}")
-    return "Code from the repository:\n\n" + "\n\n".join(blocks)
+    note = f"{OUTLINE_NOTE}\n\n" if any(i.kind == "outline" for i in context) else ""
+    return note + "Code from the repository:\n\n" + "\n\n".join(blocks)
 
 
 def fit_context(
@@ -256,6 +270,10 @@ def fit_context(
         cost = count_tokens(item.text) + 2
         if item.path not in seen:
             cost += count_tokens(f"{item.path} lines 1-1:\n{FENCE}\n{FENCE}\n\n") + 2
+        if item.kind == "outline":
+            cost += 4  # " (outline)" in the label
+            if not any(k.kind == "outline" for k in kept):
+                cost += count_tokens(OUTLINE_NOTE) + 2
         if used + cost > room:
             continue  # a smaller, lower-ranked piece may still fit
         kept.append(item)
@@ -315,34 +333,15 @@ def retrieve_context(
         count_tokens=count_tokens,
         open_buffers=open_buffers,
     )
-    return [ContextPiece(i.path, i.start_line, i.end_line, i.text) for i in packed.items]
+    return [
+        ContextPiece(i.path, i.start_line, i.end_line, i.text, getattr(i, "kind", ""))
+        for i in packed.items
+    ]
 
 
-def default_token_counter() -> CountTokens:
-    """The documented estimator, for when no model tokenizer is at hand."""
-    from retrieval.tokens import estimate_tokens
-
-    return estimate_tokens
-
-
-def model_token_counter(model_path: str) -> CountTokens | None:
-    """Exact counts from the checkpoint's tokenizer.json (None if there is none to read).
-
-    Budgets then hold in the model's own tokens; the estimator can be far off for a
-    tokenizer with a small vocabulary (the tiny test checkpoint's is 2.5x off).
-    """
-    if not model_path:
-        return None
-    path = Path(model_path).expanduser() / "tokenizer.json"
-    if not path.is_file():
-        return None
-    try:
-        from tokenizers import Tokenizer
-
-        tokenizer = Tokenizer.from_file(str(path))
-    except Exception:  # unreadable: the estimator still gives a budget
-        return None
-    return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
+# The checkpoint's exact counter lives in codeassist.token_count (contract 6: one counter);
+# the language server still imports it from here until it switches.
+model_token_counter = tokenizer_counter
 
 
 CALIBRATION_CHARS = 20_000
@@ -354,7 +353,7 @@ def calibrated_counter(exact: CountTokens | None, sample: str) -> CountTokens:
     Exact tokenizers are too slow to run over every line on every keystroke; the scaled
     estimate keeps budgets in the model's tokens at the estimator's speed.
     """
-    estimate = default_token_counter()
+    estimate = estimate_tokens
     sample = sample[:CALIBRATION_CHARS]
     if exact is None or not sample.strip():
         return estimate
@@ -377,7 +376,7 @@ def prepare_completion(
     if split is None:
         return None
     before, after = split
-    count = count_tokens or default_token_counter()
+    count = count_tokens or estimate_tokens
     mode = completion_mode(after)
     max_tokens = (
         settings.max_tokens if mode == "block" else min(settings.max_tokens, LINE_MODE_MAX_TOKENS)

@@ -92,7 +92,10 @@ def test_prompt_order_context_then_suffix_then_prefix_in_model_turn():
     assert prompt.endswith("def size(path):\n    return ")
     assert t.THINK not in prompt
     assert prepared.mode == "line" and "\n" in prepared.stop
-    assert index.calls == [("app.py", 5, 11, index.calls[0][3])]
+    [(path, line, col, budget)] = index.calls
+    assert (path, line, col) == ("app.py", 5, 11)
+    # the context gets what the code around the cursor and the instructions leave
+    assert 0 < budget < CompletionSettings().budget_tokens - 160
 
 
 def test_block_mode_at_end_of_line():
@@ -207,7 +210,8 @@ def test_type_through_cache_ignores_whitespace_only():
 
 
 def test_calibrated_counter_scales_the_estimate_to_the_model_tokenizer(tiny_checkpoint):
-    from codeassist.tasks.complete import calibrated_counter, model_token_counter
+    from codeassist.tasks.complete import calibrated_counter
+    from codeassist.token_count import tokenizer_counter as model_token_counter
     from retrieval.tokens import estimate_tokens
 
     exact = model_token_counter(str(tiny_checkpoint))
@@ -277,3 +281,21 @@ def test_a_50_mb_context_piece_is_dropped_uncounted():
     pieces = [Item("huge.py", 1, 1, "q" * HUGE), Item("small.py", 1, 2, "def g():\n    pass")]
     prepared = _prepare_huge(SOURCE, 4, 4, pieces)
     assert "small.py" in prepared.prompt and "qqqq" not in prepared.prompt
+
+
+def test_outline_context_is_labelled_and_explained():
+    outline = Item(
+        "lib/shapes.py", 1, 40, "class Shape:\n    def area(self):\n        # [body elided]"
+    )
+    outline.kind = "outline"
+    plain = Item("lib/util.py", 3, 4, "def helper():\n    return 1")
+    inp = CompletionInput("app.py", SOURCE, 4, 11)
+    prepared = prepare_completion(
+        inp, CompletionSettings(), index=RecordingIndex([outline, plain]), count_tokens=count
+    )
+    assert "lib/shapes.py lines 1-40 (outline):" in prepared.prompt
+    assert "[body elided]` comment stands for code left out" in prepared.prompt
+    plain_only = prepare_completion(
+        inp, CompletionSettings(), index=RecordingIndex([plain]), count_tokens=count
+    )
+    assert "(outline)" not in plain_only.prompt and "body elided" not in plain_only.prompt
