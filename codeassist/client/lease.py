@@ -106,7 +106,9 @@ class Lease:
                         return
                     if isinstance(event, dict):
                         self._report(status_from(event, socket_path))
-        except (httpx.HTTPError, ModelUnavailable, ValueError, OSError) as error:
+        except ModelUnavailable as refused:  # a socket that is not ours: say so, never use it
+            self._report(DaemonStatus("failed", str(refused)))
+        except (httpx.HTTPError, ValueError, OSError) as error:
             if not self._closed.is_set():
                 log.debug("daemon lease on %s dropped: %s", socket_path, error)
         finally:

@@ -1,12 +1,17 @@
-"""The scheduler over the real engine on the tiny checkpoint (in-process, one engine thread)."""
+"""The scheduler over the real engine on the tiny checkpoint (in-process, one engine thread),
+and the daemon's app in front of it while the model loads."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
+import httpx
 import pytest
 
+from codeassist.daemon.app import Shutdown, create_app
+from codeassist.daemon.keep_alive import IdleClock
 from codeassist.daemon.request import ChatPrompt, Job, Priority, TextPrompt, Update
 from codeassist.daemon.scheduler import QueueFull, Scheduler
 from codeassist.engine.sampling import SamplingParams
@@ -44,11 +49,17 @@ class Collector:
 
 
 @pytest.fixture(scope="module")
-def scheduler(tiny_checkpoint):
+def engine(tiny_checkpoint):
+    """The tiny checkpoint loaded once for this module's schedulers (their engine threads
+    use it one after the other)."""
     from codeassist.config import EngineSettings
     from codeassist.engine import Engine
 
-    engine = Engine.load(str(tiny_checkpoint), EngineSettings(quantize="none", device="cpu"))
+    return Engine.load(str(tiny_checkpoint), EngineSettings(quantize="none", device="cpu"))
+
+
+@pytest.fixture(scope="module")
+def scheduler(engine):
     sched = Scheduler(lambda progress: engine, queue_size=3, max_running=8)
     sched.start()
     deadline = time.monotonic() + 60
@@ -204,3 +215,58 @@ def test_batched_reviews_yield_to_a_completion_between_decode_steps(scheduler):
         assert review.yields > 0  # sat out the completion's steps
         assert sink.text == solo.text  # and resumed exactly where it was
     assert scheduler.snapshot()["batched_steps"] > before  # the two reviews ran batched
+
+
+def test_loading_progress_and_the_model_name_before_it_is_loaded(engine, tiny_checkpoint):
+    """While the model loads, /health reports progress and names the model, and a request
+    waits for it. The load is held at a known point, so the state is seen every time."""
+    release = threading.Event()
+
+    def load(progress):
+        progress(0.25, "reading the weights")
+        assert release.wait(60)
+        return engine
+
+    scheduler = Scheduler(load, queue_size=4, max_running=2)
+    app = create_app(
+        scheduler,
+        clock=IdleClock(keep_alive_s=None, last_active=time.monotonic()),
+        shutdown=Shutdown(),
+        request_timeout_s=60,
+        model_label=tiny_checkpoint.name,
+        info=lambda: {},
+    )
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://d", timeout=60) as http:
+            health = (await http.get("/health")).json()
+            assert (health["status"], health["state"]) == ("loading", "loading")
+            assert health["progress"] == 0.25
+            assert (
+                health["message"]
+                == f"loading model {tiny_checkpoint.name}: reading the weights (25%)"
+            )
+            assert health["model"] == tiny_checkpoint.name  # named before the engine exists
+            assert health["unload_in_s"] is None  # loading is not idleness
+            models = (await http.get("/v1/models")).json()
+            assert [m["id"] for m in models["data"]] == [tiny_checkpoint.name]
+
+            body = {"model": "", "prompt": "<bos>x = ", "max_tokens": 2, "temperature": 0}
+            pending = asyncio.ensure_future(http.post("/v1/completions", json=body))
+            await asyncio.sleep(0.5)
+            assert not pending.done()  # it waits for the model, it is not refused
+            release.set()
+            answer = await pending
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["model"] == tiny_checkpoint.name
+            ready = (await http.get("/health")).json()
+            assert (ready["status"], ready["state"], ready["progress"]) == ("ok", "ready", None)
+            assert ready["max_context"] > 0 and ready["max_prompt_chars"] > ready["max_context"]
+
+    scheduler.start()
+    try:
+        asyncio.run(scenario())
+    finally:
+        release.set()
+        scheduler.shutdown()
