@@ -269,7 +269,7 @@ def main() -> int:
         began = time.monotonic()
         vsix = work / "codeassist.vsix"
         npm_env = dict(env, HOME=os.environ.get("HOME", str(home)))
-        run(["npx", "--no-install", "vsce", "package", "--out", str(vsix)], npm_env, cwd=EXTENSION)
+        run(["npm", "run", "package", "--", "--out", str(vsix)], npm_env, cwd=EXTENSION)
         timings["package_vsix"] = round(time.monotonic() - began, 1)
 
         began = time.monotonic()

@@ -94,22 +94,24 @@ export function reviewTitle(command: string, args: unknown[]): string {
   return "codeassist: reviewing uncommitted changes";
 }
 
-/** What the user reads when a review finishes (the server answers {cancelled, findings}). */
+/** What the user reads when a review finishes (the server answers {cancelled, findings, skipped}). */
 export function reviewOutcome(answer: unknown): string | undefined {
   if (typeof answer !== "object" || answer === null) {
     return undefined;
   }
-  const { cancelled, findings } = answer as { cancelled?: unknown; findings?: unknown };
+  const { cancelled, findings, skipped } = answer as { cancelled?: unknown; findings?: unknown; skipped?: unknown };
   if (cancelled === true) {
     return "codeassist: review cancelled.";
   }
   if (typeof findings !== "number") {
     return undefined;
   }
+  const notReviewed = Array.isArray(skipped) ? skipped.filter((s): s is string => typeof s === "string") : [];
+  const tail = notReviewed.length > 0 ? ` ${notReviewed.join("; ")}.` : "";
   if (findings === 0) {
-    return "codeassist: review done, no findings.";
+    return `codeassist: review done, no findings.${tail}`;
   }
-  return `codeassist: review done, ${findings} finding${findings === 1 ? "" : "s"} (see the Problems panel).`;
+  return `codeassist: review done, ${findings} finding${findings === 1 ? "" : "s"} (see the Problems panel).${tail}`;
 }
 
 /** A review's progress text without the server's own title ("Reviewing a.py: ") repeated. */

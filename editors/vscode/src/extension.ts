@@ -122,6 +122,9 @@ async function runReview(command: string, args: unknown[]): Promise<unknown> {
         if (outcome !== undefined) {
           vscode.window.setStatusBarMessage(outcome, 8000);
           output.info(outcome);
+          if (outcome.includes("not reviewed:")) {
+            showMessage(MessageType.Info, outcome); // the user should know what was left out
+          }
         }
         return answer;
       } catch (error) {

@@ -88,6 +88,7 @@ test("a finished review says how many findings and where", () => {
   assert.match(reviewOutcome({ cancelled: false, findings: 0 })!, /no findings/);
   assert.match(reviewOutcome({ cancelled: true, findings: 0 })!, /cancelled/);
   assert.equal(reviewOutcome(null), undefined);
+  assert.match(reviewOutcome({ cancelled: false, findings: 0, skipped: ["not reviewed: .env (secret file)"] })!, /not reviewed: \.env \(secret file\)/);
 });
 
 test("the review commands are in the editor's context menu and the palette", () => {
