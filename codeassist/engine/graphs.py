@@ -98,16 +98,15 @@ class _Captured:
 
     def __init__(self, step, ints: torch.Tensor, floats: torch.Tensor, greedy: bool, pool) -> None:
         self.ints, self.floats = ints, floats
-        inputs = _inputs(ints, floats)
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
             for _ in range(2):  # warm-up (compilation, autotuning) writes only scratch slots
-                step(inputs, greedy)
+                step(ints, floats, greedy)
         torch.cuda.current_stream().wait_stream(stream)
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph, pool=pool):
-            self.tokens, self.logits = step(inputs, greedy)
+            self.tokens, self.logits = step(ints, floats, greedy)
 
     def run(self, ints: torch.Tensor, floats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.ints.copy_(ints, non_blocking=True)
@@ -129,11 +128,17 @@ class DecodeGraphs:
         self.max_blocks = max_blocks  # blocks of the longest sequence the pool can hold
         self.mode = mode
         self.device = runner.kv.device
-        self._step = runner.decode
+        self._step = self.step
         if mode in ("compile", "graph"):
-            self._step = torch.compile(runner.decode, fullgraph=True, dynamic=False)
+            self._step = torch.compile(self.step, fullgraph=True)
         self._graphs: dict[tuple[int, int, bool], _Captured] = {}
         self._pool = torch.cuda.graph_pool_handle() if mode == "graph" else None
+
+    def step(
+        self, ints: torch.Tensor, floats: torch.Tensor, greedy: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The decode step on the two packed input tensors (what is compiled and captured)."""
+        return self.runner.decode(_inputs(ints, floats), greedy)
 
     def buckets(self, rows: list[DecodeRow]) -> tuple[int, int]:
         blocks = max(len(r.blocks) for r in rows)
@@ -146,10 +151,13 @@ class DecodeGraphs:
         batch, blocks = self.buckets(rows)
         greedy = all(r.temperature <= 0 for r in rows)
         ints, floats = pack(rows, batch, blocks)
+        if self.mode != "eager":
+            # one compilation serves every bucket: batch and table width are symbolic
+            for tensor in (ints, floats):
+                torch._dynamo.maybe_mark_dynamic(tensor, 0)
+            torch._dynamo.maybe_mark_dynamic(ints, 1)
         if self.mode != "graph":
-            tokens, logits = self._step(
-                _inputs(ints.to(self.device), floats.to(self.device)), greedy
-            )
+            tokens, logits = self._step(ints.to(self.device), floats.to(self.device), greedy)
         else:
             key = (batch, blocks, greedy)
             graph = self._graphs.get(key)

@@ -56,7 +56,7 @@ class ModelRunner:
         self.window = self.config.sliding_window
 
     # --- the two entry points ---------------------------------------------------------------
-    @torch.inference_mode()
+    @torch.no_grad()
     def prefill(self, seq: SequenceKV, token_ids: list[int], all_logits: bool = False):
         """Logits (float32) of the chunk's last token (or of all of them); stores its K/V."""
         device = self.kv.device
@@ -71,7 +71,7 @@ class ModelRunner:
         logits = self._logits(hidden)[0]
         return logits if all_logits else logits[-1]
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def decode(self, step: DecodeInputs, greedy_only: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """(next ids [B], float32 logits [B, V]) for one token of each row."""
         context = _DecodeContext(self.kv, step, self.window)

@@ -22,7 +22,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from codeassist.config import EngineSettings
 from codeassist.engine import Engine, SamplingParams
-from codeassist.engine.graphs import DecodeRow, _inputs, pack
+from codeassist.engine.graphs import DecodeRow, pack
 
 aten = torch.ops.aten
 # ops that wait for the device (their result or output shape needs its data on the host)
@@ -130,7 +130,7 @@ def test_decode_step_traces_as_one_graph_without_host_reads(two_layers, quantize
     params = [SamplingParams(temperature=0), SamplingParams(temperature=0.8, seed=3)]
     seqs, (ints, floats) = _decoding(engine, params)
     with no_host_reads():
-        want, want_logits = engine.runner.decode(_inputs(ints, floats), False)
+        want, want_logits = engine.graphs.step(ints, floats, False)
     graphs = []
 
     def backend(gm, example_inputs):
@@ -138,10 +138,11 @@ def test_decode_step_traces_as_one_graph_without_host_reads(two_layers, quantize
         return gm.forward
 
     torch._dynamo.reset()
-    step = torch.compile(engine.runner.decode, backend=backend, fullgraph=True, dynamic=False)
+    # what the engine compiles (and on CUDA captures): the step on its two packed inputs
+    step = torch.compile(engine.graphs.step, backend=backend, fullgraph=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # transformers' lru_cache'd version checks
-        got, got_logits = step(_inputs(ints, floats), False)
+        got, got_logits = step(ints, floats, False)
     assert len(graphs) == 1  # fullgraph=True: a graph break would have raised
     assert torch.equal(got, want) and torch.equal(got_logits, want_logits)
     for seq in seqs:
@@ -156,7 +157,7 @@ def test_a_host_read_in_the_step_is_caught(make_engine, monkeypatch):
     head = engine.runner.head
     monkeypatch.setattr(engine.runner, "head", lambda h: head(h) * int(h.new_ones(()).sum()))
     with pytest.raises(AssertionError, match="inside the decode step"), no_host_reads():
-        engine.runner.decode(_inputs(ints, floats), False)
+        engine.graphs.step(ints, floats, False)
     engine.release(seqs[0])
 
 
