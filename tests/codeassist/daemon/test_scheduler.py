@@ -30,12 +30,14 @@ class Collector:
         self.updates: list[Update] = []
         self.done = threading.Event()
         self.first_text = threading.Event()
+        self.finished_at = 0.0
 
     def __call__(self, update: Update) -> None:
         self.updates.append(update)
         if update.text:
             self.first_text.set()
         if update.finished:
+            self.finished_at = time.monotonic()
             Collector.finished_order.append(self.name)
             self.done.set()
 
@@ -215,6 +217,25 @@ def test_batched_reviews_yield_to_a_completion_between_decode_steps(scheduler):
         assert review.yields > 0  # sat out the completion's steps
         assert sink.text == solo.text  # and resumed exactly where it was
     assert scheduler.snapshot()["batched_steps"] > before  # the two reviews ran batched
+
+
+def test_a_huge_prompt_being_tokenized_never_holds_up_a_completion(scheduler):
+    """Within the size bound but far over the context: tokenizing it takes seconds, on its own
+    thread; a completion that arrives meanwhile is answered first, then the huge one is
+    refused with its token count."""
+    limits = scheduler.limits
+    huge = "def add(a, b):\n    return a + b\n" * (limits.max_prompt_chars // 40)
+    big, big_sink = job("huge", TextPrompt(huge), Priority.BATCH, 4)
+    scheduler.submit(big)
+    time.sleep(0.05)  # the tokenizer has started on it
+    quick, quick_sink = job("quick", ChatPrompt(QUICK_PROMPT), Priority.INTERACTIVE, 2)
+    scheduler.submit(quick)
+    assert quick_sink.done.wait(60) and big_sink.done.wait(120)
+    assert quick_sink.last.finish_reason in ("stop", "length")
+    assert quick_sink.finished_at < big_sink.finished_at
+    assert (
+        big_sink.last.status == 400 and "tokens but the model takes at most" in big_sink.last.error
+    )
 
 
 def test_loading_progress_and_the_model_name_before_it_is_loaded(engine, tiny_checkpoint):
