@@ -8,7 +8,6 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,9 +16,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.types import ASGIApp
 
 from codeassist.daemon import responses as r
+from codeassist.daemon.answers import Channel, Shutdown, collect, stream
 from codeassist.daemon.keep_alive import IdleClock
 from codeassist.daemon.limits import too_long
-from codeassist.daemon.request import ChatPrompt, Job, Priority, TextPrompt, Update
+from codeassist.daemon.request import ChatPrompt, Job, Priority, TextPrompt
 from codeassist.daemon.request_gate import KEEP_ALIVE_KEY, RequestGate
 from codeassist.daemon.scheduler import NotAccepting, QueueFull, Scheduler
 from codeassist.daemon.schemas import ChatRequest, CompletionRequest, Message
@@ -29,64 +29,6 @@ from codeassist.engine.sampling import SamplingParams
 log = logging.getLogger("codeassist.daemon")
 
 DEFAULT_MAX_TOKENS = 1024
-# After the daemon starts stopping, how long a request waits for the engine's last word before
-# it ends its answer itself (uvicorn cuts connections 5 s into a shutdown).
-STOP_GRACE_S = 2.0
-
-
-@dataclass
-class Shutdown:
-    """Set once, on the event loop, when the daemon starts to stop (signal or idle)."""
-
-    reason: str | None = None
-    event: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def begin(self, reason: str) -> None:
-        if self.reason is None:
-            self.reason = reason
-        self.event.set()
-
-
-class Channel:
-    """Carries Updates from the engine thread to one request's coroutine."""
-
-    def __init__(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._queue: asyncio.Queue[Update] = asyncio.Queue()
-
-    def put(self, update: Update) -> None:  # engine or tokenizer thread
-        # The loop is gone once the server has shut down; nobody is listening then.
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, update)
-
-    async def updates(self, shutdown: Shutdown) -> AsyncIterator[Update]:
-        """Updates up to the finished one; if the daemon stops and the engine says nothing
-        more within STOP_GRACE_S, a finished error update of our own."""
-        while True:
-            timeout = STOP_GRACE_S if shutdown.event.is_set() else None
-            getter = asyncio.ensure_future(self._queue.get())
-            stopper = asyncio.ensure_future(shutdown.event.wait())
-            try:
-                done, _ = await asyncio.wait(
-                    {getter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                )
-            finally:
-                stopper.cancel()
-                if not getter.done():
-                    getter.cancel()
-            if getter in done:
-                update = getter.result()
-                yield update
-                if update.finished:
-                    return
-            elif not done:  # stopping, and the engine thread did not answer in time
-                yield Update(
-                    finished=True,
-                    finish_reason="cancelled",
-                    error=f"the daemon stopped ({shutdown.reason}) before this request ended",
-                    status=503,
-                )
-                return
 
 
 def sampling_from(body: ChatRequest | CompletionRequest) -> SamplingParams:
@@ -280,13 +222,18 @@ def create_app(
         )
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
+
+            def on_end() -> None:
+                watcher.cancel()
+                scheduler.cancel(job)  # the client went away (or we finished: then a no-op)
+
             return StreamingResponse(
-                _stream(scheduler, job, channel, meta, watcher, include_usage, shutdown),
+                stream(job, channel, meta, include_usage, shutdown, on_end),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Request-Id": job.id},
             )
         try:
-            return await _collect(job, channel, meta, shutdown)
+            return await collect(job, channel, meta, shutdown)
         finally:
             watcher.cancel()
             scheduler.cancel(job)  # no-op when finished; stops it if this coroutine died
@@ -302,64 +249,3 @@ def create_app(
         return await run(request, r.Meta("text", model_name()), prompt, body)
 
     return RequestGate(app, scheduler, clock)
-
-
-async def _collect(job: Job, channel: Channel, meta: r.Meta, shutdown: Shutdown) -> Any:
-    splitter = r.Splitter()
-    last = Update()
-    async for update in channel.updates(shutdown):
-        splitter.feed(update.text)
-        last = update
-    splitter.finish()
-    if last.error is not None:
-        kind = {400: "invalid_request_error", 504: "timeout", 503: "unavailable"}
-        return JSONResponse(
-            r.error_body(last.error, kind.get(last.status, "server_error")),
-            status_code=last.status,
-        )
-    return r.full_response(
-        meta,
-        "".join(splitter.answer),
-        "".join(splitter.thinking),
-        last.finish_reason,
-        last.usage or job.usage,
-    )
-
-
-async def _stream(
-    scheduler: Scheduler,
-    job: Job,
-    channel: Channel,
-    meta: r.Meta,
-    watcher: asyncio.Task,
-    include_usage: bool,
-    shutdown: Shutdown,
-) -> AsyncIterator[bytes]:
-    splitter = r.Splitter()
-    opening = meta.kind == "chat"  # the role chunk goes out with the first text, in one write
-    try:
-        async for update in channel.updates(shutdown):
-            events: list[bytes] = []
-            if opening:
-                events.append(r.sse(r.chat_chunk(meta, {"role": "assistant", "content": ""})))
-                opening = False
-            pieces = splitter.feed(update.text)
-            if update.finished:
-                pieces += splitter.finish()
-            events += [r.sse(chunk) for chunk in r.delta_chunks(meta, pieces)]
-            if update.finished:
-                if update.error is not None:
-                    kind = "timeout" if update.status == 504 else "server_error"
-                    if update.status == 400:
-                        kind = "invalid_request_error"
-                    events.append(r.sse(r.error_body(update.error, kind, update.finish_reason)))
-                else:
-                    events.append(r.sse(r.final_chunk(meta, update.finish_reason)))
-                if include_usage:
-                    events.append(r.sse(r.usage_chunk(meta, update.usage or job.usage)))
-                events.append(r.sse("[DONE]"))
-            if events:
-                yield b"".join(events)
-    finally:
-        watcher.cancel()
-        scheduler.cancel(job)  # the client went away (or we finished: then a no-op)

@@ -21,7 +21,8 @@ from typing import Any
 import uvicorn
 
 from codeassist.config import Settings
-from codeassist.daemon.app import Shutdown, create_app
+from codeassist.daemon.answers import Shutdown
+from codeassist.daemon.app import create_app
 from codeassist.daemon.auth import TcpTokenAuth, write_token
 from codeassist.daemon.keep_alive import IdleClock, describe, parse_keep_alive
 from codeassist.daemon.logs import setup_logging

@@ -10,7 +10,8 @@ import time
 import httpx
 import pytest
 
-from codeassist.daemon.app import Shutdown, create_app
+from codeassist.daemon.answers import Shutdown
+from codeassist.daemon.app import create_app
 from codeassist.daemon.keep_alive import IdleClock
 from codeassist.daemon.request import ChatPrompt, Job, Priority, TextPrompt, Update
 from codeassist.daemon.scheduler import QueueFull, Scheduler
