@@ -180,7 +180,7 @@ async def test_newer_request_supersedes_and_cancel_request_stops_the_model(
     with pytest.raises(JsonRpcException) as error:
         await request
     assert error.value.code == types.LSPErrorCodes.RequestCancelled
-    for _ in range(100):
+    for _ in range(300):  # the daemon notices the closed stream at its next step (busy CI)
         queue = (await asyncio.to_thread(model_client.health))["queue"]
         if queue["running"] == 0 and queue["cancelled"] > before:
             break
