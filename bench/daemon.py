@@ -8,6 +8,12 @@ Starts its own `codeassist serve` on a temp socket and prints one JSON object on
   direct call), which other processes on a shared machine do not inflate.
 - interference_ratio: median latency of short interactive requests while a long batch
   generation runs, divided by their median on the idle daemon. Target: <= 1.5.
+- pair_ratio: median time for two interactive requests sent at once (both answered) divided
+  by the median of one alone, alternating; 2.0 is one after the other, lower is batched decode.
+- refuse_50mb_ms / refuse_5mb_ms: median time until a 50 MB one-line chat message (413,
+  refused unread) and a 5 MB raw prompt (400, refused before tokenizing) are answered, sent
+  with one sendall over the socket; rss_growth_mb: the daemon's resident memory after them
+  minus before. Issue 15's bar: under 1 s each and < 200 MB.
 
 The machine is shared, so both sides of each figure are measured interleaved (overhead: paired
 differences; interference: alternating idle and busy rounds), and torch runs one CPU thread on
@@ -19,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import statistics
 import sys
 import tempfile
@@ -43,6 +50,10 @@ SHORT = [{"role": "user", "content": "def add(a, b):"}]
 ENGINE = {"quantize": "none", "device": "cpu"}
 THREADS = 1
 ROUNDS = 5  # idle/busy rounds of the interference measurement
+# What the background "review" asks for: `[review] max_tokens`' default. (Asking for the whole
+# context makes the engine reserve all of its K/V for it, and completions are refused until
+# the daemon admits by K/V room.)
+REVIEW_TOKENS = 8192
 
 
 def median_ms(values: list[float]) -> float:
@@ -155,7 +166,9 @@ def measure(client, model: Path, socket_path: Path, daemon_pid: int) -> dict:
 
         def batch(stop: threading.Event = stop, story: list = story) -> None:
             while not stop.is_set():  # a new one whenever the model stops by itself
-                client.chat(story, max_tokens=100000, priority="batch", cancel=stop, timeout=600)
+                client.chat(
+                    story, max_tokens=REVIEW_TOKENS, priority="batch", cancel=stop, timeout=600
+                )
 
         runner = threading.Thread(target=batch)
         before = generated()
@@ -168,8 +181,12 @@ def measure(client, model: Path, socket_path: Path, daemon_pid: int) -> dict:
         stop.set()
         runner.join(60)
         batch_tokens += generated() - before - 8 * per_round
+    pairs = measure_pairs(client)
+    refusals = measure_refusals(socket_path, daemon_pid)
     raw.close()
     return {
+        **pairs,
+        **refusals,
         "overhead_ms_median": round(statistics.median(paired) * 1000, 3),
         "overhead_cpu_ms_mean": round(
             (cpu["daemon_client"] + cpu["daemon_server"] - cpu["direct"]) / REPEATS * 1000, 3
@@ -188,6 +205,79 @@ def measure(client, model: Path, socket_path: Path, daemon_pid: int) -> dict:
         "repeats": REPEATS,
         "interactive_requests": len(busy),
         "torch_threads": THREADS,
+    }
+
+
+def measure_pairs(client, rounds: int = 6) -> dict:
+    def one() -> float:
+        start = time.perf_counter()
+        result = client.chat(SHORT, max_tokens=8, temperature=0.0, priority="interactive")
+        assert result.usage.completion_tokens >= 1
+        return time.perf_counter() - start
+
+    def two() -> float:
+        start = time.perf_counter()
+        other = threading.Thread(target=one)
+        other.start()
+        one()
+        other.join()
+        return time.perf_counter() - start
+
+    alone: list[float] = []
+    paired: list[float] = []
+    for _ in range(rounds):
+        alone.append(one())
+        paired.append(two())
+    return {
+        "pair_ratio": round(statistics.median(paired) / statistics.median(alone), 3),
+        "interactive_alone_ms_median": median_ms(alone),
+        "interactive_pair_ms_median": median_ms(paired),
+    }
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def raw_post(socket_path: Path, path: str, payload: bytes) -> int:
+    """One sendall (httpx copies the rest of a big body after each partial send: seconds of
+    client time for 50 MB that would hide the daemon's)."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+    )
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(str(socket_path))
+        sock.sendall(head.encode() + payload)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    return int(reply.split(b" ", 2)[1])
+
+
+def measure_refusals(socket_path: Path, daemon_pid: int, repeats: int = 3) -> dict:
+    line = "value = compute(value) + 1; " * (50 * 2**20 // 28)
+    big = json.dumps({"messages": [{"role": "user", "content": line}]}).encode()
+    five = json.dumps({"prompt": "x = 1\n" * (5 * 2**20 // 6), "max_tokens": 4}).encode()
+    before = rss_bytes(daemon_pid)
+    times: dict[str, list[float]] = {"50mb": [], "5mb": []}
+    statuses = set()
+    for _ in range(repeats):
+        for name, path, payload in (
+            ("50mb", "/v1/chat/completions", big),
+            ("5mb", "/v1/completions", five),
+        ):
+            start = time.perf_counter()
+            statuses.add(raw_post(socket_path, path, payload))
+            times[name].append(time.perf_counter() - start)
+    return {
+        "refuse_50mb_ms": median_ms(times["50mb"]),
+        "refuse_5mb_ms": median_ms(times["5mb"]),
+        "refusal_statuses": sorted(statuses),
+        "rss_growth_mb": round((rss_bytes(daemon_pid) - before) / 2**20, 1),
     }
 
 
