@@ -267,3 +267,20 @@ def test_limits_on_numbers(daemon_settings):
             assert answer.json()["choices"][0]["finish_reason"] == "stop"
         kept = http.post("/v1/completions", json={"prompt": "<bos>x", "keep_alive": "soon"})
         assert kept.status_code == 400 and "keep_alive" in kept.json()["error"]["message"]
+
+
+def test_chunked_bodies_are_read_whole_and_bounded_too(daemon_settings):
+    def pieces(data: bytes, size: int):
+        for start in range(0, len(data), size):
+            yield data[start : start + size]
+
+    headers = {"content-type": "application/json"}  # no Content-Length: chunked
+    small = json.dumps({"prompt": "<bos>x = ", "max_tokens": 2, "temperature": 0}).encode()
+    with uds_http(daemon_settings) as http:
+        answer = http.post("/v1/completions", content=pieces(small, 7), headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["usage"]["completion_tokens"] >= 1  # replayed, not cut short
+        over = health(daemon_settings)["max_prompt_chars"] * 12 + 2**17
+        big = json.dumps({"prompt": "y" * over}).encode()
+        refused = http.post("/v1/completions", content=pieces(big, 2**20), headers=headers)
+    assert refused.status_code == 413 and "bytes" in refused.json()["error"]["message"]
