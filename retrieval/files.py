@@ -67,6 +67,20 @@ def is_secret(path: str) -> bool:
     return _SECRET_RE.match(path.rsplit("/", 1)[-1].lower()) is not None
 
 
+_TEST_DIRS = frozenset({"tests", "__tests__", "spec", "specs", "testdata", "test_utils"})
+_TEST_NAME = re.compile(
+    r"(test_.*\.py|.*_tests?\.py|conftest\.py|.*_test\.go|.*[._-](test|spec)\.[cm]?[jt]sx?"
+    r"|Test.*\.java|.*Tests?\.java|.*_spec\.rb|.*_test\.rb|test_.*\.rb)"
+)
+
+
+def is_test_file(path: str) -> bool:
+    """Test code: `tests/`, `__tests__/`, `spec/` folders, or test-named files (test_x.py,
+    x_test.go, x.spec.ts, FooTest.java, ...). A library folder named `test` is not enough."""
+    parts = path.split("/")
+    return _TEST_NAME.fullmatch(parts[-1]) is not None or any(p in _TEST_DIRS for p in parts[:-1])
+
+
 def is_vendored(path: str) -> bool:
     """True when a directory on the path is vendored or generated code."""
     parts = path.split("/")[:-1]

@@ -43,13 +43,19 @@ class ModuleTable:
         for i in range(len(parts)):
             self.by_stem.setdefault("/".join(parts[i:]), []).append(path)
 
-    def by_module(self, dotted_path: str, near: str) -> str | None:
-        """The file for a module path like `a/b/c` (closest to `near` when several match)."""
+    def by_module(self, dotted_path: str, near: str, rooted: bool = False) -> str | None:
+        """The file for a module path like `a/b/c` (closest to `near` when several match).
+
+        rooted: the path is absolute from a source root (a Python `import a.b`), so the file
+        fewest folders below some root wins (`src/flask/` over `tests/x/flask.py`).
+        """
         cands = self.by_stem.get(dotted_path)
         if not cands:
             return None
         if len(cands) == 1:
             return cands[0]
+        if rooted:
+            return min(cands, key=lambda c: (c.count("/"), -_common(c, near), len(c)))
         return max(cands, key=lambda c: (_common(c, near), -len(c)))
 
 
@@ -100,12 +106,12 @@ def resolve_imports(path: str, lang: str, specs: list[str], table: ModuleTable) 
                 else:
                     modpath = mod.replace(".", "/")
                     target = modpath
-                f = table.by_module(target, path) if target else None
+                f = table.by_module(target, path, rooted=not dots) if target else None
                 add(f)
                 for local, orig in _split_names(names):
                     if orig == "*":
                         continue
-                    sub = table.by_module(f"{modpath}/{orig}", path)
+                    sub = table.by_module(f"{modpath}/{orig}", path, rooted=not dots)
                     if sub:  # a submodule: "*" stands for the module itself
                         add(sub)
                         out.names[local] = (sub, "*")
@@ -115,7 +121,7 @@ def resolve_imports(path: str, lang: str, specs: list[str], table: ModuleTable) 
             m = _PY_IMPORT.match(spec)
             if m:
                 for local, orig in _split_names(m.group(1)):
-                    f = table.by_module(orig.replace(".", "/"), path)
+                    f = table.by_module(orig.replace(".", "/"), path, rooted=True)
                     add(f)
                     if local != orig:  # `import a.b as c`: c is module a.b
                         out.names[local] = (f, "*")

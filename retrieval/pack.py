@@ -3,19 +3,31 @@
 Signatures are cheap and bodies expensive, so a small budget gets many headers and a few
 whole definitions; a large one gets bodies for most of what ranked, then whole files. A
 definition is either whole or absent (a header item is labelled "signature", never passed
-off as the definition). `used` is the sum of count_tokens(item.text), never above budget.
+off as the definition). Classes the cursor's receiver may hold come as outlines (header
+and members' signatures, bodies elided: retrieval/outline.py), and at large budgets the
+outlines of the best files come before the bodies of lower-ranked definitions. A body
+asked for inside an outline is shown in place (the outline expands). `used` is the sum of
+count_tokens(item.text), never above budget.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from retrieval.model import ContextItem, PackedContext
+from retrieval.outline import FULL, NAMES, OutlineText, outline, subtree
 from retrieval.scores import Ranked
 from retrieval.tags import CONTAINER_KINDS
 from retrieval.view import IndexView
 
 MAX_CANDIDATES = 4000
+RECEIVER_OUTLINE_SHARE = 0.6  # receivers' class outlines may fill this part of the budget
+RECEIVER_OUTLINES = 4  # at most this many classes (the receiver's and its bases)
+LARGE_BUDGET = 8192  # from here on, outlines of the best files come before most bodies
+TOP_BODIES = 6  # bodies of the best definitions still come before file outlines
+FILE_OUTLINE_SHARE = 0.75  # file outlines fill the budget up to this part
+FILE_OUTLINES = 8
 
 
 def _body_share(budget: int) -> float:
@@ -27,6 +39,20 @@ def _body_share(budget: int) -> float:
     return 0.65
 
 
+@dataclass
+class _Outline:
+    """An outline in the pack: of definition `root` (None: the file's top level)."""
+
+    path: str
+    root: int | None
+    start: int
+    end: int
+    defs: range  # the definitions inside it
+    expanded: frozenset[int]
+    detail: int  # outline.FULL, SIGNATURES or NAMES
+    item: ContextItem
+
+
 class _Packer:
     def __init__(self, index: IndexView, budget: int, count: Callable[[str], int], explain: bool):
         self.index = index
@@ -36,14 +62,37 @@ class _Packer:
         self.used = 0
         self.items: dict[tuple[str, int, int], ContextItem] = {}
         self.by_file: dict[str, list[tuple[int, int]]] = {}
+        self.outlines: dict[str, list[_Outline]] = {}
         self.cache = index.caches.span_table(count)
         self.versions: dict[str, object] = {}
 
+    # ---- what is in ----------------------------------------------------------------------
+
     def covered(self, path: str, start: int, end: int) -> bool:
+        """Lines start..end are shown already (by a span, or by an outline's shown lines)."""
         for s, e in self.by_file.get(path, ()):  # noqa: SIM110 (a loop is faster than any())
             if s <= start and end <= e:
                 return True
+        for o in self.outlines.get(path, ()):
+            if o.start <= start and end <= o.end:
+                for s, e in o.item.shown or ():
+                    if s <= start and end <= e:
+                        return True
         return False
+
+    def _outline_over(self, path: str, start: int, end: int) -> _Outline | None:
+        for o in self.outlines.get(path, ()):
+            if o.start <= start and end <= o.end:
+                return o
+        return None
+
+    # ---- token counts --------------------------------------------------------------------
+
+    def version(self, path: str) -> object:
+        version = self.versions.get(path)
+        if version is None:
+            version = self.versions[path] = self.index.version(path)
+        return version
 
     def text(self, path: str, start: int, end: int) -> str:
         return "\n".join(self.index.lines(path)[start - 1 : end])
@@ -53,10 +102,7 @@ class _Packer:
 
         Tokens are counted on first need only; the text is rebuilt only when it is needed.
         """
-        version = self.versions.get(path)
-        if version is None:
-            version = self.versions[path] = self.index.version(path)
-        key = (path, version, start, end)
+        key = (path, self.version(path), start, end)
         cache = self.cache
         got = cache.get(key)
         if got is None:
@@ -71,27 +117,53 @@ class _Packer:
             got[2] = self.count(self.text(path, start, end))
         return got[2]
 
+    def render(
+        self, path: str, root: int | None, expanded: frozenset[int], detail: int
+    ) -> tuple[OutlineText, int]:
+        """An outline and its token count (counts remembered across queries)."""
+        tags = self.index.tags(path)
+        rendered = outline(tags, self.index.lines(path), root, expanded, detail)
+        key = ("outline", path, self.version(path), root, expanded, detail)
+        got = self.cache.get(key)
+        if got is None:
+            got = self.cache[key] = [len(rendered.text), False, self.count(rendered.text)]
+        return rendered, got[2]
+
+    # ---- adding --------------------------------------------------------------------------
+
+    def _drop(self, path: str, start: int, end: int) -> None:
+        del self.items[(path, start, end)]
+        self.by_file[path].remove((start, end))
+
     def add(
         self, path: str, start: int, end: int, kind: str, score: float, reason: str, limit: int
     ) -> bool:
         """Add a span unless it is already covered or does not fit under `limit` tokens used."""
         if self.covered(path, start, end):
             return True
+        over = self._outline_over(path, start, end)
+        if over is not None and not (start <= over.start and over.end <= end):
+            return self._expand(over, start, end, limit)  # a body inside an outline
         length, blank, tokens = self.span(path, start, end)
         if blank:
             return False
         if length > 16 * max(limit - self.used, 0) + 64:
             return False  # far too long for what is left under any code tokenizer: skip counting
         # items this span swallows give their tokens back
-        inner = [(path, s, e) for s, e in self.by_file.get(path, ()) if start <= s and e <= end]
-        refund = sum(self.items[k].tokens for k in inner)
+        inner = [(s, e) for s, e in self.by_file.get(path, ()) if start <= s and e <= end]
+        inner_outlines = [
+            o for o in self.outlines.get(path, ()) if start <= o.start and o.end <= end
+        ]
+        refund = sum(self.items[(path, s, e)].tokens for s, e in inner)
+        refund += sum(o.item.tokens for o in inner_outlines)
         if tokens is None:
             tokens = self.span_tokens(path, start, end)
         if self.used - refund + tokens > limit:
             return False
-        for k in inner:
-            del self.items[k]
-            self.by_file[path].remove((k[1], k[2]))
+        for s, e in inner:
+            self._drop(path, s, e)
+        for o in inner_outlines:
+            self.outlines[path].remove(o)
         self.used += tokens - refund
         text = self.text(path, start, end)
         self.items[(path, start, end)] = ContextItem(
@@ -99,6 +171,89 @@ class _Packer:
         )
         self.by_file.setdefault(path, []).append((start, end))
         return True
+
+    def _expand(self, o: _Outline, start: int, end: int, limit: int) -> bool:
+        """Show a whole definition inside an outline (no other span fits inside one)."""
+        defs = self.index.tags(o.path).defs
+        member = next((k for k in o.defs if defs[k].start == start and defs[k].end == end), None)
+        if member is None:
+            return False
+        expanded = o.expanded | {member}
+        rendered, tokens = self.render(o.path, o.root, expanded, o.detail)
+        if self.used - o.item.tokens + tokens > limit:
+            return False
+        self.used += tokens - o.item.tokens
+        o.expanded = expanded
+        o.item.text, o.item.shown, o.item.tokens = rendered.text, rendered.shown, tokens
+        return True
+
+    def add_outline(
+        self,
+        path: str,
+        root: int | None,
+        score: float,
+        reason: str,
+        limit: int,
+        least_detail: int = NAMES,
+    ) -> bool:
+        """Add the outline of definition `root` of `path` (None: of the whole file), at the
+        most detail that fits (never less than least_detail)."""
+        tags = self.index.tags(path)
+        lines = self.index.lines(path)
+        if tags is None or not lines:
+            return False
+        if root is None:
+            start, end = 1, len(lines)
+        else:
+            d = tags.defs[root]
+            start, end = d.start, min(d.end, len(lines))
+        for s, e in self.by_file.get(path, ()):
+            if s <= start and end <= e:
+                return True  # shown whole already
+        if self._outline_over(path, start, end) is not None:
+            return True
+        inside = subtree(tags, root)
+        spans = {(tags.defs[k].start, tags.defs[k].end): k for k in inside}
+        inner = [(s, e) for s, e in self.by_file.get(path, ()) if start <= s and e <= end]
+        inner_outlines = [
+            o for o in self.outlines.get(path, ()) if start <= o.start and o.end <= end
+        ]
+        expanded = frozenset(spans[x] for x in inner if x in spans and spans[x] != root)
+        for o in inner_outlines:
+            expanded |= o.expanded
+        refund = sum(self.items[(path, s, e)].tokens for s, e in inner)
+        refund += sum(o.item.tokens for o in inner_outlines)
+        for detail in range(FULL, least_detail - 1, -1):
+            rendered, tokens = self.render(path, root, expanded, detail)
+            if self.used - refund + tokens <= limit:
+                break
+        else:
+            return False
+        for s, e in inner:
+            self._drop(path, s, e)
+        for o in inner_outlines:
+            self.outlines[path].remove(o)
+        self.used += tokens - refund
+        item = ContextItem(
+            path,
+            start,
+            end,
+            tokens,
+            "outline",
+            round(score, 4),
+            rendered.text,
+            reason if self.explain else "",
+            shown=rendered.shown,
+        )
+        self.outlines.setdefault(path, []).append(
+            _Outline(path, root, start, end, inside, expanded, detail, item)
+        )
+        return True
+
+    def all_items(self) -> list[ContextItem]:
+        return list(self.items.values()) + [
+            o.item for outlines in self.outlines.values() for o in outlines
+        ]
 
 
 def pack(
@@ -132,6 +287,8 @@ def pack(
 
     def header(r: Ranked, limit: int) -> bool:
         _name, _kind, start, end, sig_end, _col, parent = index.tags(r.path).defs[r.index]
+        if p.covered(r.path, start, sig_end):
+            return True
         if parent >= 0:
             enclosing_header(r, parent, limit)
         if end > sig_end and end - start <= 12 and not p.covered(r.path, start, end):
@@ -141,6 +298,8 @@ def pack(
                 r.path, start, end, "definition", r.score, reason(r, "definition"), limit
             ):
                 return True
+        if p._outline_over(r.path, start, sig_end) is not None:
+            return False  # inside an outline that does not show it: only a body can
         return p.add(r.path, start, sig_end, "signature", r.score, reason(r, "header"), limit)
 
     def body(r: Ranked, limit: int) -> bool:
@@ -148,30 +307,50 @@ def pack(
         if (
             kind in CONTAINER_KINDS
             and end - start > 40
-            and (budget < 8192 or span_tokens(r.path, start, end) > budget // 5)
+            and (budget < LARGE_BUDGET or span_tokens(r.path, start, end) > budget // 5)
         ):
             return False  # big classes: their members' headers say more per token
         if parent >= 0:
             enclosing_header(r, parent, limit)
         return p.add(r.path, start, end, "definition", r.score, reason(r, "definition"), limit)
 
-    # 1. definitions the query insists on (around review changes), then headers of the best
+    def bodies(rs: list[Ranked]) -> None:
+        misses = 0
+        for r in rs:
+            if p.used >= budget or misses > 60:
+                break
+            if not body(r, budget):
+                misses += 1
+
+    # 1. definitions the query insists on (around review changes)
     for r in cands:
         if r.body:
             body(r, budget)
+    # 2. the classes the cursor's receiver may hold, as outlines
+    outlined = 0
+    for r in cands[:40]:
+        if r.outline and outlined < RECEIVER_OUTLINES:
+            limit = int(budget * RECEIVER_OUTLINE_SHARE)
+            if p.add_outline(r.path, r.index, r.score, reason(r, "outline"), limit):
+                outlined += 1
+    # 3. headers of the best
     misses = 0  # in a row: once this many headers in a row do not fit, the rest rarely do
     for r in cands:
         if p.used >= header_limit or misses > 60:
             break
         misses = 0 if header(r, header_limit) else misses + 1
-    # 2. bodies for the best-ranked, in rank order, while they fit
-    misses = 0
-    for r in cands:
-        if p.used >= budget or misses > 60:
-            break
-        if not body(r, budget):
-            misses += 1
-    # 3. leftover budget: more headers, then whole files of the best-ranked files
+    # 4. bodies for the best-ranked, in rank order, while they fit; at large budgets the
+    # outlines of the best files come after the first few
+    if budget >= LARGE_BUDGET:
+        bodies(cands[:TOP_BODIES])
+        files = _file_ranking(cands, exclude or {})
+        limit = int(budget * FILE_OUTLINE_SHARE)
+        for path, (s, r) in list(files.items())[:FILE_OUTLINES]:
+            if p.used >= limit:
+                break
+            p.add_outline(path, None, s, reason(r, "file outline"), limit)
+    bodies(cands)
+    # 5. leftover budget: more headers, then whole files of the best-ranked files
     misses = 0
     for r in cands:
         if p.used >= budget or misses > 60:
@@ -179,29 +358,14 @@ def pack(
         if not header(r, budget):
             misses += 1
     if budget - p.used > budget * 0.25:
-        file_score: dict[str, float] = {}
-        file_best: dict[str, Ranked] = {}
-        for r in cands:
-            file_score[r.path] = file_score.get(r.path, 0.0) + r.score
-            file_best.setdefault(r.path, r)
-        for path, s in sorted(file_score.items(), key=lambda kv: -kv[1]):
+        for path, (s, r) in _file_ranking(cands, exclude or {}).items():
             if budget - p.used < budget * 0.1:
                 break
-            if path in (exclude or {}):
-                continue
             n = len(index.lines(path))
             if n:
-                p.add(
-                    path,
-                    1,
-                    n,
-                    "file",
-                    s,
-                    reason(file_best[path], "whole file (budget left over)"),
-                    budget,
-                )
+                p.add(path, 1, n, "file", s, reason(r, "whole file (budget left over)"), budget)
 
-    items = list(p.items.values())
+    items = p.all_items()
     best: dict[str, float] = {}
     for it in items:
         best[it.path] = max(best.get(it.path, 0.0), it.score)
@@ -215,3 +379,18 @@ def pack(
             break
     assert p.used <= budget
     return PackedContext(budget=budget, used=p.used, items=items, omitted=omitted)
+
+
+def _file_ranking(
+    cands: list[Ranked], exclude: dict[str, list[tuple[int, int]]]
+) -> dict[str, tuple[float, Ranked]]:
+    """Files by the summed score of their ranked definitions, best first (with their best)."""
+    score: dict[str, float] = {}
+    best: dict[str, Ranked] = {}
+    for r in cands:
+        if r.path in exclude:
+            continue
+        score[r.path] = score.get(r.path, 0.0) + r.score
+        best.setdefault(r.path, r)
+    order = sorted(score.items(), key=lambda kv: -kv[1])
+    return {path: (s, best[path]) for path, s in order}

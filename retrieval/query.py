@@ -5,10 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from retrieval.receiver import ReceiverInference, Scope, clean_type, receiver_chain
+from retrieval.receiver_index import IndexTypeOracle
+from retrieval.resolve import NameResolver
+from retrieval.tags import FileTags
 from retrieval.view import IndexView
 
+RAW_RECEIVER = 3.0  # the receiver's own name: a module (`mod.`) or a class (`Class.`)
+TYPED_NEARBY = 0.5  # classes of variables typed near the cursor: in play, less so
+
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
-_RECEIVER = re.compile(r"([A-Za-z_$][\w$]*)\s*(?:\(\s*\))?\s*(?:\.|->|::)\s*([A-Za-z_$][\w$]*)?$")
 _SELF = {"self", "this", "cls", "super", "Self"}
 _STOP = {
     "self",
@@ -87,6 +93,33 @@ class Query:
     terms: dict[str, float] = field(default_factory=dict)  # BM25 query
     focus: list[tuple[str, int, float]] = field(default_factory=list)  # (path, def index, score)
     exclude: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # already in prompt
+    receiver_rules: dict[str, str] = field(default_factory=dict)  # receiver class -> why
+    # the classes the receiver before the cursor may hold: wanted as outlines
+    receiver_classes: set[str] = field(default_factory=set)
+
+
+def _scope(tags: FileTags, lines: list[str], line: int, before: str) -> Scope:
+    """The cursor's language, the text before it, and its enclosing function and class."""
+    function_line = class_line = 0
+    class_name = None
+    for d in tags.defs:
+        if d.start > line:
+            break
+        if d.start <= line <= d.end:
+            if d.kind in ("function", "method"):
+                function_line = d.start
+            elif d.kind in ("class", "impl", "interface"):
+                class_line, class_name = d.start, d.name
+    if tags.lang == "go" and function_line:
+        # a Go method's receiver `func (s *Server) Name(` is its class
+        m = re.match(r"\s*func\s*\(\s*\w+\s+\*?(\w+)", lines[function_line - 1])
+        if m:
+            class_name = m.group(1)
+
+    def offset(n: int) -> int:
+        return sum(len(x) + 1 for x in lines[: max(n - 1, 0)]) if n else 0
+
+    return Scope(tags.lang, before, offset(function_line), class_name, offset(class_line))
 
 
 def _add_names(out: dict[str, float], text: str, weight: float) -> None:
@@ -111,19 +144,6 @@ def _variable_types(text: str) -> dict[str, list[str]]:
     for m in _PARAM_ANY.finditer(text):
         out.setdefault(m.group(1), []).append(m.group(2).rsplit(".", 1)[-1])
     return out
-
-
-_CAMEL = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-
-
-def _class_names_like(var: str) -> list[str]:
-    """'subscriber' -> Subscriber; 'query_set' -> QuerySet; 'innerSub' -> InnerSub, Sub."""
-    parts = [p for p in _CAMEL.findall(var.strip("_$")) if p]
-    if not parts:
-        return []
-    whole = "".join(p[:1].upper() + p[1:] for p in parts)
-    last = parts[-1][:1].upper() + parts[-1][1:]
-    return list(dict.fromkeys([whole, last]))
 
 
 def position_query(
@@ -152,38 +172,26 @@ def position_query(
     q.terms = dict(q.names)
     before = "\n".join(lines[: line - 1]) + "\n" + prefix
 
-    # receivers: `x.`, `x.y.`, `self.`
+    # receivers: `x.`, `x.y.`, `self.`: the classes they may hold
     near_types = _variable_types(before[-4000:])
-    m = _RECEIVER.search(prefix)
-    types = _variable_types(before) if m and len(before) > 4000 else near_types
     tags = index.tags(path)
-    if m:
-        recv = m.group(1)
-        if recv in _SELF and tags is not None:
-            encl = index.enclosing_definition(path, line)
-            cls_idx = None
-            if encl is not None:
-                for i, d in enumerate(tags.defs):
-                    if d.start <= line <= d.end and d.kind == "class":
-                        cls_idx = i
-            if cls_idx is not None:
-                d = tags.defs[cls_idx]
-                header = "\n".join(lines[d.start - 1 : d.sig_end])
-                bases = [n for n in _IDENT.findall(header.split(d.name, 1)[-1]) if n not in _STOP]
-                for b in bases:
-                    q.receivers[b] = q.receivers.get(b, 0.0) + 3.0
-        else:
-            q.receivers[recv] = q.receivers.get(recv, 0.0) + 3.0
-            for t in types.get(recv, [])[-3:]:
-                q.receivers[t] = q.receivers.get(t, 0.0) + 3.0
-            # untyped: a variable named like a class often holds one (subscriber: Subscriber)
-            for t in _class_names_like(recv):
-                if t != recv:
-                    q.receivers[t] = q.receivers.get(t, 0.0) + 1.5
+    chain = receiver_chain(prefix)
+    if chain and tags is not None:
+        scope = _scope(tags, lines, line, before)
+        oracle = IndexTypeOracle(index, NameResolver(index, path), tags.lang)
+        for guess in ReceiverInference(scope, oracle).guesses(chain):
+            q.receivers[guess.name] = q.receivers.get(guess.name, 0.0) + guess.weight
+            q.receiver_rules[guess.name] = guess.rule
+            q.receiver_classes.add(guess.name)
+        last = chain[-1].name
+        if last not in _SELF:  # `mod.` (a module's members) or `Class.` (its own)
+            q.receivers[last] = q.receivers.get(last, 0.0) + RAW_RECEIVER
     # parameters and variables typed near the cursor also hint at classes in play
     for name, w in sorted(q.names.items(), key=lambda kv: -kv[1])[:8]:
-        for t in near_types.get(name, [])[-3:]:
-            q.receivers[t] = q.receivers.get(t, 0.0) + 0.5 * min(w, 2.0)
+        for found in near_types.get(name, [])[-3:]:
+            t = clean_type(found)
+            if t is not None and t[0].isupper():
+                q.receivers[t] = q.receivers.get(t, 0.0) + TYPED_NEARBY * min(w, 2.0)
 
     q.seed_files[path] = 1.0
     for p in open_buffers:

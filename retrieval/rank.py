@@ -30,6 +30,7 @@ def rank_definitions(
     signals.imported_definitions(index, q, resolver, scores, weights)
     ranks = signals.pagerank_neighbours(index, q, scores, weights)
     signals.lexical_matches(index, q, resolver, ranks, scores, weights)
+    signals.test_files_last(q, scores, weights)
     return scores.ranked()
 
 

@@ -2,10 +2,49 @@
 
 from __future__ import annotations
 
+import re
+
 from retrieval.imports import ResolvedImports
 from retrieval.view import DefRef, IndexView
 
 MAX_REEXPORT_DEPTH = 4
+_IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+# words in class headers that are not base classes
+_NOT_BASES = frozenset(
+    [
+        "class",
+        "struct",
+        "interface",
+        "extends",
+        "implements",
+        "public",
+        "private",
+        "protected",
+        "abstract",
+        "export",
+        "default",
+        "final",
+        "sealed",
+        "metaclass",
+        "object",
+        "type",
+        "Generic",
+        "Protocol",
+        "ABC",
+        "where",
+        "pub",
+        "impl",
+        "for",
+    ]
+)
+
+
+def class_bases(index: IndexView, path: str, i: int) -> list[str]:
+    """Names in a class's header after its own name (its bases, and some noise)."""
+    d = index.tags(path).defs[i]
+    header = " ".join(index.lines(path)[d.start - 1 : d.sig_end])
+    after = header.split(d.name, 1)[-1]
+    return [b for b in dict.fromkeys(_IDENT.findall(after)) if b not in _NOT_BASES and b != d.name]
 
 
 class NameResolver:
@@ -16,6 +55,7 @@ class NameResolver:
 
     def __init__(self, index: IndexView, path: str | None) -> None:
         self.index = index
+        self.path = path
         self.imports = index.imports_of(path) if path else ResolvedImports()
         self._followed: dict[tuple[str, str], list[DefRef]] = {}
 
@@ -56,3 +96,9 @@ class NameResolver:
             if hits:
                 return hits
         return self.index.defs_named(name)
+
+    def resolve_local_first(self, name: str) -> list[DefRef]:
+        """resolve(name), but the current file's own definitions when it has some."""
+        if self.path is not None and self.path in self.index.def_files(name):
+            return [(p, i) for p, i in self.index.defs_named(name) if p == self.path]
+        return self.resolve(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -14,6 +15,7 @@ class Ranked:
     score: float
     reasons: list[str] = field(default_factory=list)
     body: bool = False  # the whole span is wanted even at a small budget
+    outline: bool = False  # a class wanted as an outline (the receiver's, or a base)
 
 
 class Scores:
@@ -24,7 +26,9 @@ class Scores:
         self.explain = explain
         self.by_def: dict[tuple[str, int], Ranked] = {}
 
-    def bump(self, path: str, i: int, s: float, why: str, body: bool = False) -> None:
+    def bump(
+        self, path: str, i: int, s: float, why: str, body: bool = False, outline: bool = False
+    ) -> None:
         """Add s to definition i of path (why: the reason shown with --explain)."""
         if path in self.excluded or s <= 0:
             return
@@ -33,8 +37,17 @@ class Scores:
             r = self.by_def[(path, i)] = Ranked(path, i, 0.0)
         r.score += s
         r.body = r.body or body
+        r.outline = r.outline or outline
         if self.explain:
             r.reasons.append(f"{why} (+{s:.2f})")
+
+    def scale(self, keep: Callable[[str], bool], factor: float, why: str) -> None:
+        """Multiply the scores of definitions in files `keep` does not accept by factor."""
+        for r in self.by_def.values():
+            if not keep(r.path):
+                r.score *= factor
+                if self.explain:
+                    r.reasons.append(f"{why} (x{factor:g})")
 
     def best(self, n: int) -> list[Ranked]:
         """The n best so far."""

@@ -9,7 +9,8 @@
 - imported_definitions: what the current file imports;
 - pagerank_neighbours: personalized PageRank over the file graph (an edge per name a file
   uses that another defines), seeded by the current file, open buffers, recent edits;
-- lexical_matches: BM25 between the code near the cursor and each definition's text.
+- lexical_matches: BM25 between the code near the cursor and each definition's text;
+- test_files_last: definitions in test files count less unless the cursor is in a test.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from retrieval.query import _IDENT, _STOP, Query
+from retrieval.files import is_test_file
+from retrieval.query import Query
 from retrieval.rank_graph import personalized_pagerank
 from retrieval.rank_lexical import bm25_scores
-from retrieval.resolve import NameResolver
+from retrieval.resolve import NameResolver, class_bases
 from retrieval.scores import Scores
 from retrieval.tags import CONTAINER_KINDS, members_of, name_index
 from retrieval.view import IndexView
@@ -54,6 +56,8 @@ class Weights:
     # pagerank_neighbours
     pagerank: float = 4.0
     pagerank_files: int = 40
+    # test_files_last
+    test_file_factor: float = 0.3  # tests rank below library code unless the cursor is in one
     # lexical_matches
     lexical: float = 0.8
     lexical_files: int = 32
@@ -139,14 +143,6 @@ def module_members(
             module_members(index, g, weight * w.module_reexport_decay, scores, w, depth=1)
 
 
-def class_bases(index: IndexView, path: str, i: int) -> list[str]:
-    """Names in a class's header after its own name (its bases, and some noise)."""
-    d = index.tags(path).defs[i]
-    header = " ".join(index.lines(path)[d.start - 1 : d.sig_end])
-    after = header.split(d.name, 1)[-1]
-    return [b for b in dict.fromkeys(_IDENT.findall(after)) if b not in _STOP and b != d.name]
-
-
 def receiver_members(
     index: IndexView, q: Query, resolver: NameResolver, scores: Scores, w: Weights = WEIGHTS
 ) -> None:
@@ -164,6 +160,7 @@ def receiver_members(
         if not defs or len(defs) > w.name_max_defs:
             continue
         spec = 1.0 / len(defs) ** w.receiver_specificity
+        wanted = name in q.receiver_classes  # the cursor's receiver: outline the classes
         todo = [(p, i, weight * spec, 0) for p, i in defs]
         while todo:
             p, i, ww, depth = todo.pop()
@@ -174,7 +171,7 @@ def receiver_members(
             d = tags.defs[i]
             if d.kind not in _RECEIVER_KINDS:
                 continue
-            scores.bump(p, i, ww, f"class of receiver {name!r}")
+            scores.bump(p, i, ww, f"class of receiver {name!r}", outline=wanted)
             kids = members_of(tags, i)
             share = ww * w.receiver_member_share / math.sqrt(max(len(kids), 1))
             pops = popularity(index, [tags.def_names[k] for k in kids])
@@ -255,3 +252,10 @@ def lexical_matches(
     found = bm25_scores(index, q.terms, some, exclude=scores.excluded, limit=w.lexical_limit)
     for (p, i), s in found.items():
         scores.bump(p, i, w.lexical * s, "BM25 match with code near the cursor")
+
+
+def test_files_last(q: Query, scores: Scores, w: Weights = WEIGHTS) -> None:
+    """Tests rank below library code, unless the cursor is in a test itself."""
+    if q.path is not None and is_test_file(q.path):
+        return
+    scores.scale(lambda path: not is_test_file(path), w.test_file_factor, "in a test file")

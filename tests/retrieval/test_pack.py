@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from retrieval import RepoIndex, estimate_tokens
+from retrieval.outline import ELIDED_MARKER
 from retrieval.parse import parse_source
 
 BUFFER = (
@@ -25,8 +26,13 @@ def _check_items(index, ctx, budget, count):
     assert ctx.used == sum(i.tokens for i in ctx.items)
     for it in ctx.items:
         lines = index.lines(it.path)
-        assert it.text == "\n".join(lines[it.start_line - 1 : it.end_line])
         assert it.tokens == count(it.text)
+        if it.kind == "outline":  # the shown lines verbatim, in order, and marker lines
+            shown = [lines[n - 1] for s, e in it.shown for n in range(s, e + 1)]
+            assert [x for x in it.text.split("\n") if not x.endswith(ELIDED_MARKER)] == shown
+            assert all(it.start_line <= s <= e <= it.end_line for s, e in it.shown)
+            continue
+        assert it.text == "\n".join(lines[it.start_line - 1 : it.end_line])
         if it.kind == "definition":
             tags = parse_source("\n".join(lines).encode(), index.tags(it.path).lang)
             spans = {(d[2], d[3]) for d in tags.defs}
@@ -60,9 +66,16 @@ def test_receiver_members_rank_first(index):
         count_tokens=estimate_tokens,
         explain=True,
     )
-    covered = {(i.path, i.start_line) for i in ctx.items}
-    assert ("pkg/models.py", 11) in covered  # def deposit(...)
-    assert ("pkg/models.py", 16) in covered  # def withdraw(...)
+    shown = {(i.path, s) for i in ctx.items for s, _e in i.shown or [(i.start_line, 0)]}
+    shown_lines = {
+        (i.path, n)
+        for i in ctx.items
+        for s, e in i.shown or [(i.start_line, i.end_line)]
+        for n in range(s, e + 1)
+    }
+    assert ("pkg/models.py", 11) in shown_lines  # def deposit(...)
+    assert ("pkg/models.py", 16) in shown_lines  # def withdraw(...)
+    assert shown
     assert all(i.path != "pkg/refund.py" for i in ctx.items)  # the buffer itself is not repeated
     assert all(i.reason for i in ctx.items)
     assert "receiver" in " ".join(i.reason for i in ctx.items)

@@ -127,3 +127,21 @@ def test_lexical_matches(index):
     best = scores.ranked()[0]
     assert (best.path, index.tags(best.path).def_names[best.index]) == ("shop/models.py", "add")
     assert best.score == pytest.approx(WEIGHTS.lexical)  # the best match scales to 1
+
+
+def test_test_files_last():
+    from retrieval.files import is_test_file
+
+    def scored(path):
+        scores = Scores(set(), explain=False)
+        scores.bump("lib/a.py", 0, 1.0, "x")
+        scores.bump("tests/test_a.py", 0, 1.0, "x")
+        signals.test_files_last(Query(path=path), scores)
+        return {r.path: r.score for r in scores.ranked()}
+
+    assert scored("app.py") == {"lib/a.py": 1.0, "tests/test_a.py": WEIGHTS.test_file_factor}
+    assert scored("tests/test_b.py") == {"lib/a.py": 1.0, "tests/test_a.py": 1.0}
+    for path in ["tests/x.py", "pkg/test_x.py", "x_test.go", "src/a.spec.ts", "conftest.py"]:
+        assert is_test_file(path), path
+    for path in ["django/test/testcases.py", "src/testing.py", "latest.py", "contest.py"]:
+        assert not is_test_file(path), path
