@@ -21,6 +21,7 @@ def tree(tmp_path):
     os.symlink(tmp_path / "outside.py", work / "src" / "link.py")
     os.symlink(work / ".env", work / "src" / "notes.txt")
     os.symlink("/etc", work / "etc")
+    os.symlink(work / "src" / "app.py", work / ".env.local")  # judged by its own name too
     return tmp_path
 
 
@@ -32,6 +33,7 @@ def tree(tmp_path):
         ("work/id_rsa", SECRET),
         ("work/src/link.py", OUTSIDE),  # a link out of the workspace
         ("work/src/notes.txt", SECRET),  # an innocent name for a secret
+        ("work/.env.local", SECRET),  # a secret's name for innocent code
         ("work/etc/passwd", OUTSIDE),
         ("outside.py", OUTSIDE),
         ("work/src/../../outside.py", OUTSIDE),
