@@ -5,7 +5,10 @@
 - Admission: waiting requests take free sequence slots (the engine's K/V rows), most urgent
   first. The last `reserve` slots only take interactive requests, so reviews holding every
   other slot never keep a completion waiting for minutes (a slot cannot be taken back from a
-  running sequence without losing its work).
+  running sequence without losing its work). When the engine says how much K/V `room` is free,
+  a request starts only when what it reserves (`need`) fits, and a non-interactive one must
+  leave `keep` tokens for a completion; nobody starts ahead of an older request of its class
+  that is waiting for room.
 - Stepping: the running requests of the most urgent class present advance together in one
   batched step (oldest first, up to `max_batch`); the less urgent sit the step out. Deciding
   again before every step is what lets a review yield to a newly arrived completion between two
@@ -27,6 +30,7 @@ class Entry:
     key: int  # unique per request
     priority: int  # lower runs first
     arrival: int  # lower arrived first
+    need: int = 0  # K/V tokens its first step reserves
 
     @property
     def order(self) -> tuple[int, int]:
@@ -34,17 +38,29 @@ class Entry:
 
 
 def admit(
-    waiting: Sequence[Entry], running: Sequence[Entry], capacity: int, reserve: int = 0
+    waiting: Sequence[Entry],
+    running: Sequence[Entry],
+    capacity: int,
+    reserve: int = 0,
+    *,
+    room: int | None = None,
+    keep: int = 0,
 ) -> list[Entry]:
     """The waiting requests to start now, most urgent first: at most `capacity` run at once,
-    and only interactive ones take the last `reserve` slots."""
+    only interactive ones take the last `reserve` slots, and (when `room` is known) each fits
+    in it, non-interactive ones with `keep` tokens to spare."""
     live = len(running)
     taken: list[Entry] = []
     for entry in sorted(waiting, key=lambda e: e.order):
-        limit = capacity if entry.priority == INTERACTIVE else capacity - reserve
-        if live < limit:
-            taken.append(entry)
-            live += 1
+        interactive = entry.priority == INTERACTIVE
+        if live >= (capacity if interactive else capacity - reserve):
+            break  # everything after it is as urgent or less: no slot for them either
+        if room is not None:
+            if entry.need + (0 if interactive else keep) > room:
+                break  # it waits for room, and nothing less urgent or younger goes first
+            room -= entry.need
+        taken.append(entry)
+        live += 1
     return taken
 
 

@@ -58,3 +58,30 @@ def test_same_class_beyond_the_batch_waits_without_counting_as_yielding():
     stepped = batch(running, max_batch=2)
     assert keys(stepped) == [1, 2]
     assert yielding(running, stepped) == []
+
+
+def needing(key: int, priority: int, need: int) -> Entry:
+    return Entry(key=key, priority=priority, arrival=key, need=need)
+
+
+def test_with_kv_room_a_request_starts_only_when_its_reservation_fits():
+    review = needing(1, BATCH, 30_000)
+    completion = needing(2, INTERACTIVE, 3_000)
+    # A review that would leave no room for a completion waits; the completion goes.
+    assert keys(admit([review, completion], [], 8, room=32_000, keep=4_000)) == [2]
+    assert keys(admit([review], [], 8, room=36_000, keep=4_000)) == [1]
+    # An interactive request needs no margin, only room.
+    assert keys(admit([completion], [], 8, room=3_000, keep=4_000)) == [2]
+    assert keys(admit([completion], [], 8, room=2_999, keep=4_000)) == []
+
+
+def test_nobody_starts_ahead_of_an_older_request_waiting_for_room():
+    big, small = needing(1, BATCH, 20_000), needing(2, BATCH, 1_000)
+    assert keys(admit([big, small], [], 8, room=10_000)) == []  # no overtaking in a class
+    urgent = needing(3, INTERACTIVE, 9_000)
+    normal = needing(4, NORMAL, 500)
+    # The completion waits for room: the refactor behind it does not take what frees up.
+    assert keys(admit([normal, urgent], [], 8, room=8_000)) == []
+    assert keys(admit([normal, urgent], [], 8, room=9_500)) == [3, 4]
+    twins = [needing(5, BATCH, 1_000), needing(6, BATCH, 1_000)]
+    assert keys(admit(twins, [], 8, room=1_500)) == [5]  # room is used up
