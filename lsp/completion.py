@@ -24,11 +24,11 @@ from codeassist.tasks.complete import (
     calibrated_counter,
     call_model,
     finish_completion,
-    model_token_counter,
     prepare_completion,
     split_at,
 )
 from codeassist.tasks.typethrough import TypeThroughCache
+from codeassist.token_count import token_counter, tokenizer_counter
 from lsp import buffers
 from lsp.inflight import Inflight, Ticket
 from lsp.positions import line_text, to_character, to_column
@@ -82,7 +82,8 @@ class CompletionService:
         self.endpoint_failures = 0
         self.down_until = 0.0
         self._limits: dict[int, int | None] = {}
-        self._counters: dict[str, Any] = {}  # model path -> token counter (index thread only)
+        # (model path, endpoint) -> token counter (index thread only)
+        self._counters: dict[tuple[str, str], Any] = {}
 
     async def suggest(self, uri: str, position: types.Position) -> Suggestion | None:
         """The suggestion at position, or None (nothing to say, superseded, stale, down)."""
@@ -222,10 +223,14 @@ class CompletionService:
         """Runs on the index thread: push changed buffers, retrieve, build the prompt."""
         if index is not None:
             self.session.apply_buffer_updates(index, updates)
-        count = self._counters.get(settings.model.path)
+        key = (settings.model.path, settings.model.endpoint)
+        count = self._counters.get(key)
         if count is None:
-            exact = model_token_counter(settings.model.path)
-            count = self._counters[settings.model.path] = calibrated_counter(exact, inp.text)
+            # The model's tokenizer (scaled estimate: fast per keystroke), else the one counter
+            # for the endpoint, which never under-counts for a server without a tokenizer.
+            exact = tokenizer_counter(settings.model.path)
+            count = calibrated_counter(exact, inp.text) if exact else token_counter(settings)
+            self._counters[key] = count
         try:
             return prepare_completion(
                 inp,
