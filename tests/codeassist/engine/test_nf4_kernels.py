@@ -110,9 +110,9 @@ def test_sort_by_expert_groups_every_pair_once():
     assert block_expert.tolist() == [0, 1, 2, 3, 5, 5, 5]
 
 
-@pytest.mark.parametrize("double_quant", [False, True])
-def test_grouped_kernels_match_the_torch_path(double_quant):
-    block = _on_device(make_block(double_quant))
+def test_grouped_kernels_match_the_torch_path():
+    """Double-quantized scales here; plain ones go through the grouped kernels just below."""
+    block = _on_device(make_block(double_quant=True))
     hidden, ids, weights = (t.to(DEVICE) for t in routing(12))
     got = nf4_grouped.experts_prefill(block.gate_up, block.down, hidden, ids, weights)
     torch_path = block.grouped(hidden, ids, weights)
@@ -160,3 +160,27 @@ def test_linear_and_int8_head_kernels():
     head.backend = "torch"
     kernel_error, torch_error = _errors(got, head(hidden), exact)
     assert got.dtype == torch.float32 and kernel_error <= torch_error + 1e-6
+
+
+@pytest.mark.skipif(DEVICE != "cpu", reason="on CUDA the engine runs these kernels by default")
+def test_tiny_model_through_the_kernels(make_engine):
+    """The engine's own forward with every 4-bit layer on its Triton kernels vs pure torch.
+
+    A 1-token prompt: the decode kernels (experts, fused NF4 linears, int8 head) at every layer.
+    """
+    from codeassist.engine.quant import quantized_modules
+
+    engine = make_engine(prefill_chunk=16)
+    layers = [m for m in engine.loaded.model.modules() if hasattr(m, "backend")]
+    layers.append(engine.loaded.head)
+    assert len(quantized_modules(engine.loaded.model)) > 0
+    prompt = [300]
+    want = engine.prompt_logits(prompt)
+    for layer in layers:
+        layer.backend = "triton"
+    try:
+        got = engine.prompt_logits(prompt)
+    finally:
+        for layer in layers:
+            layer.backend = "auto"
+    assert cosine_similarity(got, want, dim=-1).min() > 0.999
