@@ -54,6 +54,9 @@ class ModelRunner:
         self.config = model.config
         self.layer_types = list(self.config.layer_types)
         self.window = self.config.sliding_window
+        # decode attention: "auto" (the Triton kernel reading the pools in place, on CUDA when
+        # Triton is there, else gathered blocks and PyTorch's attention), "triton" or "torch"
+        self.attention = "auto"
 
     # --- the two entry points ---------------------------------------------------------------
     @torch.no_grad()
@@ -74,10 +77,15 @@ class ModelRunner:
     @torch.no_grad()
     def decode(self, step: DecodeInputs, greedy_only: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """(next ids [B], float32 logits [B, V]) for one token of each row."""
-        context = _DecodeContext(self.kv, step, self.window)
+        context = _DecodeContext(self.kv, step, self.window, self._paged(step.ids))
         hidden = self._layers(step.ids[:, None], step.positions[:, None], context)
         logits = self._logits(hidden[:, 0])
         return sample(logits, step.sampling, greedy_only), logits
+
+    def _paged(self, like: torch.Tensor) -> bool:
+        from codeassist.engine.kernels import use_triton
+
+        return use_triton(self.attention, like)
 
     # --- the model --------------------------------------------------------------------------
     def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -225,15 +233,25 @@ class _PrefillContext:
 class _DecodeContext:
     """K/V of one token per row: written at fixed slots, read through tables and ring rows."""
 
-    def __init__(self, kv: KVCache, step: DecodeInputs, window: int) -> None:
-        self.kv, self.step = kv, step
+    def __init__(self, kv: KVCache, step: DecodeInputs, window: int, paged: bool) -> None:
+        self.kv, self.step, self.window, self.paged = kv, step, window, paged
         positions = step.positions
         blocks = step.tables.gather(1, (positions // BLOCK)[:, None])[:, 0]
         self.block_slots = blocks * BLOCK + positions % BLOCK
         self.ring_slots = step.rows * kv.ring + positions % kv.ring
-        span = torch.arange(step.tables.shape[1] * BLOCK, device=positions.device)
-        self.global_visible = visible(positions[:, None], span[None, :], None)
-        self.ring_visible = visible(positions[:, None], ring_positions(positions, kv.ring), window)
+        if paged:
+            from codeassist.engine.paged_attention import ring_blocks
+
+            self.ring_block = ring_blocks(kv.ring)
+            per_row = kv.ring // self.ring_block
+            span = torch.arange(per_row, device=positions.device)
+            self.ring_table = step.rows[:, None] * per_row + span[None, :]
+        else:
+            span = torch.arange(step.tables.shape[1] * BLOCK, device=positions.device)
+            self.global_visible = visible(positions[:, None], span[None, :], None)
+            self.ring_visible = visible(
+                positions[:, None], ring_positions(positions, kv.ring), window
+            )
 
     def store(self, index: int, keys: torch.Tensor, values: torch.Tensor) -> None:
         slots = self.block_slots if self.kv.shapes[index].window is None else self.ring_slots
@@ -243,13 +261,34 @@ class _DecodeContext:
 
     def attend(self, index: int, query: torch.Tensor, scale: float) -> torch.Tensor:
         owner = self.kv.owners[index]
-        if self.kv.shapes[index].window is None:
-            keys = self.kv.keys[owner][self.step.tables].flatten(1, 2)
-            values = self.kv.values[owner][self.step.tables].flatten(1, 2)
+        full = self.kv.shapes[index].window is None
+        keys, values = self.kv.keys[owner], self.kv.values[owner]
+        if self.paged:
+            from codeassist.engine.paged_attention import paged_decode_attention
+
+            if full:
+                out = paged_decode_attention(
+                    query[:, 0], keys, values, self.step.tables, self.step.positions, scale
+                )
+            else:
+                shape = (-1, self.ring_block, *keys.shape[2:])
+                out = paged_decode_attention(
+                    query[:, 0],
+                    keys.view(shape),
+                    values.view(shape),
+                    self.ring_table,
+                    self.step.positions,
+                    scale,
+                    window=self.window,
+                    ring=self.kv.ring,
+                )
+            return out[:, None]
+        if full:
+            keys = keys[self.step.tables].flatten(1, 2)
+            values = values[self.step.tables].flatten(1, 2)
             allowed = self.global_visible
         else:
-            keys = self.kv.keys[owner][self.step.rows]
-            values = self.kv.values[owner][self.step.rows]
+            keys, values = keys[self.step.rows], values[self.step.rows]
             allowed = self.ring_visible
         out = decode_attention(
             query[:, 0], keys.transpose(1, 2), values.transpose(1, 2), allowed, scale
