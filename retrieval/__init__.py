@@ -4,7 +4,12 @@ Knows code, not models: the token counter is a plain callable. Imports nothing f
 `codeassist` or `lsp`.
 """
 
-from retrieval.context import RepoIndex, context_for_changes, context_for_position
+from retrieval.context import (
+    RepoIndex,
+    callers_of_changes,
+    context_for_changes,
+    context_for_position,
+)
 from retrieval.index import PathError, TagIndex
 from retrieval.model import (
     ContextItem,
@@ -24,6 +29,7 @@ __all__ = [
     "Reference",
     "RepoIndex",
     "TagIndex",
+    "callers_of_changes",
     "context_for_changes",
     "context_for_position",
     "estimate_tokens",

@@ -1,5 +1,8 @@
 """The two context queries: code that helps at a cursor, and code that helps review changes.
 
+`callers_of_changes` (retrieval/callers.py) is the one function that finds who uses changed
+code; review (CLI and editor) and refactor get callers through context_for_changes.
+
 Both read the index only through `IndexView` (retrieval/view.py): query -> rank -> pack.
 `RepoIndex` is the index with these two queries as methods, the entry point other packages
 use (`from retrieval import RepoIndex`).
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from retrieval.callers import callers_of_changes
 from retrieval.index import PathError, TagIndex
 from retrieval.model import PackedContext
 from retrieval.pack import pack
@@ -59,11 +63,27 @@ def context_for_changes(
     count_tokens: Callable[[str], int],
     explain: bool = False,
 ) -> PackedContext:
-    """Code that helps review `changes` (path -> changed 1-based line ranges), in budget."""
+    """Code that helps review `changes` (path -> changed 1-based line ranges), in budget.
+
+    First the callers of the changed definitions (items of kind "caller"), then the
+    definitions around the changes (whole), what they use, and their neighbours.
+    """
     rel_changes = {index.relpath(p): r for p, r in changes.items()}
     query = changes_query(index, rel_changes)
     ranked = rank_definitions(index, query, explain=explain)
-    return pack(index, ranked, budget, count_tokens, exclude=query.exclude, explain=explain)
+    callers = callers_of_changes(index, rel_changes)
+    return pack(
+        index,
+        ranked,
+        budget,
+        count_tokens,
+        exclude=query.exclude,
+        explain=explain,
+        callers=callers,
+    )
+
+
+__all__ = ["RepoIndex", "callers_of_changes", "context_for_changes", "context_for_position"]
 
 
 class RepoIndex(TagIndex):

@@ -12,9 +12,10 @@ count_tokens(item.text), never above budget.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from retrieval.callers import Caller
 from retrieval.model import ContextItem, PackedContext
 from retrieval.outline import FULL, NAMES, OutlineText, outline, subtree
 from retrieval.scores import Ranked
@@ -22,6 +23,7 @@ from retrieval.tags import CONTAINER_KINDS
 from retrieval.view import IndexView
 
 MAX_CANDIDATES = 4000
+CALLER_SHARE = 0.4  # callers of changed code may fill this part of the budget
 RECEIVER_OUTLINE_SHARE = 0.6  # receivers' class outlines may fill this part of the budget
 RECEIVER_OUTLINES = 4  # at most this many classes (the receiver's and its bases)
 LARGE_BUDGET = 8192  # from here on, outlines of the best files come before most bodies
@@ -264,10 +266,25 @@ def pack(
     *,
     exclude: dict[str, list[tuple[int, int]]] | None = None,
     explain: bool = False,
+    callers: Sequence[Caller] = (),
 ) -> PackedContext:
-    """Fit the best of `ranked` into `budget` tokens as labelled items."""
+    """Fit the best of `ranked` into `budget` tokens as labelled items.
+
+    callers (of changed code) come first, as items of kind "caller", within CALLER_SHARE of
+    the budget; they are listed first too.
+    """
     budget = max(int(budget), 0)
     p = _Packer(index, budget, count_tokens, explain)
+    left_out: list[str] = []
+    top = ranked[0].score if ranked else 1.0
+    for c in callers:
+        why = f"uses {c.name} (changed in {c.changed_path})"
+        p.explain = True  # a caller always says whom it calls
+        if not p.add(
+            c.path, c.start_line, c.end_line, "caller", top, why, int(budget * CALLER_SHARE)
+        ):
+            left_out.append(f"{c.path}:{c.start_line}-{c.end_line}")
+        p.explain = explain
     cands = ranked[:MAX_CANDIDATES]
     header_limit = int(budget * (1 - _body_share(budget)))
 
@@ -369,13 +386,13 @@ def pack(
     best: dict[str, float] = {}
     for it in items:
         best[it.path] = max(best.get(it.path, 0.0), it.score)
-    items.sort(key=lambda it: (-best[it.path], it.path, it.start_line))
-    omitted = []
+    items.sort(key=lambda it: (it.kind != "caller", -best[it.path], it.path, it.start_line))
+    omitted = left_out
     for r in cands[:400]:
         d = index.tags(r.path).defs[r.index]
         if not p.covered(r.path, d.start, d.sig_end):
             omitted.append(f"{r.path}:{d.start}-{d.end}")
-        if len(omitted) >= 50:
+        if len(omitted) >= 50 + len(left_out):
             break
     assert p.used <= budget
     return PackedContext(budget=budget, used=p.used, items=items, omitted=omitted)

@@ -24,7 +24,6 @@ def rank_definitions(
     scores = Scores(set(q.exclude), explain)
     resolver = NameResolver(index, q.path)
     signals.changed_code(q, scores)
-    signals.callers_of_focus(index, q, scores, weights)
     signals.names_near_cursor(index, q, resolver, scores, weights)
     signals.receiver_members(index, q, resolver, scores, weights)
     signals.imported_definitions(index, q, resolver, scores, weights)

@@ -1,7 +1,6 @@
 """Ranking signals: one function each, adding to a `Scores` with the weights in `Weights`.
 
 - changed_code: the definitions enclosing review changes (whole bodies);
-- callers_of_focus: functions that use the changed definitions' names;
 - names_near_cursor: definitions of identifiers near the cursor (closer weighs more),
   resolved through the current file's imports;
 - receiver_members: members of the receiver's class before the cursor (`obj.` ->
@@ -24,7 +23,7 @@ from retrieval.rank_graph import personalized_pagerank
 from retrieval.rank_lexical import bm25_scores
 from retrieval.resolve import NameResolver, class_bases
 from retrieval.scores import Scores
-from retrieval.tags import CONTAINER_KINDS, members_of, name_index
+from retrieval.tags import CONTAINER_KINDS, members_of
 from retrieval.view import IndexView
 
 # receivers whose class is wanted: containers, and type aliases (TS `type X = {...}`)
@@ -35,9 +34,6 @@ _RECEIVER_KINDS = CONTAINER_KINDS | {"type"}
 class Weights:
     """Every weight the signals use, by name (each signal's test checks its own)."""
 
-    # callers_of_focus
-    caller: float = 3.0  # divided by sqrt(files using the name)
-    caller_max_files: int = 60  # a name used in more files says little about who calls it
     # names_near_cursor
     name_max_defs: int = 40  # names defined more often than this are too vague
     name_specificity: float = 0.75  # weight / defs ** this
@@ -71,30 +67,6 @@ def changed_code(q: Query, scores: Scores) -> None:
     """The definitions a review changes (q.focus), with their whole bodies."""
     for path, i, s in q.focus:
         scores.bump(path, i, s, "encloses a change", body=True)
-
-
-def callers_of_focus(index: IndexView, q: Query, scores: Scores, w: Weights = WEIGHTS) -> None:
-    """Functions that use the changed definitions' names (their callers), in any file."""
-    for path, i, _s in q.focus:
-        tags = index.tags(path)
-        d = tags.defs[i]
-        if d.kind not in ("function", "method", "class") or len(d.name) < 3:
-            continue
-        users = index.files_using(d.name)
-        if not users or len(users) > w.caller_max_files:
-            continue
-        share = w.caller / math.sqrt(len(users))
-        for f in users:
-            ft = index.tags(f)
-            if ft is None:
-                continue
-            k = name_index(ft).get(d.name)
-            if k is None:
-                continue
-            for j, terms in enumerate(ft.def_terms):
-                other = ft.defs[j]
-                if (f, j) != (path, i) and other.kind in ("function", "method") and k in terms:
-                    scores.bump(f, j, share, f"uses {d.name!r} (a caller)")
 
 
 def names_near_cursor(

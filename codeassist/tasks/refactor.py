@@ -38,7 +38,6 @@ from codeassist.tasks.edits import (
 from codeassist.tasks.model_code import answer_text, extract_code
 from codeassist.tasks.review_prompt import OUTLINE_NOTE
 from codeassist.tasks.syntax_check import Grammar, check_edit_syntax, grammar_for_path
-from retrieval.model import ContextItem
 from retrieval.tokens import estimate_tokens
 
 log = logging.getLogger(__name__)
@@ -485,21 +484,19 @@ def gather_context(
         return [], []
     try:
         index.update_buffer(request.path, request.text)
-        callers = _caller_items(index, request, relative, budget // 2, count)
+        # the callers of the code being changed come first (retrieval.callers_of_changes)
         packed = index.context_for_changes(
             {relative: [(span.start_line + 1, span.end_line + 1)]},
-            budget=budget - sum(item.tokens for item in callers),
+            budget=budget,
             count_tokens=count,
         )
     except Exception as error:  # the refactor still works without context
         log.warning("retrieval context failed for %s: %s", request.path, error)
         return [], [f"no repository context ({error.__class__.__name__}: {error})"]
-    taken = {(item.path, item.start_line) for item in callers}
-    items = callers + [
+    items = [
         item
         for item in packed.items
-        if (item.path, item.start_line) not in taken
-        and not _overlaps(item.path, item.start_line, item.end_line, relative, span)
+        if not _overlaps(item.path, item.start_line, item.end_line, relative, span)
     ]
     return items, []
 
@@ -507,43 +504,3 @@ def gather_context(
 def _overlaps(path: str, start: int, end: int, relative: str, span: Span) -> bool:
     """Whether 1-based lines start..end of path overlap the request's span."""
     return path == relative and start <= span.end_line + 1 and end >= span.start_line + 1
-
-
-def _caller_items(
-    index: Any, request: RefactorRequest, relative: str, budget: int, count: Callable[[str], int]
-) -> list[ContextItem]:
-    """The functions that call the definitions around the selection (innermost first)."""
-    grammar = grammar_for_path(request.path, request.text)
-    if grammar is None:
-        return []
-    around = code_targets.enclosing_definitions(request.text, grammar, request.span)
-    names = [d.name for d in around if d.name][:3]
-    items: list[ContextItem] = []
-    seen: set[tuple[str, int]] = set()
-    used = 0
-    for name in names:
-        for ref in index.references(name):
-            caller = index.enclosing_definition(ref.path, ref.line)
-            if caller is None or (caller.path, caller.start_line) in seen:
-                continue
-            seen.add((caller.path, caller.start_line))
-            if _overlaps(caller.path, caller.start_line, caller.end_line, relative, request.span):
-                continue  # the code being changed, or what encloses it
-            text = "\n".join(index.lines(caller.path)[caller.start_line - 1 : caller.end_line])
-            tokens = count(text)
-            if used + tokens > budget:
-                continue
-            used += tokens
-            items.append(
-                ContextItem(
-                    caller.path,
-                    caller.start_line,
-                    caller.end_line,
-                    tokens,
-                    "caller",
-                    1.0,
-                    text,
-                    f"calls {name}",
-                )
-            )
-    return items

@@ -57,18 +57,6 @@ def test_changed_code_bumps_the_focus_with_body(index):
     assert (r.path, r.index, r.score, r.body) == ("shop/pricing.py", 0, 100.0, True)
 
 
-def test_callers_of_focus(index):
-    q = Query(path=None, focus=[("shop/pricing.py", 0, 100.0)])
-    scores = Scores(set(), explain=False)
-    signals.callers_of_focus(index, q, scores)
-    users = len(index.files_using("total_price"))  # pricing.py and checkout.py
-    expected = WEIGHTS.caller / math.sqrt(users)
-    assert _score(scores, index, "shop/checkout.py", "checkout") == pytest.approx(expected)
-    none = Scores(set(), explain=False)
-    signals.callers_of_focus(index, q, none, replace(WEIGHTS, caller_max_files=1))
-    assert not none.by_def  # a name used in more files than the cap: no callers
-
-
 def test_names_near_cursor_with_members(index):
     q = Query(path="app.py", names={"Basket": 2.0})
     scores = Scores({"app.py"}, explain=False)
