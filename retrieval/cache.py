@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import marshal
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -69,6 +70,21 @@ def decode_tags(blob: bytes) -> FileTags:
     )
 
 
+def _private_file(path: Path) -> None:
+    """Create the database file owner-only (0600) in an owner-only folder (0700) we create.
+
+    The tags name every definition of the user's code. SQLite gives its -wal and -shm files
+    the database file's permissions, so they are owner-only too.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)  # made by an older version, or with a looser umask
+    finally:
+        os.close(fd)
+
+
 class TagCache:
     """Content-addressed tags plus per-repository stat -> hash memory."""
 
@@ -82,7 +98,7 @@ class TagCache:
         if self.path is None:
             db = sqlite3.connect(":memory:", check_same_thread=False)
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _private_file(self.path)
             db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")

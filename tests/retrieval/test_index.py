@@ -179,18 +179,25 @@ def test_a_dropped_index_is_freed_without_the_cycle_collector(app_repo):
         gc.enable()
 
 
-def test_pagerank_memo_is_dropped_when_the_graph_changes(app_repo):
+def test_pagerank_memo_is_dropped_when_the_graph_changes(app_repo, monkeypatch):
+    from retrieval import rank_graph
     from retrieval.rank_graph import _pagerank, personalized_pagerank
 
+    computed = []
+    monkeypatch.setattr(
+        rank_graph, "_pagerank", lambda index, seeds: computed.append(1) or _pagerank(index, seeds)
+    )
     idx = RepoIndex.open(app_repo, None)
     seeds = {"pkg/service.py": 1.0}
     first = personalized_pagerank(idx, seeds)
     assert "pkg/util.py" in first and "pkg/models.py" in first
-    assert personalized_pagerank(idx, seeds) == first  # remembered
+    assert personalized_pagerank(idx, seeds) == first
+    assert len(computed) == 1  # the second answer came from the memo
     # service.py stops using util.py: util drops out of its PageRank at once
     text = (app_repo / "pkg/service.py").read_text()
     idx.update_buffer("pkg/service.py", text.replace("fmt_money", "str"))
     after = personalized_pagerank(idx, seeds)
+    assert len(computed) == 2  # the edit dropped the memo
     assert "pkg/util.py" not in after
     idx.caches.neighbors.clear()
     assert after == _pagerank(idx, seeds)  # the same as computed from scratch
@@ -226,3 +233,25 @@ def test_caches_are_dropped_in_one_place(app_repo):
     assert "pkg/service.py" in caches.neighbors  # other files' edges are kept
     idx.refresh()
     assert not (caches.neighbors or caches.pagerank or caches.links)
+
+
+def test_cache_is_owner_only(app_repo, tmp_path):
+    import os
+    import stat
+
+    cache = tmp_path / "new" / "cache"
+    old = os.umask(0o022)  # the usual umask would give 0755 folders and 0644 files
+    try:
+        idx = RepoIndex.open(app_repo, cache)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+    names = sorted(f.name for f in cache.iterdir())
+    assert names == ["tags.sqlite", "tags.sqlite-shm", "tags.sqlite-wal"]  # open, WAL mode
+    for f in cache.iterdir():
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+    idx.close()
+    # a file an older version left world-readable is tightened when opened
+    (cache / "tags.sqlite").chmod(0o644)
+    RepoIndex.open(app_repo, cache).close()
+    assert stat.S_IMODE((cache / "tags.sqlite").stat().st_mode) == 0o600
