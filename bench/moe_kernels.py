@@ -15,18 +15,22 @@ size depends on the data: unique, nonzero):
 - `transformers_bf16`: transformers' own Gemma4TextExperts (bf16, one loop per hit expert).
 
 Also the median host time of one decode call of `previous` and `torch` (same weights, same
-run). Last line: one JSON object.
+run), and a compile check of every Triton kernel variant for CUDA targets (sm_86 RTX 3090,
+sm_89 RTX 4090, sm_90 H100/H200, sm_120 RTX 5090) through the ptxas that ships with Triton: no
+GPU needed, but nothing is run there. Last line: one JSON object.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import torch
 
-if not torch.cuda.is_available():
+COMPILE_ONLY = sys.argv[1:] == ["--compile-check"]
+if not torch.cuda.is_available() and not COMPILE_ONLY:
     os.environ.setdefault("TRITON_INTERPRET", "1")  # before bitsandbytes imports triton
 
 import json  # noqa: E402
@@ -240,8 +244,90 @@ def main() -> None:
     results["decode_host_ms_ratio_previous_over_torch"] = round(
         decode["previous"]["host_ms_per_call"] / decode["torch"]["host_ms_per_call"], 2
     )
+    results["compiled_for_cuda"] = compile_check_in_child()
     results["load"] = os.getloadavg()
     print(json.dumps(results))
+
+
+CUDA_ARCHS = (86, 89, 90, 120)
+
+
+def compile_check() -> dict:
+    """Compile every kernel variant for each CUDA arch (no GPU needed); {arch: failures}."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from codeassist.engine.kernels import nf4_gemv, nf4_grouped
+
+    def source(kernel, pointers: dict[str, str], constexprs: dict) -> ASTSource:
+        signature = {}
+        for name in kernel.arg_names:
+            if name in constexprs:
+                signature[name] = "constexpr"
+            elif name.endswith("_ptr"):
+                signature[name] = pointers.get(name, "*fp32")
+            else:
+                signature[name] = "i32"
+        names = list(signature)
+        return ASTSource(
+            fn=kernel,
+            signature=signature,
+            constexprs={(names.index(k),): v for k, v in constexprs.items()},
+        )
+
+    variants = []
+    gemv = {"BLOCK_N": nf4_gemv.BLOCK_N, "BLOCK_K": nf4_gemv.BLOCK_K}
+    grouped = {"BLOCK_M": nf4_grouped.BLOCK_M, "BLOCK_N": nf4_grouped.BLOCK_N}
+    grouped["BLOCK_K"] = nf4_grouped.BLOCK_K
+    for double_quant in (False, True):
+        for dtype in ("bf16", "fp32"):
+            ptr = {
+                "x_ptr": f"*{dtype}",
+                "a_ptr": f"*{dtype}",
+                "out_ptr": f"*{dtype}",
+                "ids_ptr": "*i64",
+                "pair_rows_ptr": "*i64",
+                "block_expert_ptr": "*i64",
+                "packed_ptr": "*u8",
+                "absmax_ptr": "*u8" if double_quant else "*fp32",
+            }
+            dq = {"DOUBLE_QUANT": double_quant}
+            for top_k, has_ids, gated in ((8, True, True), (1, False, False)):
+                flags = {"TOP_K": top_k, "HAS_IDS": has_ids, "GATED": gated}
+                variants.append(source(nf4_gemv._gate_up_kernel, ptr, {**flags, **dq, **gemv}))
+            variants.append(source(nf4_gemv._down_sum_kernel, ptr, {"TOP_K": 8, **dq, **gemv}))
+            dots = {"FP32_DOT": dtype == "fp32", **dq, **grouped}
+            variants.append(source(nf4_grouped._grouped_gate_up_kernel, ptr, {"TOP_K": 8, **dots}))
+            down_ptr = {**ptr, "out_ptr": "*fp32"}
+            variants.append(source(nf4_grouped._grouped_down_kernel, down_ptr, dots))
+    int8 = {"x_ptr": "*bf16", "q_ptr": "*i8", "out_ptr": "*bf16"}
+    variants.append(source(nf4_gemv._int8_gemv_kernel, int8, gemv))
+    failures: dict[str, list[str]] = {}
+    for arch in CUDA_ARCHS:
+        failures[f"sm_{arch}"] = []
+        for variant in variants:
+            try:
+                triton.compile(variant, target=GPUTarget("cuda", arch, 32))
+            except Exception as error:  # noqa: BLE001 - reported, not raised
+                failures[f"sm_{arch}"].append(f"{variant.name}: {str(error)[:300]}")
+    return {"variants": len(variants), "failures": failures}
+
+
+def compile_check_in_child() -> dict:
+    """The compile check in a fresh process: kernels built here are interpreter-only."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    child = subprocess.run(
+        [sys.executable, __file__, "--compile-check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = child.stdout.strip().splitlines()
+    if child.returncode or not lines:
+        return {"error": (child.stderr or child.stdout)[-2000:]}
+    return json.loads(lines[-1])
 
 
 def _with_backend(block: NF4Experts, backend: str, hidden, ids, weights):
@@ -253,4 +339,7 @@ def _with_backend(block: NF4Experts, backend: str, hidden, ids, weights):
 
 
 if __name__ == "__main__":
-    main()
+    if COMPILE_ONLY:
+        print(json.dumps(compile_check()))
+    else:
+        main()
