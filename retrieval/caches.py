@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 MAX_PAGERANK_MEMO = 64  # seeds sets remembered (one per current file and its neighbours)
 MAX_TOKEN_COUNTERS = 2  # token-count tables kept (a model tokenizer and the estimator)
 MAX_SPANS_PER_COUNTER = 200_000
+MAX_SEGMENTS = 20_000  # rendered outline segments kept (keys carry the file's version)
 
 
 @dataclass
@@ -29,6 +30,8 @@ class RankCaches:
     pagerank: dict[tuple, dict[str, float]] = field(default_factory=dict)
     # counter -> {(path, version, start, end): [length, blank, tokens or None]}
     spans: OrderedDict[Callable[[str], int], dict] = field(default_factory=OrderedDict)
+    # (path, version, segment, expanded, detail) -> rendered outline segment
+    segments: OrderedDict[tuple, object] = field(default_factory=OrderedDict)
 
     def forget_file(self, path: str) -> None:
         """One file's tags changed: its out-edges and every PageRank are stale."""
@@ -58,6 +61,12 @@ class RankCaches:
             if len(got) > MAX_SPANS_PER_COUNTER:
                 got.clear()
         return got
+
+    def remember_segment(self, key: tuple, rendered: object) -> None:
+        """Keep a rendered outline segment (bounded, oldest out first)."""
+        self.segments[key] = rendered
+        if len(self.segments) > MAX_SEGMENTS:
+            self.segments.popitem(last=False)
 
     def remember_pagerank(self, seeds: tuple, ranks: dict[str, float]) -> None:
         """Keep a PageRank result (bounded)."""

@@ -115,24 +115,21 @@ class _Renderer:
             self.marker(d, d.sig_end)
 
     def container(self, k: int) -> None:
-        d = self.tags.defs[k]
-        kids = members_of(self.tags, k)
-        if not kids:
-            self.span(d.start, d.end)  # nothing to outline: a short class or an empty one
-            return
-        doc = _docstring_line(self.lines, d, self.tags.lang) if self.detail == FULL else None
-        self.span(d.start, doc or d.sig_end)
-        for kid in kids:
-            self.member(kid)
-        if self.tags.lang != "python" and d.end > self.tags.defs[kids[-1]].end:
-            closing = self.lines[d.end - 1] if d.end <= len(self.lines) else ""
-            if closing.strip() in ("}", "};", "end"):
-                self.span(d.end, d.end)  # the closing brace keeps the outline readable
+        for segment in segments(self.tags, self.lines, k):
+            self.segment(segment)
 
-    def file(self) -> None:
-        for k, d in enumerate(self.tags.defs):
-            if d.parent < 0:
-                self.member(k)
+    def segment(self, segment: Segment) -> None:
+        what, k = segment
+        d = self.tags.defs[k]
+        if what == "head":
+            doc = _docstring_line(self.lines, d, self.tags.lang) if self.detail == FULL else None
+            self.span(d.start, doc or d.sig_end)
+        elif what == "tail":
+            self.span(d.end, d.end)
+        elif what == "whole":
+            self.span(d.start, d.end)
+        else:
+            self.member(k)
 
     def result(self) -> OutlineText:
         out: list[str] = []
@@ -154,6 +151,54 @@ class _Renderer:
         return OutlineText("\n".join(out), shown)
 
 
+# A piece of an outline: ("head", class), ("member", definition), ("tail", class: its
+# closing brace), ("whole", class without members). An outline is its segments joined by
+# newlines, so a packer can redo the one segment an expanded body changes.
+Segment = tuple[str, int]
+
+
+def segments(tags: FileTags, lines: list[str], root: int | None) -> list[Segment]:
+    """The segments of the outline of `root` (None: the file's top level), in order."""
+    if root is None:
+        return [("member", k) for k, d in enumerate(tags.defs) if d.parent < 0]
+    d = tags.defs[root]
+    kids = members_of(tags, root)
+    if not kids:
+        return [("whole", root)]  # nothing to outline: a short class or an empty one
+    out: list[Segment] = [("head", root)] + [("member", k) for k in kids]
+    if tags.lang != "python" and d.end > tags.defs[kids[-1]].end:
+        closing = lines[d.end - 1] if d.end <= len(lines) else ""
+        if closing.strip() in ("}", "};", "end"):
+            out.append(("tail", root))  # the closing brace keeps the outline readable
+    return out
+
+
+def render_segment(
+    tags: FileTags,
+    lines: list[str],
+    segment: Segment,
+    expanded: frozenset[int] = frozenset(),
+    detail: int = FULL,
+) -> OutlineText:
+    """One segment of an outline."""
+    r = _Renderer(tags, lines, expanded, detail)
+    r.segment(segment)
+    return r.result()
+
+
+def join(parts: list[OutlineText]) -> OutlineText:
+    """Segments (or outlines) one after the other."""
+    texts = [p.text for p in parts if p.shown or p.text]
+    shown: list[tuple[int, int]] = []
+    for p in parts:
+        for start, end in p.shown:
+            if shown and shown[-1][1] == start - 1:
+                shown[-1] = (shown[-1][0], end)
+            else:
+                shown.append((start, end))
+    return OutlineText("\n".join(texts), shown)
+
+
 def outline(
     tags: FileTags,
     lines: list[str],
@@ -162,12 +207,9 @@ def outline(
     detail: int = FULL,
 ) -> OutlineText:
     """The outline of definition `root` of a file (None: the file's top level)."""
-    r = _Renderer(tags, lines, expanded, detail)
-    if root is None:
-        r.file()
-    else:
-        r.container(root)
-    return r.result()
+    return join(
+        [render_segment(tags, lines, s, expanded, detail) for s in segments(tags, lines, root)]
+    )
 
 
 def subtree(tags: FileTags, root: int | None) -> range:

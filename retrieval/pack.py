@@ -17,9 +17,19 @@ from dataclasses import dataclass
 
 from retrieval.callers import Caller
 from retrieval.model import ContextItem, PackedContext
-from retrieval.outline import FULL, NAMES, OutlineText, outline, subtree
+from retrieval.outline import (
+    FULL,
+    NAMES,
+    OutlineText,
+    Segment,
+    join,
+    render_segment,
+    segments,
+    subtree,
+)
 from retrieval.scores import Ranked
 from retrieval.tags import CONTAINER_KINDS
+from retrieval.tokens import estimate_tokens
 from retrieval.view import IndexView
 
 MAX_CANDIDATES = 4000
@@ -43,7 +53,11 @@ def _body_share(budget: int) -> float:
 
 @dataclass
 class _Outline:
-    """An outline in the pack: of definition `root` (None: the file's top level)."""
+    """An outline in the pack: of definition `root` (None: the file's top level).
+
+    Kept as segments (outline.segments) so that showing a body inside it redoes one
+    segment; its text is joined, and counted exactly, when the pack is done.
+    """
 
     path: str
     root: int | None
@@ -52,7 +66,14 @@ class _Outline:
     defs: range  # the definitions inside it
     expanded: frozenset[int]
     detail: int  # outline.FULL, SIGNATURES or NAMES
-    item: ContextItem
+    segments: list[Segment]
+    segment_of: dict[int, int]  # definition -> the segment showing it
+    parts: list[OutlineText]
+    part_tokens: list[int]
+    tokens: int  # the parts' tokens and the newlines joining them
+    shown: list[tuple[int, int]]
+    score: float
+    reason: str
 
 
 class _Packer:
@@ -67,6 +88,9 @@ class _Packer:
         self.outlines: dict[str, list[_Outline]] = {}
         self.cache = index.caches.span_table(count)
         self.versions: dict[str, object] = {}
+        self.subtrees: dict[tuple[str, int | None], range] = {}
+        self.newline = count("\n")
+        self.rendered = index.caches.segments
 
     # ---- what is in ----------------------------------------------------------------------
 
@@ -77,7 +101,7 @@ class _Packer:
                 return True
         for o in self.outlines.get(path, ()):
             if o.start <= start and end <= o.end:
-                for s, e in o.item.shown or ():
+                for s, e in o.shown:
                     if s <= start and end <= e:
                         return True
         return False
@@ -119,17 +143,54 @@ class _Packer:
             got[2] = self.count(self.text(path, start, end))
         return got[2]
 
-    def render(
-        self, path: str, root: int | None, expanded: frozenset[int], detail: int
+    def subtree(self, path: str, root: int | None) -> range:
+        key = (path, root)
+        got = self.subtrees.get(key)
+        if got is None:
+            got = self.subtrees[key] = subtree(self.index.tags(path), root)
+        return got
+
+    def _segment_key(
+        self, path: str, segment: Segment, expanded: frozenset[int], detail: int
+    ) -> tuple:
+        if segment[0] == "member" and expanded:
+            inside = self.subtree(path, segment[1])
+            expanded = frozenset(j for j in expanded if j in inside)
+        else:
+            expanded = frozenset()
+        return ("segment", path, self.version(path), segment, expanded, detail)
+
+    def segment(
+        self, path: str, segment: Segment, expanded: frozenset[int], detail: int
     ) -> tuple[OutlineText, int]:
-        """An outline and its token count (counts remembered across queries)."""
-        tags = self.index.tags(path)
-        rendered = outline(tags, self.index.lines(path), root, expanded, detail)
-        key = ("outline", path, self.version(path), root, expanded, detail)
+        """One outline segment and its token count (counts remembered across queries)."""
+        key = self._segment_key(path, segment, expanded, detail)
+        rendered = self.rendered.get(key)
+        if rendered is None:
+            rendered = render_segment(
+                self.index.tags(path), self.index.lines(path), segment, key[4], detail
+            )
+            self.index.caches.remember_segment(key, rendered)
         got = self.cache.get(key)
         if got is None:
             got = self.cache[key] = [len(rendered.text), False, self.count(rendered.text)]
         return rendered, got[2]
+
+    def segment_tokens(
+        self, path: str, segment: Segment, expanded: frozenset[int], detail: int
+    ) -> tuple[int, bool]:
+        """(tokens, shows anything) of a segment: rendered only when not counted before."""
+        got = self.cache.get(self._segment_key(path, segment, expanded, detail))
+        if got is None:
+            rendered, tokens = self.segment(path, segment, expanded, detail)
+            return tokens, bool(rendered.shown or rendered.text)
+        return got[2], got[0] > 0
+
+    def joined_tokens(self, parts: list[OutlineText], tokens: list[int]) -> int:
+        """Tokens of the parts joined by newlines (exact for the estimator; the pack
+        recounts the joined text at the end for other counters)."""
+        pieces = sum(1 for p in parts if p.shown or p.text)
+        return sum(tokens) + self.newline * max(pieces - 1, 0)
 
     # ---- adding --------------------------------------------------------------------------
 
@@ -157,7 +218,7 @@ class _Packer:
             o for o in self.outlines.get(path, ()) if start <= o.start and o.end <= end
         ]
         refund = sum(self.items[(path, s, e)].tokens for s, e in inner)
-        refund += sum(o.item.tokens for o in inner_outlines)
+        refund += sum(o.tokens for o in inner_outlines)
         if tokens is None:
             tokens = self.span_tokens(path, start, end)
         if self.used - refund + tokens > limit:
@@ -178,15 +239,25 @@ class _Packer:
         """Show a whole definition inside an outline (no other span fits inside one)."""
         defs = self.index.tags(o.path).defs
         member = next((k for k in o.defs if defs[k].start == start and defs[k].end == end), None)
-        if member is None:
+        if member is None or member not in o.segment_of:
             return False
+        d = defs[member]
+        # the body adds at least its lines past the header: skip rendering what cannot fit
+        if self.span_tokens(o.path, start, end) - self.span_tokens(o.path, start, d.sig_end) > (
+            2 * (limit - self.used) + 16
+        ):
+            return False
+        i = o.segment_of[member]
         expanded = o.expanded | {member}
-        rendered, tokens = self.render(o.path, o.root, expanded, o.detail)
-        if self.used - o.item.tokens + tokens > limit:
+        part, tokens = self.segment(o.path, o.segments[i], expanded, o.detail)
+        parts = o.parts[:i] + [part] + o.parts[i + 1 :]
+        part_tokens = o.part_tokens[:i] + [tokens] + o.part_tokens[i + 1 :]
+        total = self.joined_tokens(parts, part_tokens)
+        if self.used - o.tokens + total > limit:
             return False
-        self.used += tokens - o.item.tokens
-        o.expanded = expanded
-        o.item.text, o.item.shown, o.item.tokens = rendered.text, rendered.shown, tokens
+        self.used += total - o.tokens
+        o.expanded, o.parts, o.part_tokens, o.tokens = expanded, parts, part_tokens, total
+        o.shown = join(parts).shown
         return True
 
     def add_outline(
@@ -214,7 +285,7 @@ class _Packer:
                 return True  # shown whole already
         if self._outline_over(path, start, end) is not None:
             return True
-        inside = subtree(tags, root)
+        inside = self.subtree(path, root)
         spans = {(tags.defs[k].start, tags.defs[k].end): k for k in inside}
         inner = [(s, e) for s, e in self.by_file.get(path, ()) if start <= s and e <= end]
         inner_outlines = [
@@ -224,38 +295,83 @@ class _Packer:
         for o in inner_outlines:
             expanded |= o.expanded
         refund = sum(self.items[(path, s, e)].tokens for s, e in inner)
-        refund += sum(o.item.tokens for o in inner_outlines)
+        refund += sum(o.tokens for o in inner_outlines)
+        segs = segments(tags, lines, root)
+        room = limit - self.used + refund
+        if len(segs) * self.newline > room:
+            return False  # not even a line per member fits
         for detail in range(FULL, least_detail - 1, -1):
-            rendered, tokens = self.render(path, root, expanded, detail)
-            if self.used - refund + tokens <= limit:
+            counts = [self.segment_tokens(path, seg, expanded, detail) for seg in segs]
+            pieces = sum(1 for _t, shows in counts if shows)
+            total = sum(t for t, _shows in counts) + self.newline * max(pieces - 1, 0)
+            if total <= room:
                 break
         else:
             return False
+        rendered = [self.segment(path, seg, expanded, detail) for seg in segs]
+        parts = [r[0] for r in rendered]
+        part_tokens = [r[1] for r in rendered]
+        total = self.joined_tokens(parts, part_tokens)
         for s, e in inner:
             self._drop(path, s, e)
         for o in inner_outlines:
             self.outlines[path].remove(o)
-        self.used += tokens - refund
-        item = ContextItem(
-            path,
-            start,
-            end,
-            tokens,
-            "outline",
-            round(score, 4),
-            rendered.text,
-            reason if self.explain else "",
-            shown=rendered.shown,
-        )
+        self.used += total - refund
+        segment_of: dict[int, int] = {}
+        for i, (what, k) in enumerate(segs):
+            if what == "member":
+                for j in self.subtree(path, k):
+                    segment_of[j] = i
         self.outlines.setdefault(path, []).append(
-            _Outline(path, root, start, end, inside, expanded, detail, item)
+            _Outline(
+                path,
+                root,
+                start,
+                end,
+                inside,
+                expanded,
+                detail,
+                segs,
+                segment_of,
+                parts,
+                part_tokens,
+                total,
+                join(parts).shown,
+                score,
+                reason if self.explain else "",
+            )  # fmt: skip
         )
         return True
 
     def all_items(self) -> list[ContextItem]:
-        return list(self.items.values()) + [
-            o.item for outlines in self.outlines.values() for o in outlines
-        ]
+        """Every item; outlines joined and counted exactly (a tokenizer that merges across
+        lines may count a little more than their parts: the lowest-scored items then go)."""
+        items = list(self.items.values())
+        for outlines in self.outlines.values():
+            for o in outlines:
+                whole = join(o.parts)
+                # the estimator counts lines apart, so the parts' sum is exact for it
+                tokens = o.tokens if self.count is estimate_tokens else self.count(whole.text)
+                self.used += tokens - o.tokens
+                o.tokens = tokens
+                items.append(
+                    ContextItem(
+                        o.path,
+                        o.start,
+                        o.end,
+                        tokens,
+                        "outline",
+                        round(o.score, 4),
+                        whole.text,
+                        o.reason,
+                        shown=whole.shown,
+                    )  # fmt: skip
+                )
+        while self.used > self.budget and items:
+            worst = min(items, key=lambda it: (it.kind == "caller", it.score))
+            items.remove(worst)
+            self.used -= worst.tokens
+        return items
 
 
 def pack(
