@@ -45,10 +45,18 @@ def _check_items(index, ctx, budget, count):
         seen.setdefault(it.path, []).append((it.start_line, it.end_line))
 
 
+def _superadditive(text: str) -> int:
+    """A counter under which joined text costs more than its parts (outlines are recounted)."""
+    return int(len(text) ** 1.2)
+
+
+COUNTERS = {"estimate": estimate_tokens, "chars": len, "superadditive": _superadditive}
+
+
 @pytest.mark.parametrize("budget", [0, 5, 17, 40, 100, 300, 1000, 4000, 100_000])
-@pytest.mark.parametrize("counter", ["estimate", "chars"])
+@pytest.mark.parametrize("counter", sorted(COUNTERS))
 def test_budget_is_never_exceeded(index, budget, counter):
-    count = estimate_tokens if counter == "estimate" else len
+    count = COUNTERS[counter]
     ctx = index.context_for_position(
         "pkg/refund.py", 6, 9, buffer=BUFFER, budget=budget, count_tokens=count
     )
