@@ -35,7 +35,7 @@ def _quantized(module: NF4Stack, tensor: torch.Tensor, device: torch.device, pre
         module.count, module.out_features, module.in_features, module.double_quant, "cpu"
     )
     stack.load_float(tensor, device)
-    stored = stack.state_dict()  # the NF4 buffers, not the derived lookup table
+    stored = stack.state_dict()  # the NF4 buffers, not the shared code table
     return {f"{prefix}.{name}": buf.to("cpu").contiguous() for name, buf in stored.items()}
 
 

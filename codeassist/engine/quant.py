@@ -5,7 +5,7 @@ an `NF4Linear` and every expert block an `NF4Experts`, in bitsandbytes' NF4 form
 checkpoint tensors (float, or already NF4 from `codeassist model quantize`) load into them.
 After loading (`finish_loading`): q/k/v and gate/up are fused into one matrix each (when the
 caller's layer code uses them), the tied embedding / LM head become one int8 matrix, and the
-lookup tables are built on the weights' device.
+code tables are put on the weights' device.
 """
 
 from __future__ import annotations

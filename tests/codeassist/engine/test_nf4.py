@@ -46,12 +46,12 @@ def test_dequantize_reads_only_the_matrices_asked_for():
     assert torch.equal(stack.dequantize(torch.tensor([1, 3])), want)
 
 
-def test_prequantized_buffers_build_their_table_on_first_use():
+def test_prequantized_buffers_read_back_the_same():
     source = _stack(2, 64, 128, double_quant=True)
     loaded = NF4Stack(2, 64, 128, double_quant=True, device="cpu")
     for name, tensor in source.state_dict().items():
         setattr(loaded, name, tensor.clone())  # as the loader places checkpoint buffers
-    assert "table" not in source.state_dict()  # derived, never written to a checkpoint
+    assert "code" not in source.state_dict()  # shared, never written to a checkpoint
     assert torch.equal(loaded.dequantize(), source.dequantize())
 
 
