@@ -19,6 +19,7 @@ from codeassist.engine.nf4_linear import GEMV_ROWS
 
 GROUP = 64
 ROWS_PER_CHUNK = 8192  # rows quantized at a time: bounds the float32 copy while loading
+VOCAB_SLICE = 32768  # rows of the head dequantized at a time by the torch path
 
 
 def head_nbytes(vocab: int, hidden: int) -> int:
@@ -58,8 +59,8 @@ class Int8Matrix(nn.Module):
             scale[start : start + ROWS_PER_CHUNK] = s
         self.weight8, self.scale = q, scale
 
-    def dequantize(self, rows: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor:
-        """[n, cols] (or the whole matrix when rows is None), in dtype."""
+    def dequantize(self, rows: torch.Tensor | slice | None, dtype: torch.dtype) -> torch.Tensor:
+        """[n, cols] of the rows asked for (ids or a slice; all when None), in dtype."""
         q = self.weight8 if rows is None else self.weight8[rows]
         s = self.scale if rows is None else self.scale[rows]
         w = q.float().view(*q.shape[:-1], -1, GROUP) * s[..., None]
@@ -107,7 +108,11 @@ class Int8Head(nn.Module):
             from codeassist.engine.kernels import nf4_gemv
 
             return nf4_gemv.int8_linear(self.matrix.weight8, self.matrix.scale, hidden).float()
-        return F.linear(hidden, self.matrix.dequantize(None, hidden.dtype)).float()
+        # a slice of the vocabulary at a time: the float copy of the whole matrix would be
+        # 1.5 GB on the 26B (scoring a prompt's every position comes through here)
+        slices = [slice(lo, lo + VOCAB_SLICE) for lo in range(0, self.matrix.rows, VOCAB_SLICE)]
+        parts = [F.linear(hidden, self.matrix.dequantize(rows, hidden.dtype)) for rows in slices]
+        return torch.cat(parts, dim=-1).float() if len(parts) > 1 else parts[0].float()
 
 
 class DenseHead(nn.Module):

@@ -106,3 +106,14 @@ def test_int8_head_and_embedding_share_one_matrix():
 def test_int8_matrix_rejects_a_wrong_shape():
     with pytest.raises(ValueError, match="300x128"):
         Int8Matrix(300, 128, device="cpu").load_float(torch.zeros(128, 300), "cpu")
+
+
+def test_int8_head_reads_the_vocabulary_in_slices(monkeypatch):
+    from codeassist.engine import head as head_module
+
+    matrix = Int8Matrix(300, 128, device="cpu")
+    matrix.load_float(torch.randn(300, 128), "cpu")
+    hidden = torch.randn(5, 128, dtype=torch.bfloat16)
+    whole = Int8Head(matrix)(hidden)
+    monkeypatch.setattr(head_module, "VOCAB_SLICE", 128)  # 3 slices, the last one partial
+    assert torch.equal(Int8Head(matrix)(hidden), whole)
