@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -196,6 +197,13 @@ def test_headless_neovim_completion_review_and_code_action(
     history = messages["history"]
     assert any("completing" in h for h in history), context
     assert any("reviewing" in h for h in history), context
+    menu = steps["action_menu_failure"]
+    assert "error" not in menu, context
+    assert any("docstring" in t for t in menu["offered"]), context
+    assert len(menu["shown"]) == 1, context
+    refusal = menu["shown"][0]["msg"]
+    assert refusal.startswith("codeassist: Add docstring failed: ") and "changed" in refusal, context
+    assert not re.search(r"-32\d\d\d", refusal), context
     assert messages["loading"] == "codeassist: model loading 42%: loading tiny: reading weights"
     assert messages["review"] == "codeassist: reviewing: thinking, 120 tokens, 14s"
     assert result["_exit"] == 0, context

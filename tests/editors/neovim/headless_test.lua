@@ -233,6 +233,38 @@ step("messages", function()
   }
 end)
 
+step("action_menu_failure", function()
+  -- :CodeassistActions as a user runs it: pick "Add docstring", but edit the buffer before the
+  -- choice reaches the server, so its resolve is refused: one message, in words, no code
+  local seen = {}
+  local notify, select = vim.notify, vim.ui.select
+  vim.notify = function(msg, level)
+    table.insert(seen, { msg = msg, level = level })
+  end
+  local offered = {}
+  vim.ui.select = function(items, opts, on_choice)
+    for _, item in ipairs(items) do
+      table.insert(offered, opts.format_item(item))
+    end
+    for _, item in ipairs(items) do
+      if item.title:find("docstring", 1, true) then
+        vim.api.nvim_buf_set_lines(bufnr, 0, 0, false, { "# edited meanwhile" })
+        on_choice(item)
+        return
+      end
+    end
+    on_choice(nil)
+  end
+  vim.cmd("4CodeassistActions")
+  vim.wait(20000, function()
+    return #seen > 0
+  end, 50)
+  vim.wait(300)
+  vim.notify, vim.ui.select = notify, select
+  vim.api.nvim_buf_set_lines(bufnr, 0, 1, false, {})
+  return { offered = offered, shown = seen }
+end)
+
 step("status", function()
   return ca.status_lines()
 end)

@@ -1,5 +1,6 @@
 -- Code actions and server commands (review, refactor), with synchronous helpers for scripts.
 local compat = require("codeassist.compat")
+local messages = require("codeassist.messages")
 
 local M = {}
 
@@ -103,6 +104,57 @@ function M.apply_sync(client, bufnr, action, timeout_ms)
     return false, ("code action '%s' has neither an edit nor a command"):format(action.title or "?")
   end
   return true, nil
+end
+
+--- Runs a chosen code action without blocking the editor: resolves it (the model may take a
+--- while), applies its edit, runs its command; a failure is shown once, in words. done(ok) is
+--- called at the end when given.
+function M.run(client, bufnr, action, done)
+  local function finish(ok)
+    if done then
+      done(ok)
+    end
+  end
+  local function fail(err)
+    messages.show(("%s failed: %s"):format(action.title or "code action", messages.error_text(err)))
+    finish(false)
+  end
+  local function perform(resolved)
+    if resolved.edit then
+      compat.apply_edit(client, resolved.edit)
+    end
+    local command = resolved.command
+    if type(command) ~= "table" then
+      finish(resolved.edit ~= nil)
+      return
+    end
+    local local_handler = vim.lsp.commands[command.command]
+    if local_handler then -- e.g. codeassist.rewrite asks for its instruction
+      local_handler(command, { bufnr = bufnr, client_id = client.id })
+      finish(true)
+      return
+    end
+    M.execute(client, bufnr, command.command, command.arguments or {}, function(err)
+      if err and err.code ~= -32800 then
+        fail(err)
+      else
+        finish(err == nil)
+      end
+    end)
+  end
+  if action.edit ~= nil or action.command ~= nil then
+    perform(action)
+    return
+  end
+  compat.request(client, "codeAction/resolve", action, function(err, resolved)
+    if err then
+      fail(err) -- the user chose it: even "the document changed" is worth saying
+    elseif resolved == nil or resolved == vim.NIL then
+      fail({ message = "the server returned nothing to apply" })
+    else
+      perform(resolved)
+    end
+  end, bufnr)
 end
 
 --- Runs a server command and calls done(err, result) when it answers.

@@ -126,16 +126,32 @@ function M.rewrite(first, last, instruction, bufnr)
   actions.execute(client, bufnr, actions.SERVER_COMMANDS.rewrite, { vim.uri_from_bufnr(bufnr), range, instruction }, report("rewrite"))
 end
 
---- Opens Neovim's code action menu for lines [first, last] (refactors, quick fixes, review).
+--- The code action menu for lines [first, last] (refactors, quick fixes, review), through
+--- vim.ui.select; the chosen action runs in the background and its failure is shown in words.
 function M.code_actions(first, last)
-  if compat.has("0.8") then
-    local last_text = vim.api.nvim_buf_get_lines(0, last - 1, last, false)[1] or ""
-    vim.lsp.buf.code_action({ range = { start = { first, 0 }, ["end"] = { last, math.max(#last_text - 1, 0) } } })
-  elseif first == last and first == vim.api.nvim_win_get_cursor(0)[1] then
-    vim.lsp.buf.code_action()
-  else
-    vim.lsp.buf.range_code_action(nil, { first, 0 }, { last, 0 })
+  local client, bufnr = current_client()
+  if not client then
+    return
   end
+  local list, err = actions.list_sync(client, bufnr, first, last, 10000)
+  if err ~= nil then
+    messages.show("code actions failed: " .. messages.error_text(err))
+    return
+  end
+  if #list == 0 then
+    vim.notify("codeassist: no code actions here", vim.log.levels.INFO)
+    return
+  end
+  vim.ui.select(list, {
+    prompt = "codeassist:",
+    format_item = function(action)
+      return action.title
+    end,
+  }, function(choice)
+    if choice ~= nil then
+      actions.run(client, bufnr, choice)
+    end
+  end)
 end
 
 --- Replaces the codeassist settings (config.toml shape) for running and future servers.
