@@ -141,11 +141,12 @@ class _Merge:
             k, v = keys[g].float(), values[g].float()
             for lo in range(0, length, block):
                 hi = min(length, lo + block)
-                scores = (query[rows, lo:hi].float() @ k.transpose(0, 1)) * scale
-                scores = scores.masked_fill(~mask[lo:hi], float("-inf"))
+                # one score matrix per block, updated in place (SCORE_BUDGET bounds it)
+                scores = query[rows, lo:hi].float() @ k.transpose(0, 1)
+                scores.mul_(scale).masked_fill_(~mask[lo:hi], float("-inf"))
                 top = torch.maximum(self.top[rows, lo:hi], scores.amax(-1, keepdim=True))
                 safe = torch.where(torch.isinf(top), 0.0, top)
-                weights = torch.exp(scores - safe)
+                weights = scores.sub_(safe).exp_()
                 keep = torch.exp(self.top[rows, lo:hi] - safe)
                 self.total[rows, lo:hi] = self.total[rows, lo:hi] * keep + weights.sum(
                     -1, keepdim=True

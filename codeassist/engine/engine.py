@@ -16,7 +16,12 @@ from codeassist.engine.graphs import DecodeGraphs, DecodeRow
 from codeassist.engine.kv_cache import BLOCK, KVCache, KVFull, blocks_for
 from codeassist.engine.loading import LoadedModel, load_model, pick_device
 from codeassist.engine.out_of_memory import is_out_of_memory
-from codeassist.engine.plan import PREFIX_SLACK, context_limit_for, pool_tokens
+from codeassist.engine.plan import (
+    DEFAULT_SEQUENCES,
+    PREFIX_SLACK,
+    context_limit_for,
+    pool_tokens,
+)
 from codeassist.engine.prefix_cache import PrefixCache
 from codeassist.engine.quant import quantized_modules
 from codeassist.engine.runner import ModelRunner
@@ -29,7 +34,6 @@ from codeassist.gemma4.prompt import Piece, ThinkingParser, render_chat
 from codeassist.gemma4.shape import kv_shared_layers, layer_shapes
 
 Progress = Callable[[float, str], None]
-DEFAULT_SEQUENCES = 4  # sequences holding K/V at once (each costs one sliding-window ring)
 
 
 @dataclass
@@ -96,6 +100,7 @@ class Engine:
         device: torch.device,
         *,
         decode_mode: str = "auto",
+        context: int | None = None,
     ) -> None:
         self.loaded = loaded
         self.tokenizer = tokenizer
@@ -108,9 +113,12 @@ class Engine:
         self.owners = _owners(loaded.config)
         self.window = loaded.config.sliding_window
         self.chunk = max(1, int(settings.prefill_chunk))
+        self.dtype_bytes = torch.empty((), dtype=loaded.dtype).element_size()
         self.max_sequences = int(getattr(settings, "max_sequences", DEFAULT_SEQUENCES))
         budget = int(settings.prefix_cache_mib) * 2**20
         model_limit = int(loaded.config.max_position_embeddings)
+        if context:
+            model_limit = min(model_limit, int(context))
         tokens = self._pool_tokens(model_limit, budget)
         self.kv = KVCache(
             self.shapes,
@@ -158,10 +166,13 @@ class Engine:
         progress: Progress | None = None,
         *,
         decode_mode: str = "auto",
+        context: int | None = None,
     ) -> Engine:
         """Load a local checkpoint (or an HF cache id, offline) on CUDA if present, else the CPU.
 
-        progress(fraction, message) hears how far loading got (0.0 to 1.0).
+        progress(fraction, message) hears how far loading got (0.0 to 1.0). context: the
+        longest prompt + output to hold (default: the model's limit, or what fits the GPU);
+        the K/V storage for it is allocated now.
         """
         from transformers import AutoTokenizer
 
@@ -183,7 +194,7 @@ class Engine:
         report(0.9, "loading the tokenizer")
         tokenizer = AutoTokenizer.from_pretrained(str(loaded.path), local_files_only=True)
         report(0.95, "allocating the K/V cache")
-        engine = cls(loaded, tokenizer, settings, device, decode_mode=decode_mode)
+        engine = cls(loaded, tokenizer, settings, device, decode_mode=decode_mode, context=context)
         if not Path(str(path)).expanduser().exists():
             engine.model_name = str(path)  # an HF cache id: its name, not the snapshot hash
         report(1.0, "ready")
@@ -207,7 +218,8 @@ class Engine:
             sequences=self.max_sequences,
             prefix_cache_bytes=prefix_budget,
             chunk=self.chunk,
-            dtype_bytes=torch.empty((), dtype=self.loaded.dtype).element_size(),
+            quantize=self.loaded.quantize,
+            dtype_bytes=self.dtype_bytes,
         )
         if tokens < min(model_limit, 4 * self.chunk):
             raise UserError(
@@ -492,7 +504,10 @@ class Engine:
                 f"({detail}); lower max_tokens, or retry when they finish."
             )
         else:
-            fits = context_limit_for(self.config, self._free_bytes(), self.chunk)
+            fits = min(
+                self.max_context,
+                context_limit_for(self.config, self._free_bytes(), self.chunk, self._device.type),
+            )
             where = "GPU" if self._device.type == "cuda" else "host"
             error = (
                 f"out of {where} memory ({detail}): the request asked for {asked} tokens of "

@@ -19,8 +19,8 @@ import torch
 from torch import nn
 from transformers.models.gemma4.modeling_gemma4 import Gemma4TextModel, apply_rotary_pos_emb
 
+from codeassist.engine import attention
 from codeassist.engine.attention import (
-    SEGMENT,
     decode_attention,
     prefill_attention,
     ring_positions,
@@ -193,14 +193,16 @@ class _PrefillContext:
         if window is None:
             end = self.end
 
+            segment = attention.SEGMENT
+
             def segments():
-                for lo in range(0, end, SEGMENT):
-                    hi = min(end, lo + SEGMENT)
+                for lo in range(0, end, segment):
+                    hi = min(end, lo + segment)
                     keys, values = self.kv.read_blocks(owner, self.seq, lo, hi)
                     positions = torch.arange(lo, hi, device=self.kv.device)
                     yield keys.transpose(0, 1), values.transpose(0, 1), positions
 
-            single = end <= SEGMENT
+            single = end <= segment
         else:
             if owner not in self.sliding:
                 self.sliding[owner] = self._ring_and_chunk(owner)

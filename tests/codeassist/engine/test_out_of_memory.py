@@ -49,7 +49,7 @@ class Fault:
 
 @pytest.fixture
 def engine(make_engine):
-    engine = make_engine(quantize="none", prefill_chunk=64)
+    engine = make_engine(quantize="none", dtype="float32", prefill_chunk=64)
     yield engine
     engine.loaded.model.layers[3].self_attn.o_proj._forward_pre_hooks.clear()
 

@@ -13,17 +13,45 @@ from codeassist.gemma4.shape import layer_shapes
 GiB = 2**30
 
 
-def test_26b_a4b_at_24gib_matches_gemma4_arithmetic():
+def test_26b_a4b_at_24gib_counts_everything_and_fits_256k():
     result = plan.memory_plan("gemma-4-26b-a4b", 24 * GiB, 262_144)
-    # GEMMA4.md: ~25.2 B parameters (50.4 GB bf16); NF4 experts bring it to ~14.3 GB
+    # docs/model.md: ~25.2 B parameters (50.4 GB bf16); NF4 layers + an int8 tied
+    # embedding/head (262,144 x 2,816 x 1.0625 B = 0.73 GiB) come to 13.6 GiB
     assert 50.0e9 < result.weights_bytes_bf16 < 51.0e9
-    assert 14.0 * GiB < result.weights_bytes < 14.5 * GiB  # 15.3 GB: absmax in float32
-    # 25 x 8 KiB x 1024 + 5 x 4 KiB x 262,144 = 5.2 GiB (~5.6 GB)
-    assert result.kv_bytes_at_context == 25 * 8192 * 1024 + 5 * 4096 * 262_144
+    assert 13.3 * GiB < result.weights_bytes < 13.8 * GiB
+    assert result.lm_head_bytes == 262_144 * 2_816 * 17 // 16
+    # K/V: 5 full-attention layers x 2 (K, V) x 2 heads x 512 x 2 B per position, in blocks
+    # of 256 (+ one scratch block); 25 sliding layers x 2 x 8 x 256 x 2 B in a ring of
+    # 1,024 + 256 positions for each of 4 sequences (+ one scratch row)
+    assert result.kv_bytes_per_token_beyond_window == 5 * 4096
     assert result.kv_bytes_per_token == 25 * 8192 + 5 * 4096
+    assert result.kv_pool_bytes == (1024 + 1) * 256 * 5 * 4096
+    assert result.ring_bytes == (4 + 1) * 1280 * 25 * 8192
+    assert result.kv_bytes_at_context == result.kv_pool_bytes + result.ring_bytes
+    parts = (
+        result.weights_bytes
+        + result.kv_pool_bytes
+        + result.ring_bytes
+        + result.prefix_cache_bytes
+        + result.activation_bytes_per_chunk
+        + result.graph_pool_bytes
+        + result.reserve_bytes
+    )
+    assert result.total_bytes == parts <= 24 * GiB
     assert result.max_context == 262_144 and result.fits
+    assert result.graph_pool_bytes > 0 and result.reserve_bytes > 0
     double = plan.memory_plan("gemma-4-26b-a4b", 24 * GiB, 262_144, double_quant=True)
     assert double.weights_bytes < result.weights_bytes - 1e9
+
+
+def test_a_context_that_does_not_fit_is_said_so():
+    result = plan.memory_plan("gemma-4-26b-a4b", 20 * GiB, 262_144)
+    assert not result.fits and 0 < result.max_context < 262_144
+    assert result.total_bytes > 20 * GiB
+    at_max = plan.memory_plan("gemma-4-26b-a4b", 20 * GiB, result.max_context)
+    assert at_max.fits and at_max.total_bytes <= 20 * GiB
+    beyond = plan.memory_plan("gemma-4-26b-a4b", 20 * GiB, result.max_context + 256)
+    assert beyond.total_bytes > 20 * GiB
 
 
 def test_context_limit_shrinks_with_memory():
@@ -65,7 +93,7 @@ def test_plan_cli_json_and_errors(tiny_checkpoint):
     for key in ("weights_bytes", "weights_bytes_bf16", "kv_bytes_per_token"):
         assert data[key] > 0
     assert data["context"] == data["max_context"] == 262_144
-    assert data["kv_bytes_at_context"] == 5_578_424_320
+    assert data["kv_bytes_at_context"] == 6_684_672_000
     text = runner.invoke(app, ["model", "plan", str(tiny_checkpoint), "--gpu-memory", "1GiB"])
     assert text.exit_code == 0 and "largest context that fits" in text.output
     bad = runner.invoke(app, ["model", "plan", "gemma-5", "--gpu-memory", "24GiB"])

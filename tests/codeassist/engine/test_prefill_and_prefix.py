@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from codeassist.engine import SamplingParams, runner
+from codeassist.engine import SamplingParams
 from codeassist.engine.plan import PREFIX_SLACK
 
 GREEDY = SamplingParams(temperature=0, max_tokens=8)
@@ -64,14 +64,20 @@ def test_prefix_reuse_matches_cold_run(make_engine):
 
 
 def test_prefix_reuse_bf16_nf4_matches_cold_run(make_engine):
+    """The product path (NF4, bf16): a warm prompt's next-token logits equal a cold run's up to
+    bf16 rounding. (Its last chunk is prefilled in other pieces than a cold run's, which in bf16
+    moves last bits; on this random model bf16 itself is ~1 logit from float32, so exactness is
+    checked in float32: test_prefix_reuse_matches_cold_run, test_reference.py.)"""
     warm = make_engine(prefill_chunk=64)
     cold = make_engine(prefill_chunk=64, prefix_cache_mib=0)
-    first = _prompt(260, seed=3)
-    _tokens(warm, first)
-    typed = first[:250] + [700, 701]
-    params = SamplingParams(temperature=0, max_tokens=16)
-    assert _tokens(warm, typed, params) == _tokens(cold, typed, params)
-    assert warm.stats()["reused_tokens"] == 250
+    _tokens(warm, _prompt(260, seed=3))
+    typed = _prompt(260, seed=3)[:250] + [700, 701]
+    rows = []
+    for engine in (warm, cold):
+        engine.logits_hook = lambda seq, logits: rows.append(logits.float())
+        _tokens(engine, typed, SamplingParams(temperature=0, max_tokens=1))
+    assert warm.stats()["reused_tokens"] == 250 and cold.stats()["reused_tokens"] == 0
+    assert (rows[0] - rows[1]).abs().max() < 0.1
 
 
 def test_sliding_window_trap_is_respected(make_engine):
@@ -144,5 +150,4 @@ def test_attention_in_query_blocks_and_key_segments_is_exact(exact_engine, monke
     monkeypatch.setattr(attention, "SCORE_BUDGET", 1)  # one query per block
     assert torch.allclose(exact_engine.prompt_logits(prompt), whole, atol=1e-4, rtol=0)
     monkeypatch.setattr(attention, "SEGMENT", 32)  # five segments at the end
-    monkeypatch.setattr(runner, "SEGMENT", 32)
     assert torch.allclose(exact_engine.prompt_logits(prompt), whole, atol=1e-4, rtol=0)
