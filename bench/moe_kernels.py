@@ -293,16 +293,18 @@ def compile_check() -> dict:
                 "absmax_ptr": "*u8" if double_quant else "*fp32",
             }
             dq = {"DOUBLE_QUANT": double_quant}
-            for top_k, has_ids, gated in ((8, True, True), (1, False, False)):
-                flags = {"TOP_K": top_k, "HAS_IDS": has_ids, "GATED": gated}
-                variants.append(source(nf4_gemv._gate_up_kernel, ptr, {**flags, **dq, **gemv}))
+            variants.append(source(nf4_gemv._gate_up_kernel, ptr, {"TOP_K": 8, **dq, **gemv}))
             variants.append(source(nf4_gemv._down_sum_kernel, ptr, {"TOP_K": 8, **dq, **gemv}))
+            for rows in (1, 4, 16):
+                blocks = _dense_blocks(nf4_gemv, rows)
+                variants.append(source(nf4_gemv._dense_kernel, ptr, {**dq, **blocks}))
             dots = {"FP32_DOT": dtype == "fp32", **dq, **grouped}
             variants.append(source(nf4_grouped._grouped_gate_up_kernel, ptr, {"TOP_K": 8, **dots}))
             down_ptr = {**ptr, "out_ptr": "*fp32"}
             variants.append(source(nf4_grouped._grouped_down_kernel, down_ptr, dots))
     int8 = {"x_ptr": "*bf16", "q_ptr": "*i8", "out_ptr": "*bf16"}
-    variants.append(source(nf4_gemv._int8_gemv_kernel, int8, gemv))
+    for rows in (1, 4, 16):
+        variants.append(source(nf4_gemv._int8_kernel, int8, _dense_blocks(nf4_gemv, rows)))
     failures: dict[str, list[str]] = {}
     for arch in CUDA_ARCHS:
         failures[f"sm_{arch}"] = []
@@ -312,6 +314,11 @@ def compile_check() -> dict:
             except Exception as error:  # noqa: BLE001 - reported, not raised
                 failures[f"sm_{arch}"].append(f"{variant.name}: {str(error)[:300]}")
     return {"variants": len(variants), "failures": failures}
+
+
+def _dense_blocks(nf4_gemv, rows: int) -> dict[str, int]:
+    names = ("ROWS", "BLOCK_N", "BLOCK_K")
+    return dict(zip(names, nf4_gemv.dense_blocks(rows), strict=True))
 
 
 def compile_check_in_child() -> dict:

@@ -14,8 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from codeassist.engine.kernels import use_triton
-from codeassist.engine.nf4_linear import GEMV_ROWS
+from codeassist.engine.kernels import GEMV_ROWS, use_triton
 
 GROUP = 64
 ROWS_PER_CHUNK = 8192  # rows quantized at a time: bounds the float32 copy while loading

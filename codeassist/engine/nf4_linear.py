@@ -12,10 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from codeassist.engine.kernels import use_triton
+from codeassist.engine.kernels import GEMV_ROWS, use_triton
 from codeassist.engine.nf4 import NF4Stack
-
-GEMV_ROWS = 16  # up to this many input rows the Triton kernel reads the weights once per row
 
 
 class NF4Linear(nn.Module):

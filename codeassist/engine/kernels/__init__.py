@@ -11,6 +11,9 @@ import os
 import torch
 
 BACKENDS = ("auto", "triton", "torch")
+# up to this many input rows a dense 4-bit/8-bit layer runs its Triton kernel (every weight read
+# once for all rows); more rows (prefill) dequantize and use the dense matmul
+GEMV_ROWS = 16
 
 
 def _triton_importable() -> bool:

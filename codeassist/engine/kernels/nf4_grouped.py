@@ -16,7 +16,7 @@ import triton.language as tl
 from torch.library import triton_op, wrap_triton
 
 from codeassist.engine.kernels import interpreting
-from codeassist.engine.kernels.nf4_gemv import _gelu_tanh, _scales, _store
+from codeassist.engine.kernels.nf4_gemv import _gelu_tanh, _nf4_tile, _scales, _store
 from codeassist.engine.nf4 import NF4Stack
 
 BLOCK_M = 16  # rows (pairs) per program
@@ -46,34 +46,6 @@ def sort_by_expert(
     block_starts = torch.arange(blocks, device=device) * block_m
     block_expert = torch.searchsorted(padded_ends, block_starts, right=True)
     return rows, block_expert
-
-
-@triton.jit
-def _nf4_tile(
-    packed_ptr,
-    absmax_ptr,
-    nested_ptr,
-    offset,
-    absmax_code_ptr,
-    code_ptr,
-    rows,
-    half,
-    mask,
-    K,
-    DOUBLE_QUANT: tl.constexpr,
-):
-    """[BLOCK_N, BLOCK_K / 2] weights of columns 2*half (hi) and 2*half+1 (lo), float32."""
-    byte = tl.load(packed_ptr + rows[:, None] * (K // 2) + half[None, :], mask=mask, other=0)
-    block = rows[:, None] * (K // 64) + half[None, :] // 32
-    if DOUBLE_QUANT:
-        q = tl.load(absmax_ptr + block, mask=mask, other=0).to(tl.int32)
-        nested = tl.load(nested_ptr + block // 256, mask=mask, other=0.0)
-        scale = tl.load(absmax_code_ptr + q) * nested + offset
-    else:
-        scale = tl.load(absmax_ptr + block, mask=mask, other=0.0)
-    w_hi = tl.load(code_ptr + (byte >> 4).to(tl.int32)) * scale
-    w_lo = tl.load(code_ptr + (byte & 15).to(tl.int32)) * scale
-    return w_hi, w_lo
 
 
 @triton.jit

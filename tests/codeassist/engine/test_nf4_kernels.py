@@ -133,19 +133,19 @@ def test_experts_module_dispatches_to_the_kernels():
         assert cosine_similarity(got.float().flatten(), exact.flatten(), dim=0) > 0.9999
 
 
-def test_linear_and_int8_head_kernels():
+@pytest.mark.parametrize("rows", [1, 3, 16])  # one token, a small batch, GEMV_ROWS
+def test_dense_kernels_read_each_weight_once_for_all_rows(rows):
     torch.manual_seed(0)
     linear = NF4Linear(128, 192, double_quant=True, device="cpu")
     linear.weight4.load_float(torch.randn(192, 128) * 0.05, "cpu")
-    linear.weight4.packed = linear.weight4.packed.to(DEVICE)
-    for name in ("absmax", "absmax_scale", "absmax_offset", "absmax_code"):
-        setattr(linear.weight4, name, getattr(linear.weight4, name).to(DEVICE))
+    for name, tensor in list(linear.weight4.state_dict().items()):
+        setattr(linear.weight4, name, tensor.to(DEVICE))
     linear.weight4.prepare()
-    x = torch.randn(1, 3, 128, device=DEVICE).to(torch.bfloat16)
+    x = torch.randn(1, rows, 128, device=DEVICE).to(torch.bfloat16)
     exact = torch.nn.functional.linear(x.float(), linear.weight4.dequantize(None, torch.float32)[0])
     linear.backend = "triton"
     got = linear(x)
-    assert got.shape == (1, 3, 192)
+    assert got.shape == (1, rows, 192)
     linear.backend = "torch"
     kernel_error, torch_error = _errors(got, linear(x), exact)
     assert kernel_error <= torch_error + 1e-6
@@ -153,7 +153,7 @@ def test_linear_and_int8_head_kernels():
     matrix = Int8Matrix(300, 128, device=DEVICE)
     matrix.load_float(torch.randn(300, 128), DEVICE)
     head = Int8Head(matrix)
-    hidden = torch.randn(2, 128, device=DEVICE).to(torch.bfloat16)
+    hidden = torch.randn(rows, 128, device=DEVICE).to(torch.bfloat16)
     head.backend = "triton"
     got = head(hidden)
     exact = hidden.float() @ matrix.dequantize(None, torch.float32).T
