@@ -67,8 +67,21 @@ class NF4Experts(nn.Module):
     def gathered(
         self, hidden: torch.Tensor, topk_ids: torch.Tensor, topk_weights: torch.Tensor
     ) -> torch.Tensor:
-        """Pure torch, few pairs: dequantize each pair's expert by index, batched matmuls."""
+        """Pure torch, few pairs: dequantize each pair's expert by index, batched matmuls.
+
+        Without grouped_mm (torch < 2.9) prefill comes here too, a slice of tokens at a time so
+        that at most about num_experts matrices are dequantized at once.
+        """
         tokens, top_k = topk_ids.shape
+        step = max(1, self.num_experts // top_k)
+        if tokens > step:
+            parts = [
+                self.gathered(
+                    hidden[lo : lo + step], topk_ids[lo : lo + step], topk_weights[lo : lo + step]
+                )
+                for lo in range(0, tokens, step)
+            ]
+            return torch.cat(parts)
         ids = topk_ids.reshape(-1)
         gate_up = self.gate_up.dequantize(ids, hidden.dtype)  # [P, 2I, H]
         x = hidden[:, None, :, None].expand(tokens, top_k, self.hidden_size, 1)
