@@ -204,7 +204,9 @@ def test_headless_neovim_completion_review_and_code_action(
     refusals = [m["msg"] for m in menu["shown"] if "failed" in m["msg"]]
     assert len(refusals) == 1, context
     refusal = refusals[0]
-    assert refusal.startswith("codeassist: Add docstring failed: ") and "changed" in refusal, context
+    assert refusal.startswith("codeassist: Add docstring failed: ") and "changed" in refusal, (
+        context
+    )
     assert not re.search(r"-32\d\d\d", refusal), context
     assert messages["loading"] == "codeassist: model loading 42%: loading tiny: reading weights"
     assert messages["review"] == "codeassist: reviewing: thinking, 120 tokens, 14s"
