@@ -30,9 +30,9 @@ def test_code_is_bitsandbytes_nf4():
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
 def test_dequantize_equals_bitsandbytes_exactly(double_quant, dtype):
     stack = _stack(3, 192, 128, double_quant)  # 384 blocks: two nested blocks of scales
-    ids = torch.tensor([2, 0, 2])
+    ids = torch.tensor([2, 0, 2, 1])
     got = stack.dequantize(ids, dtype)
-    assert got.shape == (3, 192, 128) and got.dtype == dtype
+    assert got.shape == (4, 192, 128) and got.dtype == dtype
     for row, e in enumerate(ids.tolist()):
         assert torch.equal(got[row], bnb_dequantize(stack, e, dtype))
     assert torch.equal(stack.dequantize(None, dtype)[1], bnb_dequantize(stack, 1, dtype))
