@@ -17,7 +17,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from retrieval.tags import FileTags, pack_terms
+from retrieval.tags import DefTag, FileTags, pack_terms
 
 SCHEMA = "codeassist-retrieval-8"  # bump whenever parse output changes
 _DB_NAME = "tags.sqlite"
@@ -31,8 +31,7 @@ def content_hash(data: bytes) -> str:
 def encode_tags(tags: FileTags) -> bytes:
     """Serialize tags (marshal: builtin types only, fast to load).
 
-    Definitions and their term lists are nested blobs, so that a load leaves them encoded
-    until a query reads them (see retrieval.tags).
+    Term lists are a nested blob, left encoded until a query reads them (retrieval.tags).
     """
     defs = tags.raw_defs
     terms = tags.raw_terms
@@ -40,7 +39,7 @@ def encode_tags(tags: FileTags) -> bytes:
         (
             tags.lang,
             tags.def_names,
-            defs if isinstance(defs, bytes) else marshal.dumps([tuple(d) for d in defs]),
+            marshal.dumps([tuple(d) for d in defs]),
             tags.names,
             tags.counts,
             terms if isinstance(terms, tuple) else pack_terms(terms),
@@ -57,6 +56,11 @@ def decode_tags(blob: bytes) -> FileTags:
         lang, def_names, defs, names, counts, terms, imports, lines, errors = marshal.loads(blob)
     except (EOFError, TypeError, ValueError) as exc:
         raise ValueError("damaged cache entry") from exc
+    try:
+        new = tuple.__new__
+        decoded = tuple([new(DefTag, d) for d in marshal.loads(defs)])
+    except (EOFError, TypeError, ValueError) as exc:
+        raise ValueError("damaged cache entry") from exc
     return FileTags(
         lang=lang,
         def_names=def_names,
@@ -65,7 +69,7 @@ def decode_tags(blob: bytes) -> FileTags:
         imports=imports,
         lines=lines,
         errors=errors,
-        raw_defs=defs,
+        raw_defs=decoded,
         raw_terms=tuple(terms),
     )
 

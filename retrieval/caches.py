@@ -8,14 +8,27 @@ a file is a new `FileTags`, so it never goes stale).
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 MAX_PAGERANK_MEMO = 64  # seeds sets remembered (one per current file and its neighbours)
 MAX_TOKEN_COUNTERS = 2  # token-count tables kept (a model tokenizer and the estimator)
 MAX_SPANS_PER_COUNTER = 200_000
 MAX_SEGMENTS = 20_000  # rendered outline segments kept (keys carry the file's version)
+
+
+_LAST_WORD = re.compile(r"[A-Z][a-z0-9]+$")
+
+
+def add_type_names(table: dict[str, set[str]], names: Iterable[str]) -> None:
+    """File capitalized names under their last CamelCase word."""
+    for name in names:
+        if name[:1].isupper():
+            m = _LAST_WORD.search(name)
+            if m:
+                table.setdefault(m.group(0), set()).add(name)
 
 
 @dataclass
@@ -32,6 +45,9 @@ class RankCaches:
     spans: OrderedDict[Callable[[str], int], dict] = field(default_factory=OrderedDict)
     # (path, version, segment, expanded, detail) -> rendered outline segment
     segments: OrderedDict[tuple, object] = field(default_factory=OrderedDict)
+    # last CamelCase word -> capitalized defined names ending with it ("Request" ->
+    # HttpRequest, ...); built on first use, names only added (lookups check they exist)
+    type_suffixes: dict[str, set[str]] | None = None
 
     def forget_file(self, path: str) -> None:
         """One file's tags changed: its out-edges and every PageRank are stale."""
@@ -42,12 +58,15 @@ class RankCaches:
         """These names' definitions changed: the graph edges they make are stale."""
         for name in names:
             self.links.pop(name, None)
+        if self.type_suffixes is not None:
+            add_type_names(self.type_suffixes, names)
 
     def clear(self) -> None:
         """Everything is stale (a refresh from disk)."""
         self.neighbors.clear()
         self.links.clear()
         self.pagerank.clear()
+        self.type_suffixes = None
 
     def span_table(self, count: Callable[[str], int]) -> dict:
         """The token-count table for one counter (the two most recent counters are kept)."""

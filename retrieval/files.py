@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import re
 import subprocess
@@ -74,6 +75,7 @@ _TEST_NAME = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def is_test_file(path: str) -> bool:
     """Test code: `tests/`, `__tests__/`, `spec/` folders, or test-named files (test_x.py,
     x_test.go, x.spec.ts, FooTest.java, ...). A library folder named `test` is not enough."""

@@ -16,7 +16,7 @@ import sqlite3
 import time
 import weakref
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from retrieval.build import parse_files, parse_one, read_for_index
@@ -392,6 +392,12 @@ class TagIndex:
         """Recently edited paths (buffers and files), oldest first."""
         return list(self._recent)
 
+    def forget_recent(self) -> None:
+        """Forget which files were edited recently (a new session; eval cases are apart)."""
+        if self._recent:
+            self._recent.clear()
+            self.caches.pagerank.clear()
+
     # ---- lookups --------------------------------------------------------------------------
 
     def maps(self) -> _Maps:
@@ -422,6 +428,10 @@ class TagIndex:
     def defs_named(self, name: str) -> list[tuple[str, int]]:
         """Every definition called `name`: (path, index into that file's defs)."""
         return self.maps().defs.get(name, [])
+
+    def defined_names(self) -> Iterable[str]:
+        """Every name the repository defines (a live view: do not edit while iterating)."""
+        return self.maps().defs.keys()
 
     def def_files(self, name: str) -> frozenset[str]:
         """The files that define `name`."""

@@ -10,7 +10,7 @@ whole. Every line but the markers is the file's own, verbatim; `shown` lists whi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from retrieval.tags import CONTAINER_KINDS, VALUE_KINDS, DefTag, FileTags, members_of
 
@@ -20,12 +20,14 @@ _HASH_COMMENT = frozenset({"python", "ruby"})
 MAX_VALUE_LINES = 3  # a field or constant longer than this shows its first line
 
 
-@dataclass(frozen=True)
-class OutlineText:
-    """The rendered outline: its text and the file lines it shows (1-based, inclusive)."""
+class OutlineText(NamedTuple):
+    """The rendered outline: its text and the file lines it shows (1-based, inclusive).
+
+    A tuple of strings and ints: packers keep thousands, the cycle collector skips them.
+    """
 
     text: str
-    shown: list[tuple[int, int]]
+    shown: tuple[tuple[int, int], ...]
 
 
 def marker_line(lang: str, indent: str) -> str:
@@ -148,7 +150,7 @@ class _Renderer:
             else:
                 shown.append((start, end))
             last = end
-        return OutlineText("\n".join(out), shown)
+        return OutlineText("\n".join(out), tuple(shown))
 
 
 # A piece of an outline: ("head", class), ("member", definition), ("tail", class: its
@@ -196,7 +198,7 @@ def join(parts: list[OutlineText]) -> OutlineText:
                 shown[-1] = (shown[-1][0], end)
             else:
                 shown.append((start, end))
-    return OutlineText("\n".join(texts), shown)
+    return OutlineText("\n".join(texts), tuple(shown))
 
 
 def outline(

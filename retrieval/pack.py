@@ -4,14 +4,16 @@ Signatures are cheap and bodies expensive, so a small budget gets many headers a
 whole definitions; a large one gets bodies for most of what ranked, then whole files. A
 definition is either whole or absent (a header item is labelled "signature", never passed
 off as the definition). Classes the cursor's receiver may hold come as outlines (header
-and members' signatures, bodies elided: retrieval/outline.py), and at large budgets the
-outlines of the best files come before the bodies of lower-ranked definitions. A body
+and members' signatures, bodies elided: retrieval/outline.py), and at large budgets (8K to
+32K) the outlines of the best files come before the bodies of lower-ranked definitions;
+above that, the best files fit whole. A body
 asked for inside an outline is shown in place (the outline expands). `used` is the sum of
 count_tokens(item.text), never above budget.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -20,6 +22,7 @@ from retrieval.model import ContextItem, PackedContext
 from retrieval.outline import (
     FULL,
     NAMES,
+    SIGNATURES,
     OutlineText,
     Segment,
     join,
@@ -35,8 +38,9 @@ from retrieval.view import IndexView
 MAX_CANDIDATES = 4000
 CALLER_SHARE = 0.4  # callers of changed code may fill this part of the budget
 RECEIVER_OUTLINE_SHARE = 0.6  # receivers' class outlines may fill this part of the budget
-RECEIVER_OUTLINES = 4  # at most this many classes (the receiver's and its bases)
+RECEIVER_OUTLINES = 6  # at most this many classes (the receiver's and its bases)
 LARGE_BUDGET = 8192  # from here on, outlines of the best files come before most bodies
+HUGE_BUDGET = 32768  # from here on, the best files fit whole: no file outlines
 TOP_BODIES = 6  # bodies of the best definitions still come before file outlines
 FILE_OUTLINE_SHARE = 0.75  # file outlines fill the budget up to this part
 FILE_OUTLINES = 8
@@ -71,7 +75,8 @@ class _Outline:
     parts: list[OutlineText]
     part_tokens: list[int]
     tokens: int  # the parts' tokens and the newlines joining them
-    shown: list[tuple[int, int]]
+    bounds: list[int]  # the first line of each segment's region, ascending
+    by_span: dict[tuple[int, int], int]  # (start, end) -> the definition with that span
     score: float
     reason: str
 
@@ -84,6 +89,9 @@ class _Packer:
         self.explain = explain
         self.used = 0
         self.items: dict[tuple[str, int, int], ContextItem] = {}
+        # spans shown, per file, sorted; never one inside another (a span swallows those
+        # inside it, and one inside a span is never added), so the one that could hold a
+        # span is the last that starts at or before it
         self.by_file: dict[str, list[tuple[int, int]]] = {}
         self.outlines: dict[str, list[_Outline]] = {}
         self.cache = index.caches.span_table(count)
@@ -96,12 +104,16 @@ class _Packer:
 
     def covered(self, path: str, start: int, end: int) -> bool:
         """Lines start..end are shown already (by a span, or by an outline's shown lines)."""
-        for s, e in self.by_file.get(path, ()):  # noqa: SIM110 (a loop is faster than any())
-            if s <= start and end <= e:
+        spans = self.by_file.get(path)
+        if spans:
+            i = bisect_right(spans, (start, 1 << 62)) - 1
+            if i >= 0 and spans[i][1] >= end:
                 return True
-        for o in self.outlines.get(path, ()):
+        outlines = self.outlines.get(path)
+        for o in outlines or ():
             if o.start <= start and end <= o.end:
-                for s, e in o.shown:
+                i = bisect_right(o.bounds, start) - 1
+                for s, e in o.parts[i].shown if i >= 0 else ():
                     if s <= start and end <= e:
                         return True
         return False
@@ -186,6 +198,18 @@ class _Packer:
             return tokens, bool(rendered.shown or rendered.text)
         return got[2], got[0] > 0
 
+    def outline_cost(self, path: str, root: int | None, detail: int) -> int:
+        """Tokens of an outline with nothing expanded (counts remembered across queries)."""
+        tags = self.index.tags(path)
+        if tags is None:
+            return 0
+        counts = [
+            self.segment_tokens(path, seg, frozenset(), detail)
+            for seg in segments(tags, self.index.lines(path), root)
+        ]
+        pieces = sum(1 for _t, shows in counts if shows)
+        return sum(t for t, _shows in counts) + self.newline * max(pieces - 1, 0)
+
     def joined_tokens(self, parts: list[OutlineText], tokens: list[int]) -> int:
         """Tokens of the parts joined by newlines (exact for the estimator; the pack
         recounts the joined text at the end for other counters)."""
@@ -193,6 +217,20 @@ class _Packer:
         return sum(tokens) + self.newline * max(pieces - 1, 0)
 
     # ---- adding --------------------------------------------------------------------------
+
+    def _inside(self, path: str, start: int, end: int) -> list[tuple[int, int]]:
+        """The spans of path that lie within start..end."""
+        spans = self.by_file.get(path)
+        if not spans:
+            return []
+        out = []
+        for i in range(bisect_left(spans, (start, 0)), len(spans)):
+            s, e = spans[i]
+            if s > end:
+                break
+            if e <= end:
+                out.append((s, e))
+        return out
 
     def _drop(self, path: str, start: int, end: int) -> None:
         del self.items[(path, start, end)]
@@ -213,7 +251,7 @@ class _Packer:
         if length > 16 * max(limit - self.used, 0) + 64:
             return False  # far too long for what is left under any code tokenizer: skip counting
         # items this span swallows give their tokens back
-        inner = [(s, e) for s, e in self.by_file.get(path, ()) if start <= s and e <= end]
+        inner = self._inside(path, start, end)
         inner_outlines = [
             o for o in self.outlines.get(path, ()) if start <= o.start and o.end <= end
         ]
@@ -232,16 +270,15 @@ class _Packer:
         self.items[(path, start, end)] = ContextItem(
             path, start, end, tokens, kind, round(score, 4), text, reason if self.explain else ""
         )
-        self.by_file.setdefault(path, []).append((start, end))
+        insort(self.by_file.setdefault(path, []), (start, end))
         return True
 
     def _expand(self, o: _Outline, start: int, end: int, limit: int) -> bool:
         """Show a whole definition inside an outline (no other span fits inside one)."""
-        defs = self.index.tags(o.path).defs
-        member = next((k for k in o.defs if defs[k].start == start and defs[k].end == end), None)
+        member = o.by_span.get((start, end))
         if member is None or member not in o.segment_of:
             return False
-        d = defs[member]
+        d = self.index.tags(o.path).defs[member]
         # the body adds at least its lines past the header: skip rendering what cannot fit
         if self.span_tokens(o.path, start, end) - self.span_tokens(o.path, start, d.sig_end) > (
             2 * (limit - self.used) + 16
@@ -257,7 +294,6 @@ class _Packer:
             return False
         self.used += total - o.tokens
         o.expanded, o.parts, o.part_tokens, o.tokens = expanded, parts, part_tokens, total
-        o.shown = join(parts).shown
         return True
 
     def add_outline(
@@ -268,9 +304,10 @@ class _Packer:
         reason: str,
         limit: int,
         least_detail: int = NAMES,
+        most_detail: int = FULL,
     ) -> bool:
         """Add the outline of definition `root` of `path` (None: of the whole file), at the
-        most detail that fits (never less than least_detail)."""
+        most detail that fits (between least_detail and most_detail)."""
         tags = self.index.tags(path)
         lines = self.index.lines(path)
         if tags is None or not lines:
@@ -287,7 +324,7 @@ class _Packer:
             return True
         inside = self.subtree(path, root)
         spans = {(tags.defs[k].start, tags.defs[k].end): k for k in inside}
-        inner = [(s, e) for s, e in self.by_file.get(path, ()) if start <= s and e <= end]
+        inner = self._inside(path, start, end)
         inner_outlines = [
             o for o in self.outlines.get(path, ()) if start <= o.start and o.end <= end
         ]
@@ -300,7 +337,7 @@ class _Packer:
         room = limit - self.used + refund
         if len(segs) * self.newline > room:
             return False  # not even a line per member fits
-        for detail in range(FULL, least_detail - 1, -1):
+        for detail in range(most_detail, least_detail - 1, -1):
             counts = [self.segment_tokens(path, seg, expanded, detail) for seg in segs]
             pieces = sum(1 for _t, shows in counts if shows)
             total = sum(t for t, _shows in counts) + self.newline * max(pieces - 1, 0)
@@ -318,7 +355,10 @@ class _Packer:
             self.outlines[path].remove(o)
         self.used += total - refund
         segment_of: dict[int, int] = {}
+        bounds: list[int] = []
         for i, (what, k) in enumerate(segs):
+            d = tags.defs[k]
+            bounds.append(d.end if what == "tail" else d.start)
             if what == "member":
                 for j in self.subtree(path, k):
                     segment_of[j] = i
@@ -336,10 +376,11 @@ class _Packer:
                 parts,
                 part_tokens,
                 total,
-                join(parts).shown,
+                bounds,
+                {span: k for span, k in spans.items() if k != root},
                 score,
                 reason if self.explain else "",
-            )  # fmt: skip
+            )
         )
         return True
 
@@ -431,7 +472,7 @@ def pack(
                 r.path, start, end, "definition", r.score, reason(r, "definition"), limit
             ):
                 return True
-        if p._outline_over(r.path, start, sig_end) is not None:
+        if r.path in p.outlines and p._outline_over(r.path, start, sig_end) is not None:
             return False  # inside an outline that does not show it: only a body can
         return p.add(r.path, start, sig_end, "signature", r.score, reason(r, "header"), limit)
 
@@ -459,13 +500,17 @@ def pack(
     for r in cands:
         if r.body:
             body(r, budget)
-    # 2. the classes the cursor's receiver may hold, as outlines
-    outlined = 0
-    for r in cands[:40]:
-        if r.outline and outlined < RECEIVER_OUTLINES:
-            limit = int(budget * RECEIVER_OUTLINE_SHARE)
-            if p.add_outline(r.path, r.index, r.score, reason(r, "outline"), limit):
-                outlined += 1
+    # 2. the classes the cursor's receiver may hold (and their bases), as outlines, all at
+    # the most detail at which all of them fit: every member's name beats some docstrings
+    wanted = [r for r in cands[:60] if r.outline][:RECEIVER_OUTLINES]
+    limit = int(budget * RECEIVER_OUTLINE_SHARE)
+    detail = NAMES
+    for level in (FULL, SIGNATURES):
+        if sum(p.outline_cost(r.path, r.index, level) for r in wanted) <= limit - p.used:
+            detail = level
+            break
+    for r in wanted:
+        p.add_outline(r.path, r.index, r.score, reason(r, "outline"), limit, most_detail=detail)
     # 3. headers of the best
     misses = 0  # in a row: once this many headers in a row do not fit, the rest rarely do
     for r in cands:
@@ -474,13 +519,16 @@ def pack(
         misses = 0 if header(r, header_limit) else misses + 1
     # 4. bodies for the best-ranked, in rank order, while they fit; at large budgets the
     # outlines of the best files come after the first few
-    if budget >= LARGE_BUDGET:
+    if LARGE_BUDGET <= budget < HUGE_BUDGET:
         bodies(cands[:TOP_BODIES])
         files = _file_ranking(cands, exclude or {})
         limit = int(budget * FILE_OUTLINE_SHARE)
         for path, (s, r) in list(files.items())[:FILE_OUTLINES]:
             if p.used >= limit:
                 break
+            n = len(index.lines(path))
+            if n and p.span_tokens(path, 1, n) <= (budget - p.used) // 4:
+                continue  # small for this budget: its bodies, or all of it, come later
             p.add_outline(path, None, s, reason(r, "file outline"), limit)
     bodies(cands)
     # 5. leftover budget: more headers, then whole files of the best-ranked files

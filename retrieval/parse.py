@@ -235,7 +235,7 @@ def tags_from_tree(tree: Tree, data: bytes, lang: str) -> FileTags:
             )
         )
     found = sorted(f for f in found if f is not None)
-    defs: list[DefTag] = tags.raw_defs  # type: ignore[assignment]  (a list while parsing)
+    defs: list[DefTag] = []
     stack: list[tuple[int, int]] = []  # (end_byte, index)
     for i, (start_b, neg_end, start_line, name, kind, end_line, sig_end, col) in enumerate(found):
         end_b = -neg_end
@@ -248,6 +248,7 @@ def tags_from_tree(tree: Tree, data: bytes, lang: str) -> FileTags:
         defs.append(DefTag(name, kind, start_line, end_line, sig_end, col, parent))
         tags.def_names.append(name)
         stack.append((end_b, i))
+    tags.raw_defs = tuple(defs)
 
     # referenced names: a regex over the bytes is ~8x cheaper than capturing every identifier
     # node, and names in strings/comments are signal for ranking, not noise. Exact positions

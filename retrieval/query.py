@@ -11,8 +11,16 @@ from retrieval.resolve import NameResolver
 from retrieval.tags import FileTags
 from retrieval.view import IndexView
 
+# weights of the names a cursor query starts from
+NAME_AT_CURSOR = 3.0  # names on the cursor's line before it
+NAME_BEFORE = 1.0  # a line above: this / (1 + distance / 6), for LINES_BEFORE lines
+NAME_AFTER = 0.4  # a line below: this / (1 + distance / 3), for LINES_AFTER lines
+LINES_BEFORE = 80
+LINES_AFTER = 12
 RAW_RECEIVER = 3.0  # the receiver's own name: a module (`mod.`) or a class (`Class.`)
 TYPED_NEARBY = 0.5  # classes of variables typed near the cursor: in play, less so
+SEED_OPEN = 0.3  # PageRank seeds: open buffers (the current file weighs 1)
+SEED_RECENT = 0.2  # ... and the files edited last
 
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _SELF = {"self", "this", "cls", "super", "Self"}
@@ -158,17 +166,17 @@ def position_query(
     q = Query(path=path)
     cur = lines[line - 1] if line - 1 < len(lines) else ""
     prefix = cur[:col]
-    _add_names(q.names, prefix, 3.0)
-    for dist in range(1, 80):
+    _add_names(q.names, prefix, NAME_AT_CURSOR)
+    for dist in range(1, LINES_BEFORE):
         i = line - 1 - dist
         if i < 0:
             break
-        _add_names(q.names, lines[i], 1.0 / (1.0 + dist / 6.0))
-    for dist in range(1, 12):
+        _add_names(q.names, lines[i], NAME_BEFORE / (1.0 + dist / 6.0))
+    for dist in range(1, LINES_AFTER):
         i = line - 1 + dist
         if i >= len(lines):
             break
-        _add_names(q.names, lines[i], 0.4 / (1.0 + dist / 3.0))
+        _add_names(q.names, lines[i], NAME_AFTER / (1.0 + dist / 3.0))
     q.terms = dict(q.names)
     before = "\n".join(lines[: line - 1]) + "\n" + prefix
 
@@ -200,10 +208,10 @@ def position_query(
         except ValueError:
             continue
         if r != path:
-            q.seed_files[r] = q.seed_files.get(r, 0.0) + 0.3
+            q.seed_files[r] = q.seed_files.get(r, 0.0) + SEED_OPEN
     for r in index.recent_paths()[-8:]:
         if r != path:
-            q.seed_files[r] = q.seed_files.get(r, 0.0) + 0.2
+            q.seed_files[r] = q.seed_files.get(r, 0.0) + SEED_RECENT
     q.exclude[path] = [(1, 1 << 30)]
     return q
 

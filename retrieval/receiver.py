@@ -19,7 +19,9 @@ each tried in order of strength and each named in its guesses (`TypeGuess.rule`)
   returns (declared, or built in its `return`/`yield`);
 - members used: the repository's classes that define the members used on `x` earlier in
   the buffer (`x.open(); x.read_rows(` -> classes with both);
-- the name: a variable named like a class (`basket` -> Basket), weakest.
+- fluent chains: `x.filter(...).` with nothing else known -> the classes defining `filter`;
+- the name: a variable named like a class (`basket` -> Basket, or `request` ->
+  HttpRequest, a class whose name ends like it), weakest.
 
 Chains are followed a link at a time (`self.client.session.` -> type of client, then of its
 `session`; `make().` -> return type of make).
@@ -136,6 +138,10 @@ class TypeOracle(Protocol):
 
     def fixture_types(self, name: str) -> list[str]:
         """What a test fixture called `name` provides (pytest: the parameter's name)."""
+        ...
+
+    def classes_named_like(self, word: str) -> list[str]:
+        """Classes whose name ends with the CamelCase `word` (`Request` -> HttpRequest)."""
         ...
 
 
@@ -424,9 +430,18 @@ class ReceiverInference:
                 if 0 < len(classes) <= MAX_MEMBER_CLASSES:
                     for c in classes:
                         add(c, WEAK, f"defines {', '.join(used[:3])} used on {receiver}")
-        last = links[-1].name
-        if not out and last not in _SELF:
-            for c in class_names_like(last):
-                if c != last:
-                    add(c, NAME_LIKE, f"named like {last!r}")
+        last = links[-1]
+        if not out and last.call and len(links) > 1:
+            # a fluent chain (`qs.filter(...).`): such methods tend to return their own class
+            classes = self.oracle.classes_with_members([last.name])
+            if 0 < len(classes) <= MAX_MEMBER_CLASSES:
+                for c in classes:
+                    add(c, WEAK, f"defines {last.name}(), the last call")
+        if not out and last.name not in _SELF and not last.call:
+            for c in class_names_like(last.name):
+                if c != last.name:
+                    add(c, NAME_LIKE, f"named like {last.name!r}")
+            words = class_names_like(last.name)
+            for c in self.oracle.classes_named_like(words[-1]) if words else ():
+                add(c, NAME_LIKE * 0.8, f"a ...{words[-1]} class, like {last.name!r}")
         return sorted(out.values(), key=lambda g: -g.weight)

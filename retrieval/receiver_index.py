@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from retrieval.caches import add_type_names
 from retrieval.receiver import _ID, ReceiverInference, Scope, clean_type, family
 from retrieval.resolve import NameResolver, class_bases
 from retrieval.tags import CONTAINER_KINDS
@@ -18,6 +19,7 @@ FUNCTION_KINDS = frozenset({"function", "method"})
 MAX_DEFS = 12  # names defined more often than this answer nothing
 MAX_CLASS_LINES = 3000  # class bodies searched for attribute assignments
 MAX_BASE_DEPTH = 2
+MAX_NAMED_LIKE = 6  # more classes named like a variable than this: no evidence
 MAX_BODY_LINES = 200  # function bodies searched for what they return
 MAX_NESTING = 2  # return types inferred from bodies that call functions...
 _RETURN = re.compile(r"^\s*(?:return|yield)\s+(.+?)\s*;?\s*$", re.M)
@@ -235,6 +237,16 @@ class IndexTypeOracle:
             if m:
                 out += self._constructed(m.group(1), line)
         return out
+
+    def classes_named_like(self, word: str) -> list[str]:
+        """Classes whose name ends with the CamelCase word (`Request` -> HttpRequest, ...)."""
+        table = self.index.caches.type_suffixes
+        if table is None:
+            table = {}
+            add_type_names(table, self.index.defined_names())
+            self.index.caches.type_suffixes = table
+        names = sorted(n for n in table.get(word, ()) if n != word and self.is_class(n))
+        return names if len(names) <= MAX_NAMED_LIKE else []
 
     def classes_with_members(self, members: list[str]) -> list[str]:
         """Classes that define the most of `members` (at least one)."""

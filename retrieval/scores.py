@@ -25,19 +25,24 @@ class Scores:
         self.excluded = excluded
         self.explain = explain
         self.by_def: dict[tuple[str, int], Ranked] = {}
+        self.factor = 1.0  # applied to every bump while set (see rank_definitions)
 
     def bump(
         self, path: str, i: int, s: float, why: str, body: bool = False, outline: bool = False
     ) -> None:
         """Add s to definition i of path (why: the reason shown with --explain)."""
-        if path in self.excluded or s <= 0:
+        s *= self.factor
+        if s <= 0 or path in self.excluded:
             return
-        r = self.by_def.get((path, i))
+        key = (path, i)
+        r = self.by_def.get(key)
         if r is None:
-            r = self.by_def[(path, i)] = Ranked(path, i, 0.0)
+            r = self.by_def[key] = Ranked(path, i, 0.0)
         r.score += s
-        r.body = r.body or body
-        r.outline = r.outline or outline
+        if body:
+            r.body = True
+        if outline:
+            r.outline = True
         if self.explain:
             r.reasons.append(f"{why} (+{s:.2f})")
 

@@ -40,9 +40,12 @@ class Weights:
     name_member_share: float = 0.35  # a named class's members share this part of its weight
     # receiver_members
     receiver_specificity: float = 0.5
-    receiver_member_share: float = 2.0  # divided by sqrt(members)
+    receiver_member_share: float = 2.0  # divided by members ** receiver_member_exponent
+    receiver_member_exponent: float = 0.25  # a big class's members still outrank the rest
+    # while the cursor is after `x.`, the other signals count this much
+    member_access_others: float = 1.0
     receiver_base_decay: float = 0.6  # a base class weighs this much of its subclass
-    receiver_base_depth: int = 2
+    receiver_base_depth: int = 4  # TestCase -> TransactionTestCase -> SimpleTestCase -> ...
     module_member_share: float = 1.5  # `mod.`: divided by sqrt(top-level definitions)
     module_reexport_decay: float = 0.5
     # imported_definitions
@@ -145,7 +148,7 @@ def receiver_members(
                 continue
             scores.bump(p, i, ww, f"class of receiver {name!r}", outline=wanted)
             kids = members_of(tags, i)
-            share = ww * w.receiver_member_share / math.sqrt(max(len(kids), 1))
+            share = ww * w.receiver_member_share / max(len(kids), 1) ** w.receiver_member_exponent
             pops = popularity(index, [tags.def_names[k] for k in kids])
             for k, mult in zip(kids, pops, strict=False):
                 scores.bump(p, k, share * mult, f"member of receiver class {d.name!r}")

@@ -6,13 +6,13 @@ for ranking (members of each class, term postings) safe to keep on it, in explic
 filled on first use.
 
 Warm starts load every file's tags from the cache, and a query looks at a few dozen files:
-so the definitions and their term lists stay in their cached (marshal) form until first
-read. `def_names` is decoded at once because the name -> definitions map needs it.
+so the term lists stay in their cached (marshal) form until first read. Definitions are
+decoded with the load, which then freezes them for the cycle collector (index._no_gc):
+objects made later, query by query, would make every full collection walk them.
 """
 
 from __future__ import annotations
 
-import marshal
 from array import array
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -47,8 +47,7 @@ class FileTags:
     imports: list[str] = field(default_factory=list)  # raw import specs as written
     lines: int = 0
     errors: int = 0  # tree-sitter error nodes (the file still yields what parsed)
-    # definitions: a list, or the marshal bytes of their plain tuples until first read
-    raw_defs: list[DefTag] | bytes = field(default_factory=list, repr=False)
+    raw_defs: tuple[DefTag, ...] = field(default=(), repr=False)  # see `defs`
     # per def: indices into names; (offsets, flat) uint32 bytes until first read
     raw_terms: list[list[int]] | tuple[bytes, bytes] = field(default_factory=list, repr=False)
     # derived on first use (see members_of, name_index and rank_lexical.postings)
@@ -57,13 +56,9 @@ class FileTags:
     postings: tuple | None = field(default=None, repr=False)
 
     @property
-    def defs(self) -> list[DefTag]:
+    def defs(self) -> tuple[DefTag, ...]:
         """The definitions, sorted by start (an enclosing one before its members)."""
-        raw = self.raw_defs
-        if isinstance(raw, bytes):
-            new = tuple.__new__
-            raw = self.raw_defs = [new(DefTag, d) for d in marshal.loads(raw)]
-        return raw
+        return self.raw_defs
 
     @property
     def def_terms(self) -> list[list[int]]:

@@ -7,6 +7,7 @@ touch the index's internals, and the index (`retrieval/index.py`) imports none o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -58,6 +59,10 @@ class IndexView(Protocol):
 
     def defs_named(self, name: str) -> list[DefRef]:
         """Every definition called name: (path, def index)."""
+        ...
+
+    def defined_names(self) -> Iterable[str]:
+        """Every name the repository defines."""
         ...
 
     def def_files(self, name: str) -> frozenset[str]:

@@ -203,8 +203,9 @@ def _cut(src_lines: list[str], line: int, col: int) -> str:
 def _unique_methods(repo: _Repo) -> dict[str, Target]:
     """Method name -> its definition, for names that one method alone in the repository has.
 
-    Any other function or method of the same name (nested, module level, another class)
-    makes the name ambiguous: only the receiver's type could tell them apart.
+    Any other function or method of the same name (nested, module level, another class), or
+    a class attribute assigned that name, makes it ambiguous: only the receiver's type could
+    tell them apart.
     """
     count: dict[str, int] = {}
     methods: dict[str, Target] = {}
@@ -216,6 +217,10 @@ def _unique_methods(repo: _Repo) -> dict[str, Target]:
                 for b in node.body:
                     if isinstance(b, ast.FunctionDef | ast.AsyncFunctionDef):
                         methods[b.name] = _target(path, b)
+                    elif isinstance(b, ast.Assign):  # `get = other_method`: a definition too
+                        for t in b.targets:
+                            if isinstance(t, ast.Name):
+                                count[t.id] = count.get(t.id, 0) + 1
     return {
         name: t
         for name, t in methods.items()

@@ -104,6 +104,7 @@ def evaluate(
                 base_results[name].seconds.append(time.perf_counter() - t0)
                 _score(base_results[name], case, budget, spans)
         index.update_buffer(case.path, None)
+        index.forget_recent()  # each case is a session of its own
     out = [ours, *base_results.values()]
     for r in out:
         _count_cases(r, cases)

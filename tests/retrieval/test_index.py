@@ -203,13 +203,13 @@ def test_pagerank_memo_is_dropped_when_the_graph_changes(app_repo, monkeypatch):
     assert after == _pagerank(idx, seeds)  # the same as computed from scratch
 
 
-def test_cached_tags_decode_lazily_and_equal_a_fresh_parse(app_repo, tmp_path):
+def test_cached_tags_equal_a_fresh_parse(app_repo, tmp_path):
     from retrieval.parse import parse_source
 
     RepoIndex.open(app_repo, tmp_path / "cache").close()
     warm = RepoIndex.open(app_repo, tmp_path / "cache")
     tags = warm.tags("pkg/models.py")
-    assert isinstance(tags.raw_defs, bytes)  # not decoded by a warm start
+    assert isinstance(tags.raw_terms, tuple)  # term lists: not decoded by a warm start
     assert tags.def_names == ["Account", "__init__", "deposit", "withdraw", "open_account"]
     fresh = parse_source((app_repo / "pkg/models.py").read_bytes(), "python")
     assert tags == fresh
@@ -231,6 +231,11 @@ def test_caches_are_dropped_in_one_place(app_repo):
     assert not caches.pagerank  # any edit: every PageRank is stale
     assert "fmt_money" not in caches.links  # names whose definitions changed: edges redone
     assert "pkg/service.py" in caches.neighbors  # other files' edges are kept
+    assert idx.recent_paths() == ["pkg/util.py"]
+    personalized_pagerank = __import__("retrieval.rank_graph").rank_graph.personalized_pagerank
+    personalized_pagerank(idx, {"pkg/service.py": 1.0})
+    idx.forget_recent()  # a new session: no recent edits, and PageRanks seeded by them go
+    assert idx.recent_paths() == [] and not caches.pagerank
     idx.refresh()
     assert not (caches.neighbors or caches.pagerank or caches.links)
 

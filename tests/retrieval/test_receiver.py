@@ -29,6 +29,7 @@ class FakeOracle:
     instances: dict[str, list[str]] = field(default_factory=dict)
     members: dict[str, set[str]] = field(default_factory=dict)  # class -> member names
     fixtures: dict[str, list[str]] = field(default_factory=dict)
+    named_like: dict[str, list[str]] = field(default_factory=dict)  # "Request" -> classes
 
     def is_class(self, name):
         return name in self.classes
@@ -49,6 +50,9 @@ class FakeOracle:
 
     def fixture_types(self, name):
         return self.fixtures.get(name, [])
+
+    def classes_named_like(self, word):
+        return self.named_like.get(word, [])
 
 
 def guesses(lang, text, oracle, class_name=None, function_start=0):
@@ -152,6 +156,24 @@ def test_named_like_a_class_is_the_weakest():
     # any real evidence wins over the name
     oracle = FakeOracle(classes={"Cart"})
     assert top("python", "basket = Cart()\nbasket.", oracle)[0] == "Cart"
+
+
+def test_a_class_whose_name_ends_like_the_variable():
+    oracle = FakeOracle(named_like={"Request": ["HttpRequest", "WSGIRequest"]})
+    got = guesses("python", "def view(request):\n    request.", oracle)
+    assert [g[0] for g in got] == ["Request", "HttpRequest", "WSGIRequest"]
+    assert "...Request class" in got[1][1]
+
+
+def test_fluent_chains_take_the_class_of_the_last_method():
+    oracle = FakeOracle(members={"QuerySet": {"filter", "exclude"}, "Q": {"negate"}})
+    got = guesses("python", "rows = Author.objects.filter(a=1).", oracle)
+    assert got == [("QuerySet", "defines filter(), the last call")]
+    # when the chain's type is known, that wins
+    oracle.returns[("filter", "Manager")] = ["Rows"]
+    oracle.attributes[("Author", "objects")] = ["Manager"]
+    oracle.classes.add("Author")
+    assert top("python", "rows = Author.objects.filter(a=1).", oracle)[0] == "Rows"
 
 
 def test_the_closest_assignment_wins():
