@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from retrieval.files import is_test_file
 from retrieval.tags import VALUE_KINDS
 from retrieval.view import IndexView
 
@@ -101,7 +102,8 @@ def callers_of_changes(index: IndexView, changes: dict[str, list[tuple[int, int]
             continue  # only its own definition uses it, or everything does
         word = re.compile(r"(?<![\w$])" + re.escape(name) + r"(?![\w$])")
         count = 0
-        for path in sorted(users, key=lambda p: (-users[p], p)):
+        # library code before tests, then the files that use it most
+        for path in sorted(users, key=lambda p: (is_test_file(p), -users[p], p)):
             if count >= MAX_CALLERS_PER_DEFINITION:
                 break
             lines = index.lines(path)
