@@ -1,5 +1,5 @@
-"""Fixtures every test may use: an isolated home, the tiny Gemma 4 checkpoint, and a real
-daemon serving it (`daemon_settings`, `model_client`)."""
+"""Fixtures every test may use: an isolated home, new git repositories (`make_repo`), the tiny
+Gemma 4 checkpoint, and a real daemon serving it (`daemon_settings`, `model_client`)."""
 
 from __future__ import annotations
 
@@ -30,10 +30,19 @@ def isolated_dirs(tmp_path_factory, monkeypatch):
         monkeypatch.setenv(var, str(home / sub))
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.startswith("CODEASSIST_"):
             monkeypatch.delenv(name)
     return home
+
+
+@pytest.fixture
+def make_repo(tmp_path):
+    """make_repo() -> a new, empty GitRepo (tests/helpers/git_repo.py) in its own folder."""
+    from tests.helpers.git_repo import GitRepo
+
+    count = iter(range(1000))
+    return lambda: GitRepo(tmp_path / f"repo{next(count)}")
 
 
 @pytest.fixture(scope="session")
@@ -55,8 +64,6 @@ def daemon_settings(tiny_checkpoint, tmp_path_factory):
 
     Session-scoped: one daemon for the whole run, stopped (SIGTERM) at the end.
     """
-    import os
-
     from codeassist.config import Settings
     from tests.helpers.serve_process import start_serve
 
