@@ -1,5 +1,6 @@
-"""Fixtures for the backend tests: a scriptable OpenAI-shaped HTTP server (fake_server.py),
-and llama.cpp's sources and the tiny checkpoint converted by them (llama_cpp_assets.py)."""
+"""Fixtures for the backend tests: a scriptable OpenAI-compatible endpoint
+(tests/helpers/openai_endpoint.py), llama.cpp's sources and the tiny checkpoint converted by
+them (llama_cpp_assets.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.backends.fake_server import FakeServer
 from tests.backends.llama_cpp_assets import (
     DOWNLOAD_LINE,
     TEST_CACHE,
@@ -16,6 +16,7 @@ from tests.backends.llama_cpp_assets import (
     find_llama_cpp_sources,
     llama_cpp_installed,
 )
+from tests.helpers.openai_endpoint import FakeEndpoint
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +63,6 @@ def tiny_gguf(llama_cpp_sources, tiny_checkpoint) -> Path:
 
 
 @pytest.fixture
-def fake_server():
-    server = FakeServer()
-    yield server
-    server.close()
+def fake_endpoint():
+    with FakeEndpoint() as endpoint:
+        yield endpoint

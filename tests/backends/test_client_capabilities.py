@@ -10,8 +10,8 @@ import pytest
 
 from codeassist.client import Endpoint, ModelClient
 from codeassist.client.errors import ModelRequestError, ModelStreamClosed, ModelUnavailable
-from tests.backends.fake_server import (
-    FakeServer,
+from tests.helpers.openai_endpoint import (
+    FakeEndpoint,
     close_after_headers,
     send_chat,
     send_events,
@@ -38,7 +38,7 @@ def client_for(server, *, counter=None, socket_path=None) -> ModelClient:
 @pytest.fixture
 def fake_daemon(tmp_path):
     path = str(tmp_path / "d.sock")
-    server = FakeServer(unix_socket=path)
+    server = FakeEndpoint(unix_socket=path)
     yield server, path
     server.close()
 
@@ -47,7 +47,7 @@ def fake_daemon(tmp_path):
 
 
 def test_json_schema_steps_down_to_json_object_on_a_500_naming_it_and_is_remembered(
-    fake_server,
+    fake_endpoint,
 ):
     def respond(handler, path, body):
         fmt = body.get("response_format")
@@ -57,14 +57,14 @@ def test_json_schema_steps_down_to_json_object_on_a_500_naming_it_and_is_remembe
         else:
             send_chat(handler, '{"findings": []}')
 
-    fake_server.respond = respond
-    client = client_for(fake_server)
+    fake_endpoint.respond = respond
+    client = client_for(fake_endpoint)
     first = client.chat(MESSAGES, response_format=SCHEMA_FORMAT)
     second = client.chat(MESSAGES, response_format=SCHEMA_FORMAT)
     assert first.text == second.text == '{"findings": []}'
     kinds = [
         (b.get("response_format") or {}).get("type")
-        for b in fake_server.bodies("/chat/completions")
+        for b in fake_endpoint.bodies("/chat/completions")
     ]
     # the second call starts from what the endpoint took
     assert kinds == ["json_schema", "json_object", "json_object"]
@@ -72,7 +72,9 @@ def test_json_schema_steps_down_to_json_object_on_a_500_naming_it_and_is_remembe
 
 
 @pytest.mark.parametrize("status", [400, 422, 501, 502])
-def test_json_object_steps_down_to_none_on_any_4xx_5xx_naming_response_format(fake_server, status):
+def test_json_object_steps_down_to_none_on_any_4xx_5xx_naming_response_format(
+    fake_endpoint, status
+):
     def respond(handler, path, body):
         if "response_format" in body:
             detail = [{"loc": ["body", "response_format"], "msg": "not supported"}]
@@ -80,36 +82,36 @@ def test_json_object_steps_down_to_none_on_any_4xx_5xx_naming_response_format(fa
         else:
             send_chat(handler, "plain")
 
-    fake_server.respond = respond
-    client = client_for(fake_server)
+    fake_endpoint.respond = respond
+    client = client_for(fake_endpoint)
     assert client.chat(MESSAGES, response_format=SCHEMA_FORMAT).text == "plain"
     kinds = [
         (b.get("response_format") or {}).get("type")
-        for b in fake_server.bodies("/chat/completions")
+        for b in fake_endpoint.bodies("/chat/completions")
     ]
     assert kinds == ["json_schema", "json_object", None]
     client.chat(MESSAGES, response_format=SCHEMA_FORMAT)
-    assert "response_format" not in fake_server.bodies("/chat/completions")[-1]
+    assert "response_format" not in fake_endpoint.bodies("/chat/completions")[-1]
 
 
-def test_an_error_about_something_else_is_not_retried(fake_server):
-    fake_server.respond = lambda h, path, body: send_json(
+def test_an_error_about_something_else_is_not_retried(fake_endpoint):
+    fake_endpoint.respond = lambda h, path, body: send_json(
         h, 500, {"error": {"message": "CUDA out of memory"}}
     )
-    client = client_for(fake_server)
+    client = client_for(fake_endpoint)
     with pytest.raises(ModelRequestError, match="CUDA out of memory") as caught:
         client.chat(MESSAGES, response_format=SCHEMA_FORMAT)
     assert caught.value.status == 500
-    assert len(fake_server.requests) == 1
+    assert len(fake_endpoint.requests) == 1
     assert client.format_kind == "json_schema"
 
 
 # ---- thinking ---------------------------------------------------------------------------------
 
 
-def test_ignored_thinking_request_is_said_once(fake_server):
-    fake_server.respond = lambda h, path, body: send_chat(h, "answer, no thought")
-    client = client_for(fake_server)
+def test_ignored_thinking_request_is_said_once(fake_endpoint):
+    fake_endpoint.respond = lambda h, path, body: send_chat(h, "answer, no thought")
+    client = client_for(fake_endpoint)
     first = client.chat(MESSAGES, enable_thinking=True)
     assert first.thinking == ""
     assert len(first.notices) == 1
@@ -118,21 +120,21 @@ def test_ignored_thinking_request_is_said_once(fake_server):
     assert "docs/backends.md" in notice
     assert client.chat(MESSAGES, enable_thinking=True).notices == []
     # the request did ask for it
-    assert fake_server.bodies("/chat/completions")[0]["chat_template_kwargs"] == {
+    assert fake_endpoint.bodies("/chat/completions")[0]["chat_template_kwargs"] == {
         "enable_thinking": True
     }
 
 
-def test_no_notice_when_the_server_thinks(fake_server):
-    client = client_for(fake_server)
-    fake_server.respond = lambda h, path, body: send_chat(h, "answer", reasoning="because")
+def test_no_notice_when_the_server_thinks(fake_endpoint):
+    client = client_for(fake_endpoint)
+    fake_endpoint.respond = lambda h, path, body: send_chat(h, "answer", reasoning="because")
     assert client.chat(MESSAGES, enable_thinking=True).notices == []
     # thought markers left in the content count too, even an empty thought
-    fake_server.respond = lambda h, path, body: send_chat(h, "<|channel>thought\n<channel|>ok")
+    fake_endpoint.respond = lambda h, path, body: send_chat(h, "<|channel>thought\n<channel|>ok")
     result = client.chat(MESSAGES, enable_thinking=True)
     assert (result.text, result.notices) == ("ok", [])
     # and thinking off asks for nothing
-    fake_server.respond = lambda h, path, body: send_chat(h, "plain")
+    fake_endpoint.respond = lambda h, path, body: send_chat(h, "plain")
     assert client.chat(MESSAGES, enable_thinking=False).notices == []
 
 
@@ -146,12 +148,12 @@ def test_our_daemon_is_never_suspected_of_ignoring_thinking(fake_daemon):
 # ---- raw completions --------------------------------------------------------------------------
 
 
-def test_raw_completion_sends_no_bos_to_an_external_endpoint(fake_server):
-    fake_server.respond = lambda h, path, body: send_text(h, " 42")
-    client = client_for(fake_server)
+def test_raw_completion_sends_no_bos_to_an_external_endpoint(fake_endpoint):
+    fake_endpoint.respond = lambda h, path, body: send_text(h, " 42")
+    client = client_for(fake_endpoint)
     prompt = "<bos><|turn>user\nx<turn|>\n<|turn>model\n"
     assert client.complete(prompt).text == " 42"
-    sent = fake_server.bodies("/completions")[0]["prompt"]
+    sent = fake_endpoint.bodies("/completions")[0]["prompt"]
     assert sent == prompt.removeprefix("<bos>")
 
 
@@ -165,10 +167,10 @@ def test_raw_completion_keeps_bos_for_our_daemon(fake_daemon):
 # ---- usage -----------------------------------------------------------------------------------
 
 
-def test_usage_is_counted_when_the_server_sends_none(fake_server):
+def test_usage_is_counted_when_the_server_sends_none(fake_endpoint):
     counter = len  # any counter: here one token per character
-    fake_server.respond = lambda h, path, body: send_chat(h, "four")
-    chat = client_for(fake_server, counter=counter).chat(MESSAGES)
+    fake_endpoint.respond = lambda h, path, body: send_chat(h, "four")
+    chat = client_for(fake_endpoint, counter=counter).chat(MESSAGES)
     assert chat.usage.counted
     assert chat.usage.completion_tokens == 4
     # the prompt as the Gemma template renders it
@@ -176,22 +178,22 @@ def test_usage_is_counted_when_the_server_sends_none(fake_server):
         "<bos><|turn>system\nReview.<turn|>\n<|turn>user\ndiff<turn|>\n"
         "<|turn>model\n<|channel>thought\n<channel|>"
     )
-    fake_server.respond = lambda h, path, body: send_text(h, "abc")
-    done = client_for(fake_server, counter=counter).complete("<bos>12345")
+    fake_endpoint.respond = lambda h, path, body: send_text(h, "abc")
+    done = client_for(fake_endpoint, counter=counter).complete("<bos>12345")
     assert (done.usage.prompt_tokens, done.usage.completion_tokens) == (len("<bos>12345"), 3)
 
 
-def test_usage_is_left_alone_for_messages_gemma_cannot_render(fake_server):
-    fake_server.respond = lambda h, path, body: send_chat(h, "ok")
+def test_usage_is_left_alone_for_messages_gemma_cannot_render(fake_endpoint):
+    fake_endpoint.respond = lambda h, path, body: send_chat(h, "ok")
     messages = [{"role": "user", "content": "a"}, {"role": "tool", "content": "b"}]
-    result = client_for(fake_server, counter=len).chat(messages)
+    result = client_for(fake_endpoint, counter=len).chat(messages)
     assert result.text == "ok" and not result.usage.counted
 
 
-def test_usage_from_the_server_is_kept(fake_server):
+def test_usage_from_the_server_is_kept(fake_endpoint):
     usage = {"prompt_tokens": 11, "completion_tokens": 2, "total_tokens": 13}
-    fake_server.respond = lambda h, path, body: send_chat(h, "ok", usage=usage)
-    result = client_for(fake_server, counter=len).chat(MESSAGES)
+    fake_endpoint.respond = lambda h, path, body: send_chat(h, "ok", usage=usage)
+    result = client_for(fake_endpoint, counter=len).chat(MESSAGES)
     assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (11, 2)
     assert not result.usage.counted
 
@@ -199,9 +201,9 @@ def test_usage_from_the_server_is_kept(fake_server):
 # ---- streams that end early ---------------------------------------------------------------------
 
 
-def test_stream_closed_before_its_first_event_is_not_reported_as_unreachable(fake_server):
-    fake_server.respond = lambda h, path, body: close_after_headers(h)
-    client = client_for(fake_server, counter=len)
+def test_stream_closed_before_its_first_event_is_not_reported_as_unreachable(fake_endpoint):
+    fake_endpoint.respond = lambda h, path, body: close_after_headers(h)
+    client = client_for(fake_endpoint, counter=len)
     with pytest.raises(ModelStreamClosed) as caught:
         client.chat(MESSAGES, max_tokens=300)
     message = str(caught.value)
@@ -211,7 +213,7 @@ def test_stream_closed_before_its_first_event_is_not_reported_as_unreachable(fak
     assert "up to 300 new tokens" in message
 
 
-def test_stream_closed_mid_answer_says_so(fake_server):
+def test_stream_closed_mid_answer_says_so(fake_endpoint):
     def respond(handler, path, body):
         handler.send_response(200)
         handler.send_header("Content-Type", "text/event-stream")
@@ -223,9 +225,9 @@ def test_stream_closed_mid_answer_says_so(fake_server):
         handler.wfile.flush()
         handler.close_connection = True  # no terminating chunk: the body is cut short
 
-    fake_server.respond = respond
+    fake_endpoint.respond = respond
     with pytest.raises(ModelRequestError, match="mid-answer") as caught:
-        client_for(fake_server).chat(MESSAGES)
+        client_for(fake_endpoint).chat(MESSAGES)
     assert "unreachable" not in str(caught.value)
 
 
@@ -243,7 +245,7 @@ def test_a_server_that_is_not_there_is_unreachable():
         ModelClient(endpoint).chat(MESSAGES)
 
 
-def test_error_event_inside_the_stream_names_the_context(fake_server):
+def test_error_event_inside_the_stream_names_the_context(fake_endpoint):
     error = {
         "error": {
             "message": "the request exceeds the available context size",
@@ -251,9 +253,9 @@ def test_error_event_inside_the_stream_names_the_context(fake_server):
             "type": "exceed_context_size_error",
         }
     }
-    fake_server.respond = lambda h, path, body: send_events(h, [error], done=False)
+    fake_endpoint.respond = lambda h, path, body: send_events(h, [error], done=False)
     with pytest.raises(ModelRequestError, match="exceeds the available context size") as caught:
-        client_for(fake_server).chat(MESSAGES)
+        client_for(fake_endpoint).chat(MESSAGES)
     assert "--max-model-len" in str(caught.value)
 
 
@@ -275,27 +277,27 @@ def test_error_event_inside_the_stream_names_the_context(fake_server):
         (500, "Internal Server Error", "Internal Server Error"),  # plain text
     ],
 )
-def test_error_bodies_are_read_in_every_shape(fake_server, status, body, expected):
-    fake_server.respond = lambda h, path, b: send_json(h, status, body)
+def test_error_bodies_are_read_in_every_shape(fake_endpoint, status, body, expected):
+    fake_endpoint.respond = lambda h, path, b: send_json(h, status, body)
     with pytest.raises(ModelRequestError) as caught:
-        client_for(fake_server).chat(MESSAGES)
+        client_for(fake_endpoint).chat(MESSAGES)
     message = str(caught.value)
     assert expected in message
     assert "None" not in message
     assert caught.value.status == status
 
 
-def test_each_hint_is_given_once(fake_server):
-    fake_server.respond = lambda h, path, body: send_json(h, 401, {"detail": "Invalid API key"})
+def test_each_hint_is_given_once(fake_endpoint):
+    fake_endpoint.respond = lambda h, path, body: send_json(h, 401, {"detail": "Invalid API key"})
     with pytest.raises(ModelRequestError) as caught:
-        client_for(fake_server).chat(MESSAGES)
+        client_for(fake_endpoint).chat(MESSAGES)
     message = str(caught.value)
     assert message.count("CODEASSIST_MODEL_API_KEY") == 1
     assert message.count("Invalid API key") == 1
     assert ".." not in message
 
 
-def test_context_overflow_answered_with_400_names_the_settings(fake_server):
+def test_context_overflow_answered_with_400_names_the_settings(fake_endpoint):
     body = {
         "error": {
             "message": "Requested tokens (5000) exceed context window of 2048",
@@ -303,8 +305,8 @@ def test_context_overflow_answered_with_400_names_the_settings(fake_server):
             "code": "context_length_exceeded",
         }
     }
-    fake_server.respond = lambda h, path, b: send_json(h, 400, body)
+    fake_endpoint.respond = lambda h, path, b: send_json(h, 400, body)
     with pytest.raises(ModelRequestError) as caught:
-        client_for(fake_server).chat(MESSAGES)
+        client_for(fake_endpoint).chat(MESSAGES)
     assert "exceed context window of 2048" in str(caught.value)
     assert "[completion] budget_tokens" in str(caught.value)

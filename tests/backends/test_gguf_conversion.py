@@ -7,8 +7,20 @@ import sys
 
 import pytest
 
-from codeassist.gemma4 import tokens as t
 from codeassist.gemma4.tiny import TINY_VOCAB, chat_template
+from codeassist.gemma4.tokens import (
+    BOS,
+    CHANNEL_CLOSE,
+    CHANNEL_OPEN,
+    EOS,
+    FIXED_IDS,
+    NEWLINE_ID,
+    STRING_DELIM,
+    THINK,
+    TOOL_CALL_OPEN,
+    TURN_CLOSE,
+    TURN_OPEN,
+)
 
 
 @pytest.fixture(scope="module")
@@ -40,18 +52,18 @@ def test_vocabulary_survives_conversion(gguf_fields):
     tokens = value("tokenizer.ggml.tokens")
     kinds = value("tokenizer.ggml.token_type")
     assert len(tokens) == TINY_VOCAB
-    for token, index in t.FIXED_IDS.items():
+    for token, index in FIXED_IDS.items():
         assert tokens[index] == token
-    assert tokens[t.NEWLINE_ID] == "\n"
-    assert value("tokenizer.ggml.bos_token_id") == t.FIXED_IDS[t.BOS]
-    assert value("tokenizer.ggml.eos_token_id") == t.FIXED_IDS[t.EOS]
+    assert tokens[NEWLINE_ID] == "\n"
+    assert value("tokenizer.ggml.bos_token_id") == FIXED_IDS[BOS]
+    assert value("tokenizer.ggml.eos_token_id") == FIXED_IDS[EOS]
     assert value("tokenizer.ggml.add_bos_token") is True
     # Byte fallback tokens, control tokens, and the markers llama.cpp must always render.
     assert kinds[tokens.index("<0x41>")] == gguf.TokenType.BYTE
-    for token in (t.BOS, t.EOS, t.TURN_OPEN, t.TURN_CLOSE, t.THINK):
-        assert kinds[t.FIXED_IDS[token]] == gguf.TokenType.CONTROL, token
-    for token in (t.CHANNEL_OPEN, t.CHANNEL_CLOSE, t.TOOL_CALL_OPEN, t.STRING_DELIM):
-        assert kinds[t.FIXED_IDS[token]] == gguf.TokenType.USER_DEFINED, token
+    for token in (BOS, EOS, TURN_OPEN, TURN_CLOSE, THINK):
+        assert kinds[FIXED_IDS[token]] == gguf.TokenType.CONTROL, token
+    for token in (CHANNEL_OPEN, CHANNEL_CLOSE, TOOL_CALL_OPEN, STRING_DELIM):
+        assert kinds[FIXED_IDS[token]] == gguf.TokenType.USER_DEFINED, token
     assert len(value("tokenizer.ggml.merges")) > 500
 
 

@@ -15,23 +15,28 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
 from lsprotocol import types
-from pygls import uris
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import client_capabilities, make_test_lsp_client
 
 from codeassist.client import Endpoint, ModelClient
 from codeassist.client.errors import ModelRequestError, ModelStreamClosed
-from codeassist.gemma4 import tokens as t
 from codeassist.gemma4.prompt import render_chat
+from codeassist.gemma4.tokens import BOS, FIXED_IDS
 from codeassist.tasks.syntax_check import error_lines, grammar_for_path
 from codeassist.token_count import tokenizer_counter
 from tests.backends.llama_cpp_assets import INSTALL_LINE, llama_cpp_installed
+from tests.helpers.lsp_client import (
+    apply_edits,
+    open_doc,
+    server_env,
+    start_language_server,
+    stop_language_server,
+)
+from tests.helpers.sample_code import SHAPES
 
 pytestmark = pytest.mark.skipif(
     not llama_cpp_installed(), reason=f"llama-cpp-python is not installed: {INSTALL_LINE}"
@@ -44,19 +49,6 @@ MESSAGES = [
     {"role": "system", "content": "You review code."},
     {"role": "user", "content": "def add(a, b):\n    return a - b\n"},
 ]
-SHAPES = '''\
-"""Shapes."""
-
-
-def area(width, height):
-    return width * height
-
-
-def perimeter(width, height):
-    total = width + height
-    total = total * 2
-    return total
-'''
 
 
 def free_port() -> int:
@@ -140,14 +132,14 @@ def test_llama_cpp_tokenizes_like_transformers(llama_server, hf_tokenizer):
         render_chat(MESSAGES, enable_thinking=True),
         render_chat(MESSAGES, model_prefix="    return "),
     ]
-    bos = t.FIXED_IDS[t.BOS]
+    bos = FIXED_IDS[BOS]
     for text in samples:
-        ours = hf_tokenizer.encode(text.removeprefix(t.BOS), add_special_tokens=False)
-        assert llama_tokenize(llama_server, text.removeprefix(t.BOS)) == [bos, *ours]
+        ours = hf_tokenizer.encode(text.removeprefix(BOS), add_special_tokens=False)
+        assert llama_tokenize(llama_server, text.removeprefix(BOS)) == [bos, *ours]
 
 
 def test_llama_cpp_adds_its_own_bos_so_we_send_none(llama_server):
-    bos = t.FIXED_IDS[t.BOS]
+    bos = FIXED_IDS[BOS]
     assert llama_tokenize(llama_server, "<bos>x")[:2] == [bos, bos]  # what we used to cause
     assert llama_tokenize(llama_server, "x")[:2] != [bos, bos]
 
@@ -218,21 +210,11 @@ def test_wrong_api_key_reads_the_servers_words(llama_server):
 # ---- codeassist review HEAD~1 ---------------------------------------------------------------
 
 
-def git(root: Path, *args: str) -> None:
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t")
-    env["GIT_COMMITTER_EMAIL"] = "t@t"
-    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, env=env)
-
-
-def test_codeassist_review_head_through_llama_cpp(llama_server, tiny_checkpoint, tmp_path):
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "-q")
-    (root / "shapes.py").write_text(SHAPES)
-    git(root, "add", ".")
-    git(root, "commit", "-qm", "one")
-    (root / "shapes.py").write_text(SHAPES.replace("total * 2", "total * 3"))
-    git(root, "commit", "-qam", "two")
+def test_codeassist_review_head_through_llama_cpp(llama_server, tiny_checkpoint, make_repo):
+    repo = make_repo()
+    repo.commit("one", {"shapes.py": SHAPES})
+    repo.commit("two", {"shapes.py": SHAPES.replace("total * 2", "total * 3")})
+    root = repo.root
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEASSIST_")}
     env.update(
         CODEASSIST_MODEL_ENDPOINT=llama_server,
@@ -265,27 +247,10 @@ async def lsp_through_llama(llama_server, tiny_checkpoint, tmp_path):
         "completion": {"budget_tokens": 200, "max_tokens": 6, "temperature": 0.0, "debounce_ms": 0},
         "refactor": {"max_tokens": 24, "budget_tokens": 256},
     }
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEASSIST_")}
-    client = make_test_lsp_client()
-    await client.start_io(sys.executable, "-m", "codeassist.cli.main", "lsp", env=env)
-    await client.initialize_session(
-        types.InitializeParams(
-            capabilities=client_capabilities("visual-studio-code"),
-            root_uri=uris.from_fs_path(str(root)),
-            initialization_options=options,
-        )
-    )
-    uri = uris.from_fs_path(str(root / "shapes.py"))
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(
-                uri=uri, language_id="python", version=1, text=SHAPES
-            )
-        )
-    )
+    client, _ = await start_language_server(root, options=options, env=server_env())
+    uri = open_doc(client, root / "shapes.py")
     yield client, uri
-    await client.shutdown_session()
-    await client.stop()
+    await stop_language_server(client)
 
 
 @pytest.mark.asyncio
@@ -330,13 +295,6 @@ async def test_lsp_refactor_through_llama_cpp(lsp_through_llama):
         return
     (change,) = resolved.edit.document_changes
     assert change.text_document.uri == uri and change.text_document.version == 1
-    text = SHAPES
-    for edit in sorted(
-        change.edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True
-    ):
-        lines = text.split("\n")
-        start = sum(len(x) + 1 for x in lines[: edit.range.start.line]) + edit.range.start.character
-        end = sum(len(x) + 1 for x in lines[: edit.range.end.line]) + edit.range.end.character
-        text = text[:start] + edit.new_text + text[end:]
+    text = apply_edits(SHAPES, change.edits)
     assert text != SHAPES
     assert error_lines(text, grammar_for_path("shapes.py")) == []
