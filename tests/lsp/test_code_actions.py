@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
-import threading
 import time
-import typing
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -24,130 +19,37 @@ from pygls import uris
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-# The real server, as editors start it.
-SERVER_COMMAND = [sys.executable, "-m", "codeassist.cli.main", "lsp"]
+from tests.helpers.git_repo import repo_with_files
+from tests.helpers.lsp_client import (
+    SERVER_COMMAND,
+    apply_edits,
+    change,
+    code_actions,
+    edits_for,
+    open_doc,
+    read_code_actions_as_sent,
+    review_file,
+    rng,
+    uri_of,
+    versioned,
+    wait_for,
+)
+from tests.helpers.openai_endpoint import RecordedModel
+from tests.helpers.sample_code import SHAPES, USES
+
 SERVER = ClientServerConfig(server_command=SERVER_COMMAND)
 CLIENTS = ["visual-studio-code", "neovim@v0.7.0"]
-
-SHAPES = '''\
-"""Shapes."""
-
-
-def area(width, height):
-    return width * height
-
-
-def perimeter(width, height):
-    total = width + height
-    total = total * 2
-    return total
-'''
-USES = "from shapes import perimeter\n\nprint(perimeter(1, 2))\n"
-
-
-class RecordedModel:
-    """An OpenAI-compatible endpoint (SSE streaming) that answers with recorded text."""
-
-    def __init__(self) -> None:
-        self.completion = ""
-        self.chat = ""
-        self.slow = 0  # drip this many 0.1 s pieces of thinking before the answer
-        self.finish = "stop"  # "length": the answer was cut off at max_tokens
-        self.requests: list[dict] = []
-        self.disconnected = threading.Event()
-        model = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                self._send_json({"data": [{"id": "recorded"}]})
-
-            def _send_json(self, body):
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                model.requests.append(body)
-                chat = self.path.endswith("/chat/completions")
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.end_headers()
-
-                def event(text, finish=None):
-                    choice = {"index": 0, "finish_reason": finish}
-                    if chat:
-                        choice["delta"] = {"content": text}
-                    else:
-                        choice["text"] = text
-                    payload = json.dumps({"choices": [choice]})
-                    self.wfile.write(f"data: {payload}\n\n".encode())
-                    self.wfile.flush()
-
-                try:
-                    if model.slow:
-                        event("<|channel>thought\n")
-                        for _ in range(model.slow):
-                            event("thinking ")
-                            time.sleep(0.1)
-                        event("<channel|>")
-                    event(model.chat if chat else model.completion)
-                    event("", model.finish)
-                    self.wfile.write(b"data: [DONE]\n\n")
-                except OSError:
-                    model.disconnected.set()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
 def model():
-    recorded = RecordedModel()
-    yield recorded
-    recorded.close()
+    with RecordedModel() as recorded:
+        yield recorded
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    (root / "shapes.py").write_text(SHAPES)
-    (root / "uses.py").write_text(USES)
-    for args in (
-        ["init", "-q"],
-        ["add", "."],
-        ["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "init"],
-    ):
-        subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
-    return root
-
-
-def read_code_actions_as_sent(lsp_client: LanguageClient) -> None:
-    """lsprotocol reads any object with a "command" key as a Command, so a CodeAction that
-    carries a command (ours, for Rewrite and Review) would arrive mangled in this client."""
-    converter = lsp_client.protocol._converter
-
-    def command_or_action(obj, _):
-        if isinstance(obj.get("command"), str):
-            return converter.structure(obj, types.Command)
-        return converter.structure(obj, types.CodeAction)
-
-    converter.register_structure_hook(
-        typing.Union[types.Command, types.CodeAction],  # noqa: UP007 - the key lsprotocol uses
-        command_or_action,
-    )
+    return repo_with_files(tmp_path / "repo", {"shapes.py": SHAPES, "uses.py": USES})
 
 
 @pytest_lsp.fixture(config=SERVER, params=CLIENTS)
@@ -179,83 +81,6 @@ async def client(lsp_client: LanguageClient, request, repo: Path, model: Recorde
     await lsp_client.shutdown_session()
 
 
-def uri_of(repo: Path, name: str) -> str:
-    return uris.from_fs_path(str(repo / name))
-
-
-def open_file(client: LanguageClient, repo: Path, name: str, text: str | None = None) -> str:
-    uri = uri_of(repo, name)
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(
-                uri=uri, language_id="python", version=1, text=text or (repo / name).read_text()
-            )
-        )
-    )
-    return uri
-
-
-def change(client: LanguageClient, uri: str, version: int, rng: types.Range, text: str) -> None:
-    client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-            content_changes=[types.TextDocumentContentChangePartial(range=rng, text=text)],
-        )
-    )
-
-
-def rng(l1: int, c1: int, l2: int, c2: int) -> types.Range:
-    return types.Range(start=types.Position(l1, c1), end=types.Position(l2, c2))
-
-
-def apply(text: str, edits: list[types.TextEdit]) -> str:
-    """Apply LSP text edits to ASCII text (as an editor would)."""
-    lines = text.split("\n")
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line) + 1)
-
-    def at(p: types.Position) -> int:
-        return offsets[p.line] + p.character
-
-    for edit in sorted(edits, key=lambda e: (at(e.range.start), at(e.range.end)), reverse=True):
-        text = text[: at(edit.range.start)] + edit.new_text + text[at(edit.range.end) :]
-    return text
-
-
-def edits_for(edit: types.WorkspaceEdit, uri: str) -> tuple[list[types.TextEdit], int | None]:
-    """The edits of one document and the version they are for (None: unversioned)."""
-    if edit.document_changes:
-        for change_ in edit.document_changes:
-            if change_.text_document.uri == uri:
-                return list(change_.edits), change_.text_document.version
-        return [], None
-    return list((edit.changes or {}).get(uri, [])), None
-
-
-def versioned(client: LanguageClient) -> bool:
-    caps = client.capabilities.workspace
-    return bool(caps and caps.workspace_edit and caps.workspace_edit.document_changes)
-
-
-async def actions(client: LanguageClient, uri: str, r: types.Range, diagnostics=()):
-    return await client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=r,
-            context=types.CodeActionContext(diagnostics=list(diagnostics)),
-        )
-    )
-
-
-async def wait_for(predicate, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the server")
-        await asyncio.sleep(0.05)
-
-
 @pytest.mark.asyncio
 async def test_actions_listed_cheaply_and_resolved_to_a_versioned_edit(client, repo, model):
     caps = client.init_result.capabilities
@@ -267,8 +92,8 @@ async def test_actions_listed_cheaply_and_resolved_to_a_versioned_edit(client, r
         "codeassist.reviewSelection",
         "codeassist.reviewChanges",
     } <= set(caps.execute_command_provider.commands)
-    uri = open_file(client, repo, "shapes.py")
-    listed = await actions(client, uri, rng(8, 4, 9, 23))
+    uri = open_doc(client, repo / "shapes.py")
+    listed = await code_actions(client, uri, rng(8, 4, 9, 23))
     titles = {a.title: a for a in listed}
     for title in ("Extract function", "Simplify", "Add docstring", "Add type annotations"):
         assert title in titles
@@ -278,7 +103,7 @@ async def test_actions_listed_cheaply_and_resolved_to_a_versioned_edit(client, r
     assert titles["Review selection"].command.command == "codeassist.reviewSelection"
     assert "Review this file" in titles
     assert model.requests == []
-    at_name = await actions(client, uri, rng(7, 6, 7, 6))
+    at_name = await code_actions(client, uri, rng(7, 6, 7, 6))
     assert any(a.title.startswith("Rename symbol") for a in at_name)
 
     # Picking one runs the model once and returns an edit for the version it was listed for.
@@ -287,7 +112,7 @@ async def test_actions_listed_cheaply_and_resolved_to_a_versioned_edit(client, r
     edits, version = edits_for(resolved.edit, uri)
     if versioned(client):
         assert version == 1
-    assert apply(SHAPES, edits) == SHAPES.replace(
+    assert apply_edits(SHAPES, edits) == SHAPES.replace(
         "    total = width + height\n    total = total * 2\n", "    total = (width + height) * 2\n"
     )
     (request,) = model.requests
@@ -295,9 +120,9 @@ async def test_actions_listed_cheaply_and_resolved_to_a_versioned_edit(client, r
 
     # A tab-indented CRLF file keeps its tabs and line endings (the model answers in spaces).
     crlf = SHAPES.replace("    ", "\t").replace("\n", "\r\n")
-    crlf_uri = open_file(client, repo, "crlf.py", crlf)
+    crlf_uri = open_doc(client, repo / "crlf.py", crlf)
     model.completion = "def perimeter(width, height):\n    return 2 * (width + height)\n```\n"
-    listed = await actions(client, crlf_uri, rng(7, 0, 10, 13))
+    listed = await code_actions(client, crlf_uri, rng(7, 0, 10, 13))
     simplify = next(a for a in listed if a.title == "Simplify")
     resolved = await client.code_action_resolve_async(simplify)
     (edit,) = edits_for(resolved.edit, crlf_uri)[0]
@@ -306,9 +131,9 @@ async def test_actions_listed_cheaply_and_resolved_to_a_versioned_edit(client, r
 
 @pytest.mark.asyncio
 async def test_stale_version_and_broken_syntax_are_refused(client, repo, model):
-    uri = open_file(client, repo, "shapes.py")
+    uri = open_doc(client, repo / "shapes.py")
     model.completion = "total = (width + height) * 2\n```\n"
-    listed = await actions(client, uri, rng(8, 4, 9, 23))
+    listed = await code_actions(client, uri, rng(8, 4, 9, 23))
     simplify = next(a for a in listed if a.title == "Simplify")
     change(client, uri, 2, rng(0, 0, 0, 0), "# edited\n")
     with pytest.raises(JsonRpcException) as refused:
@@ -320,7 +145,7 @@ async def test_stale_version_and_broken_syntax_are_refused(client, repo, model):
     # An answer that would break the file's syntax is refused, and the reply says why; the
     # editor shows a failed request's message itself, so no window message repeats it.
     model.completion = "total = (width + height * 2\n```\n"
-    listed = await actions(client, uri, rng(9, 4, 10, 23))
+    listed = await code_actions(client, uri, rng(9, 4, 10, 23))
     simplify = next(a for a in listed if a.title == "Simplify")
     with pytest.raises(JsonRpcException) as refused:
         await client.code_action_resolve_async(simplify)
@@ -343,7 +168,7 @@ async def test_stale_version_and_broken_syntax_are_refused(client, repo, model):
         )
     )
     await asyncio.sleep(0.2)
-    listed = await actions(client, uri, rng(9, 4, 10, 23))
+    listed = await code_actions(client, uri, rng(9, 4, 10, 23))
     simplify = next(a for a in listed if a.title == "Simplify")
     with pytest.raises(JsonRpcException) as down:
         await client.code_action_resolve_async(simplify)
@@ -353,7 +178,7 @@ async def test_stale_version_and_broken_syntax_are_refused(client, repo, model):
 
 @pytest.mark.asyncio
 async def test_rename_edits_exactly_the_index_references_across_files(client, repo, model):
-    uri = open_file(client, repo, "shapes.py")
+    uri = open_doc(client, repo / "shapes.py")
     edit = await client.text_document_rename_async(
         types.RenameParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
@@ -362,31 +187,33 @@ async def test_rename_edits_exactly_the_index_references_across_files(client, re
         )
     )
     shapes_edits, version = edits_for(edit, uri)
-    uses_edits, _ = edits_for(edit, uri_of(repo, "uses.py"))
+    uses_edits, _ = edits_for(edit, uri_of(repo / "uses.py"))
     if versioned(client):
         assert version == 1
-    assert apply(SHAPES, shapes_edits) == SHAPES.replace("def perimeter", "def circumference")
-    assert apply(USES, uses_edits) == USES.replace("perimeter", "circumference")
+    assert apply_edits(SHAPES, shapes_edits) == SHAPES.replace("def perimeter", "def circumference")
+    assert apply_edits(USES, uses_edits) == USES.replace("perimeter", "circumference")
     assert model.requests == []
 
     # The code action asks the model for a name only; where to edit still comes from the index.
     model.completion = "circumference\n"
-    listed = await actions(client, uri, rng(7, 6, 7, 6))
+    listed = await code_actions(client, uri, rng(7, 6, 7, 6))
     action = next(a for a in listed if a.title.startswith("Rename symbol"))
     resolved = await client.code_action_resolve_async(action)
     assert resolved.title == "Rename 'perimeter' to 'circumference'"
     if versioned(client):  # VS Code previews a model-chosen name before applying it
         (annotation,) = resolved.edit.change_annotations.values()
         assert annotation.needs_confirmation and "circumference" in annotation.label
-    assert apply(SHAPES, edits_for(resolved.edit, uri)[0]) == apply(SHAPES, shapes_edits)
-    uses_again = edits_for(resolved.edit, uri_of(repo, "uses.py"))[0]
-    assert apply(USES, uses_again) == USES.replace("perimeter", "circumference")
+    assert apply_edits(SHAPES, edits_for(resolved.edit, uri)[0]) == apply_edits(
+        SHAPES, shapes_edits
+    )
+    uses_again = edits_for(resolved.edit, uri_of(repo / "uses.py"))[0]
+    assert apply_edits(USES, uses_again) == USES.replace("perimeter", "circumference")
     assert len(model.requests) == 1
 
 
 @pytest.mark.asyncio
 async def test_rewrite_command_applies_its_edit_through_the_client(client, repo, model):
-    uri = open_file(client, repo, "shapes.py")
+    uri = open_doc(client, repo / "shapes.py")
     model.completion = "def area(width, height):\n    return abs(width * height)\n```\n"
     result = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(
@@ -397,7 +224,7 @@ async def test_rewrite_command_applies_its_edit_through_the_client(client, repo,
     assert result == {"applied": True, "failureReason": None}
     (edit,) = client.applied
     edits, _ = edits_for(edit, uri)
-    assert apply(SHAPES, edits) == SHAPES.replace("width * height", "abs(width * height)")
+    assert apply_edits(SHAPES, edits) == SHAPES.replace("width * height", "abs(width * height)")
     assert "never return a negative area" in model.requests[0]["prompt"]
     # Without an instruction nothing runs, and the user is told what is missing.
     with pytest.raises(JsonRpcException, match="needs an instruction"):
@@ -434,16 +261,10 @@ FINDINGS = {
 }
 
 
-async def review_file(client: LanguageClient, uri: str):
-    return await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="codeassist.reviewFile", arguments=[uri])
-    )
-
-
 @pytest.mark.asyncio
 async def test_review_diagnostics_placed_fixed_and_following_edits(client, repo, model):
-    uri = open_file(client, repo, "shapes.py")
-    model.chat = json.dumps(FINDINGS)
+    uri = open_doc(client, repo / "shapes.py")
+    model.answers = [json.dumps(FINDINGS)]
     result = await review_file(client, uri)
     assert result["findings"] == 2
     await wait_for(lambda: len(client.diagnostics.get(uri, [])) == 2)
@@ -457,18 +278,18 @@ async def test_review_diagnostics_placed_fixed_and_following_edits(client, repo,
     )
 
     # The quick fix of a finding with a suggestion replaces its lines by the suggestion.
-    listed = await actions(client, uri, style.range, [style])
+    listed = await code_actions(client, uri, style.range, [style])
     (fix,) = [a for a in listed if a.kind == types.CodeActionKind.QuickFix]
     fix_edits, version = edits_for(fix.edit, uri)
     if versioned(client):
         assert version == 1
-    assert apply(SHAPES, fix_edits).endswith(
+    assert apply_edits(SHAPES, fix_edits).endswith(
         "def perimeter(width, height):\n    return (width + height) * 2\n    return total\n"
     )
 
     # A client that drops the diagnostic's data still gets the fix (matched by message/line).
     bare = types.Diagnostic(range=style.range, message=style.message, source="codeassist")
-    listed = await actions(client, uri, style.range, [bare])
+    listed = await code_actions(client, uri, style.range, [bare])
     assert [a.kind for a in listed].count(types.CodeActionKind.QuickFix) == 1
 
     # Two lines typed at the top move both diagnostics down...
@@ -479,7 +300,7 @@ async def test_review_diagnostics_placed_fixed_and_following_edits(client, repo,
     await wait_for(lambda: [d.code for d in client.diagnostics[uri]] == ["style"])
     # Applying the (re-listed) quick fix changes the text under the finding: it goes too.
     style = client.diagnostics[uri][0]
-    listed = await actions(client, uri, style.range, [style])
+    listed = await code_actions(client, uri, style.range, [style])
     (fix,) = [a for a in listed if a.kind == types.CodeActionKind.QuickFix]
     fix_edits, version = edits_for(fix.edit, uri)
     if versioned(client):
@@ -493,8 +314,8 @@ async def test_review_diagnostics_placed_fixed_and_following_edits(client, repo,
 async def test_review_selection_then_uncommitted_changes_replace_the_diagnostics(
     client, repo, model
 ):
-    uri = open_file(client, repo, "shapes.py")
-    model.chat = json.dumps(FINDINGS)
+    uri = open_doc(client, repo / "shapes.py")
+    model.answers = [json.dumps(FINDINGS)]
     result = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(
             command="codeassist.reviewSelection", arguments=[uri, rng(3, 0, 5, 0)]
@@ -518,8 +339,8 @@ async def test_review_selection_then_uncommitted_changes_replace_the_diagnostics
 
 @pytest.mark.asyncio
 async def test_findings_of_a_review_land_right_when_the_user_typed_meanwhile(client, repo, model):
-    uri = open_file(client, repo, "shapes.py")
-    model.chat = json.dumps(FINDINGS)
+    uri = open_doc(client, repo / "shapes.py")
+    model.answers = [json.dumps(FINDINGS)]
     model.slow = 15
     task = asyncio.ensure_future(review_file(client, uri))
     await wait_for(lambda: model.requests)
@@ -534,9 +355,9 @@ async def test_findings_of_a_review_land_right_when_the_user_typed_meanwhile(cli
 
 @pytest.mark.asyncio
 async def test_review_is_cancelled_through_work_done_progress(client, repo, model):
-    uri = open_file(client, repo, "shapes.py")
+    uri = open_doc(client, repo / "shapes.py")
     model.slow = 300
-    model.chat = json.dumps(FINDINGS)
+    model.answers = [json.dumps(FINDINGS)]
     task = asyncio.ensure_future(review_file(client, uri))
     await wait_for(
         lambda: any(
@@ -569,11 +390,11 @@ async def test_review_is_cancelled_through_work_done_progress(client, repo, mode
 
     # A refactor being computed stops generating when the client sends $/cancelRequest.
     model.disconnected.clear()
-    listed = await actions(client, uri, rng(8, 4, 9, 23))
+    listed = await code_actions(client, uri, rng(8, 4, 9, 23))
     simplify = next(a for a in listed if a.title == "Simplify")
     asked = len(model.requests)
     client.protocol.send_request("codeAction/resolve", simplify, msg_id="resolve-to-cancel")
     await wait_for(lambda: len(model.requests) > asked)
     client.protocol.notify("$/cancelRequest", types.CancelParams(id="resolve-to-cancel"))
     await wait_for(model.disconnected.is_set, timeout=10)
-    assert await actions(client, uri, rng(8, 4, 9, 23))  # and the server goes on serving
+    assert await code_actions(client, uri, rng(8, 4, 9, 23))  # and the server goes on serving

@@ -1,7 +1,7 @@
 """A real headless Neovim (0.7.2 in CI) lists our code actions, resolves one and applies it.
 
 Neovim's own LSP client does the work (start_client, codeAction, codeAction/resolve,
-apply_workspace_edit); the model is the recorded endpoint of test_code_actions.py.
+apply_workspace_edit); the model is a recorded endpoint (tests/helpers/openai_endpoint.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from .test_code_actions import SERVER_COMMAND, SHAPES, RecordedModel
+from tests.helpers.git_repo import GitRepo
+from tests.helpers.lsp_client import SERVER_COMMAND
+from tests.helpers.openai_endpoint import RecordedModel
+from tests.helpers.sample_code import SHAPES
 
 SCRIPT = r"""
 local result = {}
@@ -87,14 +90,11 @@ def nvim() -> str:
 
 
 def test_neovim_lists_resolves_and_applies_a_refactor(nvim, tmp_path: Path):
-    root = tmp_path / "repo"
-    root.mkdir()
+    root = GitRepo(tmp_path / "repo").root
     (root / "shapes.py").write_text(SHAPES)
-    subprocess.run(["git", "-C", str(root), "init", "-q"], check=True)
     (tmp_path / "test.lua").write_text(SCRIPT)
     out = tmp_path / "result.json"
-    model = RecordedModel()
-    model.completion = "total = (width + height) * 2\n```\n"
+    model = RecordedModel(completion="total = (width + height) * 2\n```\n")
     try:
         env = dict(os.environ)
         env.update(

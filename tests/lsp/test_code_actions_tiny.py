@@ -17,17 +17,17 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from codeassist.tasks.syntax_check import error_lines, grammar_for_path
-
-from .test_code_actions import (
+from tests.helpers.git_repo import GitRepo
+from tests.helpers.lsp_client import (
     SERVER_COMMAND,
-    SHAPES,
-    actions,
-    apply,
+    apply_edits,
+    code_actions,
     edits_for,
-    open_file,
+    open_doc,
     rng,
     wait_for,
 )
+from tests.helpers.sample_code import SHAPES
 
 SERVER = ClientServerConfig(server_command=SERVER_COMMAND)
 CLEAR_REFUSALS = (
@@ -40,12 +40,8 @@ CLEAR_REFUSALS = (
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    import subprocess
-
-    root = tmp_path / "repo"
-    root.mkdir()
+    root = GitRepo(tmp_path / "repo").root
     (root / "shapes.py").write_text(SHAPES)
-    subprocess.run(["git", "-C", str(root), "init", "-q"], check=True)
     return root
 
 
@@ -72,8 +68,8 @@ async def client(lsp_client: LanguageClient, repo: Path, daemon_settings):
 
 @pytest.mark.asyncio
 async def test_refactor_on_the_tiny_model_gives_a_valid_edit_or_a_clear_refusal(client, repo):
-    uri = open_file(client, repo, "shapes.py")
-    listed = await actions(client, uri, rng(8, 4, 9, 23))
+    uri = open_doc(client, repo / "shapes.py")
+    listed = await code_actions(client, uri, rng(8, 4, 9, 23))
     simplify = next(a for a in listed if a.title == "Simplify")
     try:
         resolved = await client.code_action_resolve_async(simplify)
@@ -84,14 +80,14 @@ async def test_refactor_on_the_tiny_model_gives_a_valid_edit_or_a_clear_refusal(
         return
     edits, version = edits_for(resolved.edit, uri)
     assert version == 1 and edits
-    after = apply(SHAPES, edits)
+    after = apply_edits(SHAPES, edits)
     assert after != SHAPES
     assert error_lines(after, grammar_for_path("shapes.py")) == []
 
 
 @pytest.mark.asyncio
 async def test_review_on_the_tiny_model_ends_in_diagnostics_or_a_clear_message(client, repo):
-    uri = open_file(client, repo, "shapes.py")
+    uri = open_doc(client, repo / "shapes.py")
     result = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="codeassist.reviewFile", arguments=[uri])
     )

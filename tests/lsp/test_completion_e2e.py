@@ -15,11 +15,9 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from lsp.positions import to_character
-from tests.lsp.conftest import (
-    APP_PY,
+from tests.helpers.lsp_client import (
     CLIENTS,
     FAST_COMPLETION,
-    UTIL_PY,
     complete,
     daemon_env,
     inline,
@@ -29,6 +27,7 @@ from tests.lsp.conftest import (
     uri_of,
     wait_for,
 )
+from tests.helpers.sample_code import APP_PY, UTIL_PY
 
 pytestmark = pytest.mark.asyncio
 
@@ -153,7 +152,9 @@ async def test_newer_request_supersedes_and_cancel_request_stops_the_model(
     assert outcomes[0] == "superseded"
     assert (await stats(client))["model_calls"] == 1
 
-    # A long generation, to cancel while it runs.
+    # A long generation, to cancel while it runs: asked at the end of a top-level line, so the
+    # block can never close by a dedent (only max_tokens, a fence, EOS or the next line end it).
+    top_level = (0, len("import os"))
     client.workspace_did_change_configuration(
         types.DidChangeConfigurationParams(settings=options(debounce_ms=0, max_tokens=400))
     )
@@ -169,7 +170,7 @@ async def test_newer_request_supersedes_and_cancel_request_stops_the_model(
                 types.TEXT_DOCUMENT_INLINE_COMPLETION,
                 types.InlineCompletionParams(
                     text_document=types.TextDocumentIdentifier(uri=uri),
-                    position=types.Position(line=LINE_ENDS[1][0], character=LINE_ENDS[1][1]),
+                    position=types.Position(line=top_level[0], character=top_level[1]),
                     context=types.InlineCompletionContext(
                         trigger_kind=types.InlineCompletionTriggerKind.Invoked
                     ),

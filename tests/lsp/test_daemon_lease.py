@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from codeassist.daemon_files import holder_pid
-from tests.lsp.conftest import inline, open_doc, plain
+from tests.helpers.lsp_client import inline, open_doc, plain
 
 pytestmark = pytest.mark.asyncio
 

@@ -8,10 +8,8 @@ within 1 s. The model endpoint is a closed loopback port, so nothing leaves the 
 from __future__ import annotations
 
 import json
-import os
 import queue
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,7 +18,8 @@ from typing import Any
 import pytest
 from pygls.uris import from_fs_path
 
-SERVER = [sys.executable, "-m", "codeassist.cli.main", "lsp"]
+from tests.helpers.lsp_client import SERVER_COMMAND, server_env
+
 DOWN = "http://127.0.0.1:9/v1"  # nothing listens on the discard port
 PROBE_S = 1.0
 NULL_ID_CODES = {-32700, -32600}
@@ -32,7 +31,7 @@ class RawClient:
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.log = log
         self.process = subprocess.Popen(
-            SERVER + ["--log-file", str(log)],
+            [*SERVER_COMMAND, "--log-file", str(log)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -163,8 +162,7 @@ def workspace(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def raw(workspace: Path, tmp_path: Path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEASSIST_")}
-    env["CODEASSIST_MODEL_ENDPOINT"] = DOWN
+    env = server_env({"CODEASSIST_MODEL_ENDPOINT": DOWN})
     client = RawClient(env, tmp_path / "lsp.log")
     yield client
     if client.process.poll() is None:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.lsp.conftest import SERVER, daemon_env, server_env
+from tests.helpers.lsp_client import SERVER_COMMAND, daemon_env, server_env
 
 SCRIPT = Path(__file__).with_name("nvim_complete.lua")
 
@@ -32,7 +32,7 @@ def test_neovim_07_gets_a_completion_item(workspace, daemon_settings, tmp_path):
     env.update(
         OUT=str(out),
         FILE=str(workspace / "pkg" / "app.py"),
-        SERVER_CMD=json.dumps(SERVER),
+        SERVER_CMD=json.dumps(SERVER_COMMAND),
         PYTHONPATH=os.pathsep.join(sys.path),
     )
     subprocess.run(

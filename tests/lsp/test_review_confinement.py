@@ -9,7 +9,6 @@ error. The server says what it is doing with `codeassist/status`.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,39 +18,31 @@ from pygls import uris
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from .conftest import plain
-from .test_code_actions import (
+from tests.helpers.git_repo import repo_with_files
+from tests.helpers.lsp_client import (
     SERVER_COMMAND,
-    SHAPES,
-    RecordedModel,
-    apply,
+    apply_edits,
     edits_for,
-    open_file,
+    open_doc,
+    plain,
     read_code_actions_as_sent,
+    review_file,
 )
+from tests.helpers.openai_endpoint import RecordedModel
+from tests.helpers.sample_code import SHAPES
 
 SECRET = "API_KEY=sk-do-not-send\n"
 
 
 @pytest.fixture
 def model():
-    recorded = RecordedModel()
-    recorded.chat = json.dumps({"findings": []})
-    yield recorded
-    recorded.close()
+    with RecordedModel(json.dumps({"findings": []})) as recorded:
+        yield recorded
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    (root / "shapes.py").write_text(SHAPES)
-    for args in (
-        ["init", "-q"],
-        ["add", "."],
-        ["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "init"],
-    ):
-        subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+    root = repo_with_files(tmp_path / "repo", {"shapes.py": SHAPES})
     (root / ".env").write_text(SECRET)
     (tmp_path / "elsewhere.py").write_text("PASSWORD = 'outside'\n")
     (root / "linked.py").symlink_to(tmp_path / "elsewhere.py")
@@ -80,12 +71,6 @@ async def client(lsp_client: LanguageClient, repo: Path, model: RecordedModel):
     )
     yield
     await lsp_client.shutdown_session()
-
-
-async def review_file(client: LanguageClient, uri: str):
-    return await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="codeassist.reviewFile", arguments=[uri])
-    )
 
 
 def prompts(model: RecordedModel) -> str:
@@ -122,7 +107,7 @@ async def test_secrets_outside_files_and_other_schemes_never_reach_the_model(cli
     assert any("not reviewed: .env" in m.message for m in client.messages)
 
     # An open secret gets no completion and no refactor offers either.
-    open_file(client, repo, ".env", SECRET)
+    open_doc(client, repo / ".env", SECRET)
     listed = await client.text_document_code_action_async(
         types.CodeActionParams(
             text_document=types.TextDocumentIdentifier(uri=secret),
@@ -143,7 +128,7 @@ async def test_secrets_outside_files_and_other_schemes_never_reach_the_model(cli
 
 @pytest.mark.asyncio
 async def test_local_rename_by_the_syntax_tree_and_a_refusal_shown_once(client, repo, model):
-    uri = open_file(client, repo, "shapes.py")
+    uri = open_doc(client, repo / "shapes.py")
     edit = await client.text_document_rename_async(
         types.RenameParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
@@ -153,7 +138,7 @@ async def test_local_rename_by_the_syntax_tree_and_a_refusal_shown_once(client, 
     )
     edits, version = edits_for(edit, uri)
     assert version == 1
-    assert apply(SHAPES, edits) == SHAPES.replace(
+    assert apply_edits(SHAPES, edits) == SHAPES.replace(
         "    total = width + height\n    total = total * 2\n    return total\n",
         "    doubled = width + height\n    doubled = doubled * 2\n    return doubled\n",
     )
@@ -175,7 +160,7 @@ async def test_local_rename_by_the_syntax_tree_and_a_refusal_shown_once(client, 
 
 @pytest.mark.asyncio
 async def test_status_says_generating_during_a_review_then_ready(client, repo, model):
-    uri = open_file(client, repo, "shapes.py")
+    uri = open_doc(client, repo / "shapes.py")
     model.slow = 3
     await review_file(client, uri)
     states = [(s["state"], s.get("task")) for s in client.statuses]

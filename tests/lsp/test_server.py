@@ -8,7 +8,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from tests.lsp.conftest import (
+from tests.helpers.lsp_client import (
     CLIENTS,
     complete,
     inline,
