@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from codeassist import __version__
+from tests.helpers.git_repo import GitRepo
 
 EXE = shutil.which("codeassist") or f"{sys.executable} -m codeassist.cli.main"
 
@@ -156,9 +157,7 @@ def test_doctor_refuses_a_remote_endpoint_without_consent(tmp_path):
 
 @pytest.fixture
 def small_repo(tmp_path):
-    root = tmp_path / "repo"
-    root.mkdir()
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    root = GitRepo(tmp_path / "repo").root
     (root / "b.py").write_text("def helper(x):\n    return x + 1\n\n\nvalue = helper(2)\n")
     (root / "c.py").write_text("from b import helper\n\nprint(helper(3))\n")
     (root / ".env").write_text("TOKEN=hunter2\n")

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from codeassist.client import ChatResult, Usage
 from codeassist.gemma4.prompt import split_thinking
+from tests.helpers.openai_endpoint import RecordedModel
 
 RECORDED = Path(__file__).with_name("recorded")
 
@@ -79,78 +75,19 @@ def replay():
     return ReplayClient
 
 
-class _ReplayHandler(BaseHTTPRequestHandler):
-    """An OpenAI-compatible endpoint on loopback that streams recorded raw outputs (SSE)."""
-
-    server: _ReplayServer
-
-    def log_message(self, *args) -> None:  # keep test output quiet
-        pass
-
-    def _send_json(self, data: dict) -> None:
-        body = json.dumps(data).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        self._send_json({"object": "list", "data": [{"id": "recorded", "object": "model"}]})
-
-    def do_POST(self) -> None:
-        # The client may give up (time budget, cancel): that is what some tests check.
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self._replay()
-
-    def _replay(self) -> None:
-        length = int(self.headers.get("Content-Length", "0"))
-        request = json.loads(self.rfile.read(length))
-        self.server.requests.append(request)
-        time.sleep(self.server.delay)  # a slow model: the first token comes this late
-        raw = self.server.outputs[min(len(self.server.requests), len(self.server.outputs)) - 1]
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        for start in range(0, len(raw), 7):
-            chunk = {"model": "recorded", "choices": [
-                {"index": 0, "delta": {"content": raw[start : start + 7]}, "finish_reason": None}
-            ]}  # fmt: skip
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        done = {
-            "model": "recorded",
-            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 100, "completion_tokens": len(raw) // 7},
-        }
-        self.wfile.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
-
-
-class _ReplayServer(ThreadingHTTPServer):
-    daemon_threads = True
-    outputs: list[str]
-    delay: float
-    requests: list[dict]
-
-
 @pytest.fixture
 def replay_endpoint():
-    """Start a loopback server replaying recorded outputs: url = replay_endpoint("valid")."""
-    servers = []
+    """Start a loopback endpoint streaming recorded outputs: server = replay_endpoint("valid")."""
+    servers: list[RecordedModel] = []
 
-    def start(*names: str, delay: float = 0.0) -> _ReplayServer:
-        server = _ReplayServer(("127.0.0.1", 0), _ReplayHandler)
-        server.delay = delay
-        server.outputs = [recorded(n) for n in names]
-        server.requests = []
-        server.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+    def start(*names: str, delay: float = 0.0) -> RecordedModel:
+        server = RecordedModel(*(recorded(n) for n in names), delay=delay)
         servers.append(server)
         return server
 
     yield start
     for server in servers:
-        server.shutdown()
-        server.server_close()
+        server.close()
 
 
 @pytest.fixture

@@ -198,7 +198,7 @@ def test_a_remote_endpoint_needs_consent_before_anything_is_sent(app_repo):
 
 def test_the_clients_notices_are_printed_once(app_repo, replay_endpoint):
     server = replay_endpoint("valid")
-    server.outputs = ['{"findings": []}']  # an endpoint that ignored the request to think
+    server.answers = ['{"findings": []}']  # an endpoint that ignored the request to think
     done = run(app_repo.root, "HEAD~1", "--endpoint", server.url)
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("answered without thinking") == 1

@@ -187,38 +187,31 @@ def test_review_and_hook_in_a_namespace_without_network(hostile, daemon_settings
 def test_completion_in_a_namespace_without_network(hostile, daemon_settings):
     from lsprotocol import types
 
-    from tests.lsp.conftest import FAST_COMPLETION, inline, make_test_lsp_client, uri_of
+    from tests.helpers.lsp_client import (
+        FAST_COMPLETION,
+        SERVER_COMMAND,
+        inline,
+        open_doc,
+        start_language_server,
+        stop_language_server,
+    )
 
     repo, env, log, prefix = hostile
 
     async def run() -> None:
-        client = make_test_lsp_client()
-        await client.start_io(*prefix, sys.executable, "-m", "codeassist.cli.main", "lsp", env=env)
+        client, _ = await start_language_server(
+            repo.root,
+            capabilities=types.ClientCapabilities(),
+            options={"completion": {**FAST_COMPLETION["completion"], "debounce_ms": 0}},
+            env=env,
+            command=[*prefix, *SERVER_COMMAND],
+        )
         try:
-            await client.initialize_session(
-                types.InitializeParams(
-                    capabilities=types.ClientCapabilities(),
-                    root_uri=uri_of(repo.root),
-                    workspace_folders=[types.WorkspaceFolder(uri=uri_of(repo.root), name="r")],
-                    initialization_options={
-                        "completion": {**FAST_COMPLETION["completion"], "debounce_ms": 0}
-                    },
-                )
-            )
-            text = (repo.root / "app.py").read_text()
-            uri = uri_of(repo.root / "app.py")
-            client.text_document_did_open(
-                types.DidOpenTextDocumentParams(
-                    text_document=types.TextDocumentItem(
-                        uri=uri, language_id="python", version=1, text=text
-                    )
-                )
-            )
-            lines = text.split("\n")
+            uri = open_doc(client, repo.root / "app.py")
+            lines = (repo.root / "app.py").read_text().split("\n")
             await inline(client, uri, 3, len(lines[3]))
-            await asyncio.wait_for(client.shutdown_session(), 20)
         finally:
-            await client.stop()
+            await stop_language_server(client)
 
     asyncio.run(run())
     _assert_only_the_daemon(log, daemon_settings.daemon.socket, "lsp")

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from codeassist.errors import UserError
 from codeassist.tasks.review_sources import diff_hunks, file_review, uncommitted_review
-
-
-def git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+from tests.helpers.git_repo import repo_with_files
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    (tmp_path / "a.py").write_text("one = 1\ntwo = 2\nthree = 3\n")
-    (tmp_path / "gone.py").write_text("x = 1\n")
-    git(tmp_path, "init", "-q")
-    git(tmp_path, "add", ".")
-    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "i")
-    return tmp_path
+    files = {"a.py": "one = 1\ntwo = 2\nthree = 3\n", "gone.py": "x = 1\n"}
+    return repo_with_files(tmp_path, files)
 
 
 def test_diff_hunks_number_the_right_side():
