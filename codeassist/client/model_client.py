@@ -31,8 +31,8 @@ from codeassist.client.errors import (
     error_detail,
 )
 from codeassist.client.results import ChatResult, CompletionResult, Usage
-from codeassist.gemma4 import tokens as t
 from codeassist.gemma4.prompt import ThinkingParser, render_chat
+from codeassist.gemma4.tokens import BOS
 
 logger = logging.getLogger(__name__)
 
@@ -277,8 +277,8 @@ class ModelClient:
         <bos> is left to them; our daemon takes the prompt as it is.
         """
         sent = prompt
-        if not self.endpoint.is_daemon and sent.startswith(t.BOS):
-            sent = sent[len(t.BOS) :]
+        if not self.endpoint.is_daemon and sent.startswith(BOS):
+            sent = sent[len(BOS) :]
         body: dict[str, Any] = {"prompt": sent, "max_tokens": max_tokens}
         body.update(self._sampling(temperature, top_p, top_k, stop, seed, priority))
         text: list[str] = []

@@ -9,7 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from codeassist.gemma4 import tokens as t
+from codeassist.gemma4.tokens import (
+    BOS,
+    CHANNEL_CLOSE,
+    CHANNEL_OPEN,
+    EMPTY_THOUGHT,
+    STOP_TOKENS,
+    THINK,
+    TURN_CLOSE,
+    TURN_OPEN,
+)
 
 SYSTEM_ROLES = ("system", "developer")
 MODEL_ROLES = ("assistant", "model")
@@ -21,7 +30,7 @@ def strip_thinking(text: str) -> str:
     Whatever follows an opening `<|channel>` up to the next `<channel|>` (or the end) goes;
     a stray `<channel|>` goes too. Only final answers go back into history.
     """
-    return "".join(part.split(t.CHANNEL_OPEN, 1)[0] for part in text.split(t.CHANNEL_CLOSE))
+    return "".join(part.split(CHANNEL_OPEN, 1)[0] for part in text.split(CHANNEL_CLOSE))
 
 
 def render_chat(
@@ -41,15 +50,15 @@ def render_chat(
     messages = list(messages)
     if not messages:
         raise ValueError("render_chat needs at least one message")
-    parts = [t.BOS]
+    parts = [BOS]
     has_system = messages[0]["role"] in SYSTEM_ROLES
     if has_system or enable_thinking:
-        parts.append(f"{t.TURN_OPEN}system\n")
+        parts.append(f"{TURN_OPEN}system\n")
         if enable_thinking:
-            parts.append(t.THINK + "\n")
+            parts.append(THINK + "\n")
         if has_system:
             parts.append(messages.pop(0)["content"].strip())
-        parts.append(t.TURN_CLOSE + "\n")
+        parts.append(TURN_CLOSE + "\n")
     previous = None
     for message in messages:
         role, content = message["role"], message["content"]
@@ -57,21 +66,21 @@ def render_chat(
             # The official template continues the open model turn after an "assistant"
             # message (its tool-call flow); we render the same text.
             if previous != "assistant":
-                parts.append(f"{t.TURN_OPEN}model\n")
+                parts.append(f"{TURN_OPEN}model\n")
             parts.append(strip_thinking(content).strip())
         elif role == "user":
-            parts.append(f"{t.TURN_OPEN}user\n{content.strip()}")
+            parts.append(f"{TURN_OPEN}user\n{content.strip()}")
         else:
             raise ValueError(
                 f"unsupported message role {role!r} at this position: Gemma 4 turns are one "
                 "leading system (or developer) message, then user and assistant messages"
             )
-        parts.append(t.TURN_CLOSE + "\n")
+        parts.append(TURN_CLOSE + "\n")
         previous = role
     if add_generation_prompt:
-        parts.append(f"{t.TURN_OPEN}model\n")
+        parts.append(f"{TURN_OPEN}model\n")
         if not enable_thinking:
-            parts.append(t.EMPTY_THOUGHT)
+            parts.append(EMPTY_THOUGHT)
         parts.append(model_prefix)
     elif model_prefix:
         raise ValueError("model_prefix needs add_generation_prompt=True")
@@ -115,7 +124,7 @@ class ThinkingParser:
 
     def _emit(self, pieces: list[Piece], kind: str, text: str) -> None:
         if kind == "answer":
-            for stop in t.STOP_TOKENS:
+            for stop in STOP_TOKENS:
                 text = text.replace(stop, "")
         if text:
             if pieces and pieces[-1].kind == kind:
@@ -135,7 +144,7 @@ class ThinkingParser:
                 if name.startswith(self._buffer) and not final:
                     break
                 self._name_pending = False
-            marker = t.CHANNEL_CLOSE if self._thinking else t.CHANNEL_OPEN
+            marker = CHANNEL_CLOSE if self._thinking else CHANNEL_OPEN
             kind = "thinking" if self._thinking else "answer"
             index = self._buffer.find(marker)
             if index >= 0:
@@ -148,7 +157,7 @@ class ThinkingParser:
             keep = 0 if final else _partial_suffix(self._buffer, marker)
             if not final:
                 # A stop token split across pieces must not leak into the answer either.
-                for stop in t.STOP_TOKENS:
+                for stop in STOP_TOKENS:
                     keep = max(keep, _partial_suffix(self._buffer, stop))
             cut = len(self._buffer) - keep
             self._emit(pieces, kind, self._buffer[:cut])

@@ -14,8 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from codeassist.gemma4 import tokens as t
 from codeassist.gemma4.tiny_tokenizer import build_tokenizer as build_tokenizer_files
+from codeassist.gemma4.tokens import BOS, EOS, FIXED_IDS, PAD, STOP_TOKENS
 
 TINY_VOCAB = 1024
 TINY_WINDOW = 128
@@ -50,9 +50,9 @@ TINY_TEXT_CONFIG: dict[str, Any] = {
     "max_position_embeddings": 32768,
     "tie_word_embeddings": True,
     "hidden_activation": "gelu_pytorch_tanh",
-    "pad_token_id": t.FIXED_IDS[t.PAD],
-    "eos_token_id": t.FIXED_IDS[t.EOS],
-    "bos_token_id": t.FIXED_IDS[t.BOS],
+    "pad_token_id": FIXED_IDS[PAD],
+    "eos_token_id": FIXED_IDS[EOS],
+    "bos_token_id": FIXED_IDS[BOS],
 }
 
 
@@ -84,11 +84,11 @@ def build_model(out_dir: Path, seed: int = 0) -> None:
         if not torch.isfinite(parameter).all():
             raise RuntimeError(f"tiny checkpoint: {name} was not initialised")
     model.to(torch.bfloat16)
-    stop_ids = [t.FIXED_IDS[token] for token in t.STOP_TOKENS]
+    stop_ids = [FIXED_IDS[token] for token in STOP_TOKENS]
     model.generation_config = GenerationConfig(
-        bos_token_id=t.FIXED_IDS[t.BOS],
+        bos_token_id=FIXED_IDS[BOS],
         eos_token_id=stop_ids,
-        pad_token_id=t.FIXED_IDS[t.PAD],
+        pad_token_id=FIXED_IDS[PAD],
         do_sample=True,
         temperature=1.0,
         top_p=0.95,

@@ -18,7 +18,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
-from codeassist.gemma4 import tokens as t
+from codeassist.gemma4.tokens import BOS, EOS, FIXED_IDS, MASK, NEWLINE_ID, NEWLINE_RUNS, PAD, UNK
 
 SPACE = "▁"
 MAX_PIECE = 16
@@ -30,14 +30,14 @@ _NEWLINE_RUN = r"\n+"
 
 def control_tokens() -> list[str]:
     """Ids 0..106: the released control tokens at their ids, `<unusedN>` fillers elsewhere."""
-    size = t.NEWLINE_ID
-    by_id = {index: token for token, index in t.FIXED_IDS.items()}
+    size = NEWLINE_ID
+    by_id = {index: token for token, index in FIXED_IDS.items()}
     fillers = iter(range(size))
     return [by_id.get(index) or f"<unused{next(fillers)}>" for index in range(size)]
 
 
 def newline_tokens() -> list[str]:
-    return ["\n" * count for count in range(1, t.NEWLINE_RUNS + 1)]
+    return ["\n" * count for count in range(1, NEWLINE_RUNS + 1)]
 
 
 def byte_tokens() -> list[str]:
@@ -52,7 +52,7 @@ def _new_backend(vocab: dict[str, int] | None = None, merges: list[tuple[str, st
         model = models.BPE()
     else:
         model = models.BPE(
-            vocab=vocab, merges=merges or [], unk_token=t.UNK, fuse_unk=True, byte_fallback=True
+            vocab=vocab, merges=merges or [], unk_token=UNK, fuse_unk=True, byte_fallback=True
         )
     backend = Tokenizer(model)
     backend.normalizer = normalizers.Replace(" ", SPACE)
@@ -124,10 +124,10 @@ def tokenizer_json(vocab_size: int) -> tuple[str, list[str]]:
     backend.add_special_tokens(
         [AddedToken(token, special=True, normalized=False) for token in controls]
     )
-    bos = (t.BOS, t.FIXED_IDS[t.BOS])
+    bos = (BOS, FIXED_IDS[BOS])
     # The released tokenizer prepends <bos> when asked for special tokens.
     backend.post_processor = processors.TemplateProcessing(
-        single=f"{t.BOS} $A", pair=f"{t.BOS} $A {t.BOS} $B", special_tokens=[bos]
+        single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[bos]
     )
     return backend.to_str(), controls
 
@@ -140,14 +140,14 @@ def build_tokenizer(
     from transformers import PreTrainedTokenizerFast
 
     text, controls = tokenizer_json(vocab_size)
-    named = {t.PAD, t.EOS, t.BOS, t.UNK, t.MASK}
+    named = {PAD, EOS, BOS, UNK, MASK}
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=Tokenizer.from_str(text),
-        bos_token=t.BOS,
-        eos_token=t.EOS,
-        pad_token=t.PAD,
-        unk_token=t.UNK,
-        mask_token=t.MASK,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        unk_token=UNK,
+        mask_token=MASK,
         additional_special_tokens=[token for token in controls if token not in named],
         model_max_length=model_max_length,
         add_bos_token=True,

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from codeassist.gemma4 import tokens as t
 from codeassist.gemma4.prompt import render_chat
 from codeassist.gemma4.tiny import TINY_VOCAB, TINY_WINDOW
+from codeassist.gemma4.tokens import BOS, FIXED_IDS, NEWLINE_ID
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +56,11 @@ def test_structure_is_the_26b_a4b_in_miniature(tiny_checkpoint, loaded):
 
 def test_special_tokens_have_the_released_ids(loaded):
     tokenizer, _ = loaded
-    for token, index in t.FIXED_IDS.items():
+    for token, index in FIXED_IDS.items():
         assert tokenizer.convert_tokens_to_ids(token) == index, token
         assert tokenizer.encode(token, add_special_tokens=False) == [index], token
-    assert tokenizer.convert_tokens_to_ids("\n") == t.NEWLINE_ID
-    assert set(t.FIXED_IDS.values()) <= set(tokenizer.all_special_ids)
+    assert tokenizer.convert_tokens_to_ids("\n") == NEWLINE_ID
+    assert set(FIXED_IDS.values()) <= set(tokenizer.all_special_ids)
 
 
 def test_vocabulary_has_exactly_vocab_size_entries_and_every_id_is_a_token(tiny_checkpoint, loaded):
@@ -89,7 +89,7 @@ def test_newline_runs_are_cut_out_and_one_token_up_to_31(loaded):
     for count in range(1, 32):
         ids = tokenizer.encode("x" + "\n" * count + "y", add_special_tokens=False)
         assert len(ids) == 3, count
-        assert ids[1] == t.NEWLINE_ID + count - 1
+        assert ids[1] == NEWLINE_ID + count - 1
     longer = tokenizer.encode("\n" * 40, add_special_tokens=False)
     assert len(longer) == 2 and tokenizer.decode(longer) == "\n" * 40
 
@@ -97,7 +97,7 @@ def test_newline_runs_are_cut_out_and_one_token_up_to_31(loaded):
 def test_bos_is_added_only_when_asked(loaded):
     tokenizer, _ = loaded
     plain = tokenizer.encode("x = 1", add_special_tokens=False)
-    assert tokenizer.encode("x = 1") == [t.FIXED_IDS[t.BOS], *plain]
+    assert tokenizer.encode("x = 1") == [FIXED_IDS[BOS], *plain]
 
 
 CHATS = [
