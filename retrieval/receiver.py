@@ -343,7 +343,10 @@ class ReceiverInference:
         try:
             if opener in ("(", "{") and (new or self.oracle.is_class(last)):
                 return [(last, "constructor")]  # pkg.Client(...) / new ns.Client()
-            return [(t, "via " + ".".join(x.name for x in links)) for t in self.chain_types(links)]
+            found = [(t, "via " + ".".join(x.name for x in links)) for t in self.chain_types(links)]
+            if not found and opener == "(":  # `pkg.make()`: a module's function
+                found = [(t, "return type") for t in self.oracle.return_types(last, None)]
+            return found
         finally:
             self._expr_depth -= 1
 

@@ -262,3 +262,48 @@ def test_rules_against_the_index(index, path, buffer, expected):
     target = ("shop/session.py", 2) if expected == "Session" else ("shop/client.py", 10)
     assert _shows(ctx, *target), [(i.path, i.kind) for i in ctx.items]
     index.update_buffer(path, None)
+
+
+GO_TS = {
+    "server/server.go": (
+        "package server\n\n"
+        "type Store struct {\n\trows []string\n}\n\n"
+        "func (s *Store) FetchRows(n int) []string {\n\treturn s.rows\n}\n\n"
+        "type Server struct {\n\tstore *Store\n}\n\n"
+        "func NewServer() *Server {\n\treturn &Server{}\n}\n\n"
+        "func (s *Server) Serve() error {\n\treturn nil\n}\n"
+    ),
+    "web/store.ts": (
+        "export class Store {\n  fetchRows(n: number): string[] { return []; }\n}\n"
+        "export class Server {\n  constructor(private store: Store) {}\n"
+        "  start(): Store { return this.store; }\n}\n"
+        "export function makeServer(): Server { return new Server(new Store()); }\n"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def go_ts_index(tmp_path_factory):
+    return RepoIndex.open(make_repo(tmp_path_factory.mktemp("g") / "r", GO_TS), None)
+
+
+@pytest.mark.parametrize(
+    "path, buffer, expected",
+    [
+        # Go: a constructor function's declared return type
+        ("cmd/main.go", "package main\n\nfunc main() {\n\tsrv := server.NewServer()\n\tsrv.", "Server"),
+        # Go: a struct field's type, through the method receiver
+        ("server/extra.go", "package server\n\nfunc (s *Server) Stop() {\n\ts.store.", "Store"),
+        # TypeScript: a function's declared return type, then a method's
+        ("web/app.ts", 'import { makeServer } from "./store";\nconst s = makeServer();\ns.start().', "Store"),
+        # TypeScript: a constructor parameter property
+        ("web/more.ts", "class Server {\n  constructor(private store: Store) {}\n  go() { this.store.", "Store"),
+    ],
+)  # fmt: skip
+def test_go_and_typescript_against_the_index(go_ts_index, path, buffer, expected):
+    lines = buffer.split("\n")
+    go_ts_index.update_buffer(path, buffer)
+    q = position_query(go_ts_index, path, lines, len(lines), len(lines[-1]), {})
+    best = max(q.receiver_classes, key=lambda name: q.receivers[name])
+    assert best == expected, (q.receivers, q.receiver_rules)
+    go_ts_index.update_buffer(path, None)
