@@ -18,6 +18,7 @@ from retrieval.model import PackedContext
 from retrieval.pack import pack
 from retrieval.query import changes_query, position_query
 from retrieval.rank import rank_definitions
+from retrieval.receiver import STRONG
 from retrieval.view import IndexView
 
 
@@ -52,7 +53,16 @@ def context_for_position(
         )
     query = position_query(index, rel, lines, line, col, open_buffers or {})
     ranked = rank_definitions(index, query, explain=explain)
-    return pack(index, ranked, budget, count_tokens, exclude=query.exclude, explain=explain)
+    sure = any(query.receivers[c] >= STRONG for c in query.receiver_classes)
+    return pack(
+        index,
+        ranked,
+        budget,
+        count_tokens,
+        exclude=query.exclude,
+        explain=explain,
+        sure_receiver=sure,
+    )
 
 
 def context_for_changes(

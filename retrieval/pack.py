@@ -38,6 +38,7 @@ from retrieval.view import IndexView
 MAX_CANDIDATES = 4000
 CALLER_SHARE = 0.4  # callers of changed code may fill this part of the budget
 RECEIVER_OUTLINE_SHARE = 0.6  # receivers' class outlines may fill this part of the budget
+SURE_RECEIVER_OUTLINE_SHARE = 0.85  # ... or this, when the receiver's class is known for sure
 RECEIVER_OUTLINES = 6  # at most this many classes (the receiver's and its bases)
 LARGE_BUDGET = 8192  # from here on, outlines of the best files come before most bodies
 HUGE_BUDGET = 32768  # from here on, the best files fit whole: no file outlines
@@ -424,8 +425,12 @@ def pack(
     exclude: dict[str, list[tuple[int, int]]] | None = None,
     explain: bool = False,
     callers: Sequence[Caller] = (),
+    sure_receiver: bool = False,
 ) -> PackedContext:
     """Fit the best of `ranked` into `budget` tokens as labelled items.
+
+    sure_receiver: the receiver's class is declared (not guessed), so its outline may take
+    most of the budget.
 
     callers (of changed code) come first, as items of kind "caller", within CALLER_SHARE of
     the budget; they are listed first too.
@@ -502,8 +507,8 @@ def pack(
             body(r, budget)
     # 2. the classes the cursor's receiver may hold (and their bases), as outlines, all at
     # the most detail at which all of them fit: every member's name beats some docstrings
-    wanted = [r for r in cands[:60] if r.outline][:RECEIVER_OUTLINES]
-    limit = int(budget * RECEIVER_OUTLINE_SHARE)
+    wanted = [r for r in cands if r.outline][:RECEIVER_OUTLINES]
+    limit = int(budget * (SURE_RECEIVER_OUTLINE_SHARE if sure_receiver else RECEIVER_OUTLINE_SHARE))
     detail = NAMES
     for level in (FULL, SIGNATURES):
         if sum(p.outline_cost(r.path, r.index, level) for r in wanted) <= limit - p.used:

@@ -29,6 +29,7 @@ Chains are followed a link at a time (`self.client.session.` -> type of client, 
 
 from __future__ import annotations
 
+import keyword
 import re
 from dataclasses import dataclass
 from typing import Protocol
@@ -102,6 +103,7 @@ _BUILTIN_TYPES = frozenset(
     ]
 )
 _CAMEL = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_KEYWORDS = frozenset(keyword.kwlist) | {"self", "this", "new", "typeof", "await"}
 
 
 @dataclass(frozen=True)
@@ -243,7 +245,7 @@ def clean_type(text: str) -> str | None:
     if not m:
         return None
     name = m.group(0).rsplit(".", 1)[-1]
-    if name in _BUILTIN_TYPES or not name:
+    if name in _BUILTIN_TYPES or name in _KEYWORDS or not name:
         return None
     return name
 
@@ -264,7 +266,12 @@ def class_names_like(var: str) -> list[str]:
 def _annotation_patterns(fam: str, name: str) -> list[re.Pattern]:
     n = re.escape(name)
     if fam == "python":
-        return [re.compile(rf"(?<![\w.]){n}\s*:\s*([^=,)\n]+?)\s*(?:[=,)\n]|$)")]
+        # a parameter (after `(` or `,`) or a statement `x: T = ...`; never `if x: ...`
+        return [
+            re.compile(
+                rf"(?:^[ \t]*|[(,][ \t\n]*){n}[ \t]*:[ \t]*([^=,)\n]+?)[ \t]*(?:[=,)\n]|$)", re.M
+            )
+        ]
     if fam == "go":
         return [
             re.compile(rf"\(\s*{n}\s+(\*?[\w.]+)\s*\)\s*\w+\s*\("),  # method receiver
@@ -405,8 +412,14 @@ class ReceiverInference:
     # the receiver -------------------------------------------------------------------------
 
     def members_used(self, receiver: str) -> list[str]:
-        """Members used on `receiver` (its text, e.g. 'self.form') earlier in the buffer."""
-        pattern = re.compile(r"(?<![\w.$])" + re.escape(receiver) + r"\s*\.\s*(" + _ID + ")")
+        """Members used on `receiver` (its text, e.g. 'self.form') earlier in the buffer; for
+        an attribute (`A.objects`), on any receiver ending in that attribute (`B.objects`)."""
+        if "." in receiver:
+            last = re.escape(receiver.rsplit(".", 1)[1])
+            head = r"(?<![\w$])(?:" + _ID + r"\s*\.\s*)+" + last
+        else:
+            head = r"(?<![\w.$])" + re.escape(receiver)
+        pattern = re.compile(head + r"\s*\.\s*(" + _ID + ")")
         return list(dict.fromkeys(pattern.findall(self.module)))
 
     def guesses(self, links: list[Link]) -> list[TypeGuess]:

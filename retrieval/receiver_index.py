@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from retrieval.caches import add_type_names
+from retrieval.files import is_test_file
 from retrieval.receiver import _ID, ReceiverInference, Scope, clean_type, family
 from retrieval.resolve import NameResolver, class_bases
 from retrieval.tags import CONTAINER_KINDS
@@ -245,7 +246,11 @@ class IndexTypeOracle:
             table = {}
             add_type_names(table, self.index.defined_names())
             self.index.caches.type_suffixes = table
-        names = sorted(n for n in table.get(word, ()) if n != word and self.is_class(n))
+        names = []
+        for name in sorted(table.get(word, ())):
+            refs = self.classes(name) if name != word else []
+            if any(not is_test_file(p) for p, _ in refs):  # library classes, not test doubles
+                names.append(name)
         return names if len(names) <= MAX_NAMED_LIKE else []
 
     def classes_with_members(self, members: list[str]) -> list[str]:
