@@ -20,6 +20,8 @@ each tried in order of strength and each named in its guesses (`TypeGuess.rule`)
 - members used: the repository's classes that define the members used on `x` earlier in
   the buffer (`x.open(); x.read_rows(` -> classes with both);
 - fluent chains: `x.filter(...).` with nothing else known -> the classes defining `filter`;
+- an attribute of an unknown owner (`A.objects.`): what the repository's classes declare
+  attributes of that name to be (`objects = Manager()`);
 - the name: a variable named like a class (`basket` -> Basket, or `request` ->
   HttpRequest, a class whose name ends like it), weakest.
 
@@ -144,6 +146,10 @@ class TypeOracle(Protocol):
 
     def classes_named_like(self, word: str) -> list[str]:
         """Classes whose name ends with the CamelCase `word` (`Request` -> HttpRequest)."""
+        ...
+
+    def attribute_types_anywhere(self, attribute: str) -> list[str]:
+        """Types the repository's classes give attributes of that name, most common first."""
         ...
 
 
@@ -453,6 +459,10 @@ class ReceiverInference:
             if 0 < len(classes) <= MAX_MEMBER_CLASSES:
                 for c in classes:
                     add(c, WEAK, f"defines {last.name}(), the last call")
+        if not out and len(links) > 1 and not last.call:
+            # `A.objects.`: what classes declaring an attribute of that name put there
+            for t in self.oracle.attribute_types_anywhere(last.name):
+                add(t, WEAK, f"what classes declare as {last.name!r}")
         if not out and last.name not in _SELF and not last.call:
             for c in class_names_like(last.name):
                 if c != last.name:

@@ -12,7 +12,7 @@ from retrieval.caches import add_type_names
 from retrieval.files import is_test_file
 from retrieval.receiver import _ID, ReceiverInference, Scope, clean_type, family
 from retrieval.resolve import NameResolver, class_bases
-from retrieval.tags import CONTAINER_KINDS
+from retrieval.tags import CONTAINER_KINDS, VALUE_KINDS
 from retrieval.view import DefRef, IndexView
 
 TYPE_KINDS = CONTAINER_KINDS | {"type"}
@@ -20,6 +20,7 @@ FUNCTION_KINDS = frozenset({"function", "method"})
 MAX_DEFS = 12  # names defined more often than this answer nothing
 MAX_CLASS_LINES = 3000  # class bodies searched for attribute assignments
 MAX_BASE_DEPTH = 2
+MAX_ATTRIBUTE_DEFS = 100  # attributes of that name, tests included, looked at
 MAX_NAMED_LIKE = 6  # more classes named like a variable than this: no evidence
 MAX_BODY_LINES = 200  # function bodies searched for what they return
 MAX_NESTING = 2  # return types inferred from bodies that call functions...
@@ -53,7 +54,7 @@ class IndexTypeOracle:
         """Definitions of class (struct, interface, type) `name`, the imported one first."""
         got = self._classes.get(name)
         if got is None:
-            refs = self.resolver.resolve(name)
+            refs = self.resolver.resolve_local_first(name)
             got = []
             if len(refs) <= MAX_DEFS:
                 for p, i in refs:
@@ -238,6 +239,30 @@ class IndexTypeOracle:
             if m:
                 out += self._constructed(m.group(1), line)
         return out
+
+    def attribute_types_anywhere(self, attribute: str) -> list[str]:
+        """Types library classes give an attribute of that name (`objects = Manager()`),
+        most common first."""
+        refs = self.index.defs_named(attribute)
+        if len(refs) > MAX_ATTRIBUTE_DEFS:
+            return []
+        counts: dict[str, int] = {}
+        for path, j in refs:
+            if is_test_file(path):
+                continue
+            tags = self.index.tags(path)
+            d = tags.defs[j]
+            if (
+                d.parent < 0
+                or d.kind not in VALUE_KINDS
+                or tags.defs[d.parent].kind not in TYPE_KINDS
+            ):
+                continue
+            line = self.index.lines(path)[d.start - 1]
+            m = re.search(rf"{re.escape(attribute)}\s*(?::[^=]+)?=\s*(.+)", line)
+            for t in self._constructed(m.group(1), line) if m else ():
+                counts[t] = counts.get(t, 0) + 1
+        return sorted(counts, key=lambda t: -counts[t])[:MAX_NAMED_LIKE]
 
     def classes_named_like(self, word: str) -> list[str]:
         """Classes whose name ends with the CamelCase word (`Request` -> HttpRequest, ...)."""

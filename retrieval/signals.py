@@ -131,7 +131,7 @@ def receiver_members(
             if orig == "*" or not resolver.follow(f, orig):
                 module_members(index, f, weight, scores, w)
                 continue
-        defs = resolver.resolve(name)
+        defs = resolver.resolve_local_first(name)
         if not defs or len(defs) > w.name_max_defs:
             continue
         spec = 1.0 / len(defs) ** w.receiver_specificity

@@ -54,6 +54,9 @@ class FakeOracle:
     def classes_named_like(self, word):
         return self.named_like.get(word, [])
 
+    def attribute_types_anywhere(self, attribute):
+        return [t for (_owner, a), ts in self.attributes.items() if a == attribute for t in ts]
+
 
 def guesses(lang, text, oracle, class_name=None, function_start=0):
     """(name, rule) guesses for the receiver at the end of text."""
@@ -174,6 +177,14 @@ def test_fluent_chains_take_the_class_of_the_last_method():
     oracle.attributes[("Author", "objects")] = ["Manager"]
     oracle.classes.add("Author")
     assert top("python", "rows = Author.objects.filter(a=1).", oracle)[0] == "Rows"
+
+
+def test_an_attribute_of_an_unknown_owner():
+    oracle = FakeOracle(attributes={("Article", "objects"): ["Manager"]})
+    assert guesses("python", "rows = Author.objects.", oracle)[0] == (
+        "Manager",
+        "what classes declare as 'objects'",
+    )
 
 
 def test_the_closest_assignment_wins():
