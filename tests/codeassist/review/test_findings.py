@@ -152,3 +152,17 @@ def test_stray_json_in_noise_is_not_an_all_clear():
     one = '{"path": "a.py", "line": 1, "severity": "info", "message": "m"}'
     assert extract_findings(f"prose {one} prose") == [json.loads(one)]
     assert len(extract_findings(f"noise [{one}, {one}]")) == 2
+
+
+def test_paths_and_code_quoted_the_way_the_prompt_shows_them(app_repo):
+    changes = changes_from_git(app_repo.root, "HEAD~1")
+    items = [
+        {"path": "./app.py", "line": 23, "severity": "warning", "category": "correctness",
+         "message": "Empty input.", "code": "    if not values:"},
+        # the quote copied with the prompt's line number and marker, on a wrong line
+        {"path": "app.py", "line": 25, "severity": "error", "category": "bug",
+         "message": "b may be zero.", "code": " 32 +     return a / b"},
+    ]  # fmt: skip
+    checked = check_findings(items, changes)
+    assert [(f.path, f.line) for f in checked.findings] == [("app.py", 23), ("app.py", 32)]
+    assert checked.dropped == [] and checked.reanchored == 1

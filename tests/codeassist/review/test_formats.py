@@ -138,6 +138,16 @@ def test_sarif_validates_with_the_sarif_multitool(reviewed, validators, tmp_path
     assert uris[0] == "dir%20with%20space/%C3%BCn%C3%AF.py" and uris[1] == "src/app.py"
     levels = [r["level"] for r in run["results"]]
     assert levels == ["note", "error", "warning"]
+    # 1-based columns, the end just past the last character; the message ends a sentence.
+    spread = run["results"][2]["locations"][0]["physicalLocation"]["region"]
+    assert spread == {
+        "startLine": 3,
+        "startColumn": 1,
+        "endLine": 5,
+        "endColumn": 2,
+        "snippet": {"text": "c = [\n    1,\n]"},
+    }
+    assert run["results"][0]["message"]["text"] == "Unclear name y."
     assert run["results"][1]["fixes"][0]["artifactChanges"][0]["replacements"][0][
         "insertedContent"
     ] == {"text": "b = a / 1"}

@@ -21,6 +21,7 @@ def test_line_ending_is_the_dominant_one():
     assert line_ending("a\r\nb\r\nc\n") == "\r\n"
     assert line_ending("a\nb\n") == "\n"
     assert line_ending("no newline") == "\n"
+    assert line_ending("old\rmac\rfile\r\n") == "\r"
 
 
 def test_indent_unit_detects_tabs_two_and_four_spaces():

@@ -43,5 +43,17 @@ def test_line_inserted_right_above_a_finding_keeps_it():
     ]
 
 
+def test_typing_on_the_last_line_of_a_finding_drops_it():
+    new = TEXT.replace("d = 4", "d = 40")
+    assert lines_of(after_edit(findings(), TEXT, new)) == [("on b", 1, 1), ("on e", 4, 4)]
+
+
+def test_edits_above_and_below_that_keep_the_line_count_above_keep_findings_in_place():
+    # One changed region spans the findings (first and last line edited, a line added at the
+    # end): the unchanged findings inside it keep their lines, the edited one goes.
+    new = TEXT.replace("a = 1", "a = 10").replace("e = 5\n", "e = 50\nf = 6\n")
+    assert lines_of(after_edit(findings(), TEXT, new)) == [("on b", 1, 1), ("on c-d", 2, 3)]
+
+
 def test_anchor_outside_the_document_is_none():
     assert anchor("x", 10, 12, TEXT) is None
