@@ -59,3 +59,27 @@ def test_bad_settings_are_named(tiny_checkpoint):
         Engine.load(str(tiny_checkpoint), EngineSettings(quantize="int3"))
     with pytest.raises(UserError, match="engine.dtype"):
         Engine.load(str(tiny_checkpoint), EngineSettings(dtype="float16"))
+
+
+def test_sampling_params_import_no_torch():
+    """The daemon imports the request types without loading torch (contract 2)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from codeassist.engine.sampling import SamplingParams, StepOutput; "
+        "import codeassist.engine; "
+        "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)[:5]"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_load_reports_progress(tiny_checkpoint):
+    """Engine.load(progress=) hears fractions from 0 to 1, never going back (contract 3)."""
+    heard = []
+    Engine.load(str(tiny_checkpoint), EngineSettings(), progress=lambda f, m: heard.append((f, m)))
+    fractions = [f for f, _ in heard]
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0 and heard[-1][1] == "ready"
+    assert fractions == sorted(fractions) and len(heard) >= 5
+    assert any(m == "loading weights" and 0 < f < 0.9 for f, m in heard)
