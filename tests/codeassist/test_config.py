@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from codeassist.config import load_settings
+from codeassist.config import load_settings, uses_daemon
 from codeassist.errors import UserError
 
 
@@ -52,6 +52,16 @@ def test_each_source_overrides_the_one_before(repo, isolated_dirs, monkeypatch):
     assert "[tool.codeassist]" in settings.source_of("completion.debounce_ms")
     assert settings.source_of("model.name") == "default"
     assert str(user) not in settings.source_of("model.path")
+
+
+def test_a_null_override_leaves_the_setting_alone_and_an_empty_endpoint_is_the_daemon(repo):
+    # Editors send null for settings the user did not set.
+    settings = load_settings(repo=repo, overrides={"completion.debounce_ms": None})
+    assert settings.source_of("completion.debounce_ms") == "default"
+    empty = load_settings(repo=repo, overrides={"model.endpoint": ""})
+    assert uses_daemon(empty) and not uses_daemon(
+        load_settings(repo=repo, overrides={"model.endpoint": "http://127.0.0.1:1/v1"})
+    )
 
 
 def test_env_values_are_parsed_to_the_field_type(repo, monkeypatch):
