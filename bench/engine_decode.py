@@ -171,9 +171,9 @@ def counting_host_reads(reads: list[str]):
 def engine_figures(path: Path, quantize: str, mode: str) -> dict:
     torch._dynamo.reset()
     torch._dynamo.utils.counters.clear()
-    settings = EngineSettings(device="cpu", quantize=quantize, prefix_cache_mib=0)
+    settings = EngineSettings(device="cpu", quantize=quantize, prefix_cache_mib=0, decode=mode)
     start = time.perf_counter()
-    engine = Engine.load(str(path), settings, decode_mode=mode)
+    engine = Engine.load(str(path), settings)
     engine.stop_ids = set()  # a random model: decode the full count
     compiled = engine.graphs._step
 

@@ -12,12 +12,11 @@ from pathlib import Path
 import torch
 
 from codeassist.config import EngineSettings
-from codeassist.engine.graphs import DecodeGraphs, DecodeRow
+from codeassist.engine.graphs import MODES, DecodeGraphs, DecodeRow
 from codeassist.engine.kv_cache import BLOCK, KVCache, KVFull, blocks_for
 from codeassist.engine.loading import LoadedModel, load_model, pick_device
 from codeassist.engine.out_of_memory import is_out_of_memory
 from codeassist.engine.plan import (
-    DEFAULT_SEQUENCES,
     PREFIX_SLACK,
     context_limit_for,
     pool_tokens,
@@ -84,8 +83,15 @@ def _inert_token_ids(tokenizer) -> frozenset[int]:
 
 
 def _decode_mode(setting: str, device: torch.device) -> str:
+    """How the decode step runs: auto -> CUDA graphs on CUDA, plain PyTorch ops elsewhere."""
     if setting == "auto":
         return "graph" if device.type == "cuda" else "eager"
+    if setting not in MODES:
+        raise UserError(f"engine.decode must be one of auto, {', '.join(MODES)}, not '{setting}'.")
+    if setting == "graph" and device.type != "cuda":
+        raise UserError(
+            "engine.decode = 'graph' needs a CUDA GPU; use 'auto', 'eager' or 'compile'."
+        )
     return setting
 
 
@@ -99,7 +105,6 @@ class Engine:
         settings: EngineSettings,
         device: torch.device,
         *,
-        decode_mode: str = "auto",
         context: int | None = None,
     ) -> None:
         self.loaded = loaded
@@ -114,7 +119,7 @@ class Engine:
         self.window = loaded.config.sliding_window
         self.chunk = max(1, int(settings.prefill_chunk))
         self.dtype_bytes = torch.empty((), dtype=loaded.dtype).element_size()
-        self.max_sequences = int(getattr(settings, "max_sequences", DEFAULT_SEQUENCES))
+        self.max_sequences = int(settings.max_sequences)
         budget = int(settings.prefix_cache_mib) * 2**20
         model_limit = int(loaded.config.max_position_embeddings)
         if context:
@@ -138,7 +143,7 @@ class Engine:
             self.runner,
             max_batch=self.max_sequences,
             max_blocks=blocks_for(self.max_context),
-            mode=_decode_mode(decode_mode, device),
+            mode=_decode_mode(settings.decode, device),
         )
         self._graphs_base = graphs_before
         self.prefix_cache = PrefixCache(budget, self.kv)
@@ -165,7 +170,6 @@ class Engine:
         settings: EngineSettings | None = None,
         progress: Progress | None = None,
         *,
-        decode_mode: str = "auto",
         context: int | None = None,
     ) -> Engine:
         """Load a local checkpoint (or an HF cache id, offline) on CUDA if present, else the CPU.
@@ -194,7 +198,7 @@ class Engine:
         report(0.9, "loading the tokenizer")
         tokenizer = AutoTokenizer.from_pretrained(str(loaded.path), local_files_only=True)
         report(0.95, "allocating the K/V cache")
-        engine = cls(loaded, tokenizer, settings, device, decode_mode=decode_mode, context=context)
+        engine = cls(loaded, tokenizer, settings, device, context=context)
         if not Path(str(path)).expanduser().exists():
             engine.model_name = str(path)  # an HF cache id: its name, not the snapshot hash
         report(1.0, "ready")
@@ -236,6 +240,23 @@ class Engine:
             if token in vocab:
                 ids.add(vocab[token])
         return ids
+
+    # --- K/V room (the scheduler admits a request only when its reservation fits) -----------
+    @property
+    def kv_tokens_total(self) -> int:
+        """Positions the full-attention pool holds (all sequences together)."""
+        return (self.kv.block_count - 1) * BLOCK
+
+    def kv_tokens_free(self) -> int:
+        """Positions a new sequence could reserve now (prefix-cache blocks it would evict
+        count as free)."""
+        return (self.kv.available_blocks + self.prefix_cache.evictable_blocks()) * BLOCK
+
+    def kv_tokens_needed(self, prompt_ids: list[int], max_tokens: int) -> int:
+        """Positions the first step of such a request reserves (at most; a prefix-cache hit
+        shares some)."""
+        total = min(len(prompt_ids) + max(1, int(max_tokens)), self.max_context)
+        return blocks_for(total) * BLOCK
 
     # --- text -------------------------------------------------------------------------------
     def encode_chat(self, messages: list[dict], *, enable_thinking: bool = False) -> list[int]:

@@ -260,17 +260,19 @@ def activation_bytes(
     mlp += pairs * (2 * d.hidden + 4 * d.expert_inner) * x + pairs * d.hidden * 4  # experts
     mlp += 2 * c * d.hidden * 4
     if device == "cpu" and quantize == "nf4":
-        # pure-torch 4-bit layers (engine/moe.py, nf4_linear.py): prefill dequantizes whole
-        # matrices: packed bytes as int32, f32 values and scaled values, then the dtype copy
-        mlp += 24 * d.experts * d.expert_inner * d.hidden
+        # pure-torch 4-bit layers (engine/moe.py, nf4_linear.py) dequantize whole matrices in
+        # prefill through bitsandbytes' op: the output in the compute dtype plus its CPU
+        # kernel's float32 staging (~6 B per weight, measured); both expert stacks at once
+        mlp += 6 * 3 * d.experts * d.expert_inner * d.hidden
         widest = max(
             (d.heads + 2 * d.global_kv) * d.global_dim * d.hidden, 2 * d.intermediate * d.hidden
         )
-        mlp += 12 * widest
+        mlp += 6 * widest
     layer = max(sliding, full, mlp)
     logits = 3 * d.vocab * 4 + 48 * d.vocab  # last row's logits, softcap, sampling sort/noise
     if device == "cpu" and quantize == "nf4":
-        logits += (8 + x) * d.vocab * d.hidden  # the int8 head dequantized whole (torch path)
+        # the int8 head's torch path dequantizes head.VOCAB_SLICE rows at a time
+        logits += (8 + x) * min(d.vocab, 32768) * d.hidden
     return carried + max(layer, logits)
 
 

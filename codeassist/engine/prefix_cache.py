@@ -60,6 +60,15 @@ class PrefixCache:
         """Bytes of ring copies held (what the budget bounds)."""
         return sum(e.nbytes for e in self.entries.values())
 
+    def evictable_blocks(self) -> int:
+        """Pool blocks that only prefix-cache entries hold (freed if every entry went)."""
+        held: dict[int, int] = {}
+        for entry in self.entries.values():
+            for block in entry.blocks:
+                held[block] = held.get(block, 0) + 1
+        refs = self.kv.allocator.refs
+        return sum(1 for block, count in held.items() if refs[block] == count)
+
     def shared_blocks(self) -> int:
         """Pool blocks the entries hold (some may also belong to live sequences)."""
         return len({b for e in self.entries.values() for b in e.blocks})

@@ -120,3 +120,26 @@ def test_a_request_the_kv_cache_cannot_hold_gets_a_clear_error(engine):
     assert second.kv is None and first.kv is not None
     engine.release(first)
     assert engine.step(engine.add_request(_prompt(50, seed=8), GREEDY)).error is None
+
+
+def test_kv_room_for_the_scheduler(engine):
+    """What the daemon asks before admitting a request: room now, room a request needs."""
+    total = engine.kv_tokens_total
+    assert total == engine.kv_tokens_free() >= engine.max_context
+    need = engine.kv_tokens_needed(_prompt(50, seed=9), 1000)
+    assert need == 1280  # 1,050 positions in blocks of 256
+    seq = engine.add_request(_prompt(50, seed=9), SamplingParams(max_tokens=1000))
+    engine.step(seq)
+    assert engine.kv_tokens_free() == total - need
+    engine.release(seq)  # its prompt's blocks stay with the prefix cache, evictable
+    assert engine.kv_tokens_free() == total
+    assert engine.kv_tokens_needed([1] * 10, 10**9) == total  # capped at the context
+
+
+def test_decode_setting_is_checked(make_engine):
+    from codeassist.errors import UserError
+
+    with pytest.raises(UserError, match="engine.decode must be one of"):
+        make_engine(decode="fast")
+    with pytest.raises(UserError, match="needs a CUDA GPU"):
+        make_engine(decode="graph")
