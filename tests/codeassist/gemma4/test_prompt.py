@@ -1,6 +1,6 @@
 """Gemma 4's turn format and the thinking parser, against the exact strings Google's official
-template renders (docs/prompt-format.md; tests/backends/test_official_template.py renders the
-official template itself when the llama-cpp-python sdist is at hand)."""
+template renders (docs/prompt-format.md; test_official_template.py renders the official
+template itself when the llama-cpp-python sdist is at hand)."""
 
 from __future__ import annotations
 

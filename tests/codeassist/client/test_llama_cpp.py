@@ -28,7 +28,7 @@ from codeassist.gemma4.prompt import render_chat
 from codeassist.gemma4.tokens import BOS, FIXED_IDS
 from codeassist.tasks.syntax_check import error_lines, grammar_for_path
 from codeassist.token_count import tokenizer_counter
-from tests.backends.llama_cpp_assets import INSTALL_LINE, llama_cpp_installed
+from tests.helpers.llama_cpp import INSTALL_LINE, llama_cpp_installed
 from tests.helpers.lsp_client import (
     apply_edits,
     open_doc,

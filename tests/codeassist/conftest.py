@@ -1,6 +1,5 @@
-"""Fixtures for the backend tests: a scriptable OpenAI-compatible endpoint
-(tests/helpers/openai_endpoint.py), llama.cpp's sources and the tiny checkpoint converted by
-them (llama_cpp_assets.py)."""
+"""llama.cpp's sources (tests/helpers/llama_cpp.py) and the tiny checkpoint converted by them,
+for the gemma4 format tests and the llama.cpp endpoint tests."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.backends.llama_cpp_assets import (
+from tests.helpers.llama_cpp import (
     DOWNLOAD_LINE,
     TEST_CACHE,
     checkpoint_digest,
@@ -16,7 +15,6 @@ from tests.backends.llama_cpp_assets import (
     find_llama_cpp_sources,
     llama_cpp_installed,
 )
-from tests.helpers.openai_endpoint import FakeEndpoint
 
 
 @pytest.fixture(scope="session")
@@ -57,12 +55,3 @@ def tiny_gguf(llama_cpp_sources, tiny_checkpoint) -> Path:
         convert_to_gguf(llama_cpp_sources, tiny_checkpoint, partial)
         partial.rename(out)
     return out
-
-
-# ---- a scriptable OpenAI-shaped server -----------------------------------------------------
-
-
-@pytest.fixture
-def fake_endpoint():
-    with FakeEndpoint() as endpoint:
-        yield endpoint
