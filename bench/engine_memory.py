@@ -1,6 +1,7 @@
 """Engine memory: NF4 bytes / bf16 bytes on the tiny checkpoint, and the 26B-A4B plan at 24 GiB.
 
-No arguments. Builds the tiny checkpoint in a temporary folder. Last line: one JSON object
+No arguments. Builds the tiny checkpoint in a temporary folder; the plan figures count every
+byte at the worst moment (engine/plan.py, docs/model.md). Last line: one JSON object
 (keys: quantized_ratio, ...). Target: quantized_ratio <= 0.30.
 """
 
@@ -35,7 +36,12 @@ def main() -> None:
             "plan_26b_weights_bytes": real.weights_bytes,
             "plan_26b_weights_bytes_double_quant": real_dq.weights_bytes,
             "plan_26b_weights_bytes_bf16": real.weights_bytes_bf16,
-            "plan_26b_kv_bytes_at_262144": real.kv_bytes_at_context,
+            "plan_26b_kv_pool_bytes_at_262144": real.kv_pool_bytes,
+            "plan_26b_ring_bytes": real.ring_bytes,
+            "plan_26b_activation_bytes": real.activation_bytes_per_chunk,
+            "plan_26b_graph_pool_bytes": real.graph_pool_bytes,
+            "plan_26b_total_bytes_at_262144": real.total_bytes,
+            "plan_26b_fits_262144_in_24gib": real.fits,
             "plan_26b_max_context_24gib": real.max_context,
         }
     print(json.dumps(figures))
