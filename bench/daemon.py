@@ -50,10 +50,7 @@ SHORT = [{"role": "user", "content": "def add(a, b):"}]
 ENGINE = {"quantize": "none", "device": "cpu"}
 THREADS = 1
 ROUNDS = 5  # idle/busy rounds of the interference measurement
-# What the background "review" asks for: `[review] max_tokens`' default. (Asking for the whole
-# context makes the engine reserve all of its K/V for it, and completions are refused until
-# the daemon admits by K/V room.)
-REVIEW_TOKENS = 8192
+REVIEW_TOKENS = 8192  # what the background "review" asks for: `[review] max_tokens`' default
 
 
 def median_ms(values: list[float]) -> float:

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 
 JSON_BYTES_PER_CHAR = 12
 BODY_SLACK_BYTES = 64 * 1024  # the rest of a request: fields, message roles, stop strings
+# The engine reserves K/V in whole blocks of 256 tokens at a sequence's first step, plus a
+# block to copy a shared prefix's last block into (docs/model.md): what a request holds is
+# its prompt plus max_tokens, rounded up by at most this.
+RESERVE_SLACK = 512
 
 
 @dataclass(frozen=True)
@@ -60,3 +64,20 @@ def body_too_large(length: int, limits: PromptLimits) -> str | None:
         f"{limits.max_context:,} tokens needs more than {limits.max_body_bytes:,}. "
         "Send less context."
     )
+
+
+def kv_need(prompt_tokens: int, max_tokens: int, max_context: int) -> int:
+    """K/V tokens the engine reserves for a request: an upper bound (a cached prefix it shares
+    costs nothing), never more than a pool of max_context holds, so a request can always run
+    alone."""
+    return min(prompt_tokens + max_tokens + RESERVE_SLACK, max_context)
+
+
+def capped_max_tokens(prompt_tokens: int, max_tokens: int, max_context: int, keep: int) -> int:
+    """max_tokens as asked when the answer fits the context after the prompt; asked beyond it,
+    what fits, leaving `keep` tokens of K/V for completions where the prompt allows it."""
+    room = max_context - prompt_tokens
+    if max_tokens <= room:
+        return max_tokens
+    spare = room - keep - RESERVE_SLACK
+    return max(1, spare if spare >= 1 else room)

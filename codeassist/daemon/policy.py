@@ -5,10 +5,10 @@
 - Admission: waiting requests take free sequence slots (the engine's K/V rows), most urgent
   first. The last `reserve` slots only take interactive requests, so reviews holding every
   other slot never keep a completion waiting for minutes (a slot cannot be taken back from a
-  running sequence without losing its work). When the engine says how much K/V `room` is free,
-  a request starts only when what it reserves (`need`) fits, and a non-interactive one must
-  leave `keep` tokens for a completion; nobody starts ahead of an older request of its class
-  that is waiting for room.
+  running sequence without losing its work). With the K/V `room` left (of `total`), a request
+  starts only when what it reserves (`need`) fits, and a non-interactive one must leave `keep`
+  tokens for a completion (unless it needs so much that it can only ever run alone); nobody
+  starts ahead of a more urgent or older request that is waiting for room.
 - Stepping: the running requests of the most urgent class present advance together in one
   batched step (oldest first, up to `max_batch`); the less urgent sit the step out. Deciding
   again before every step is what lets a review yield to a newly arrived completion between two
@@ -45,10 +45,11 @@ def admit(
     *,
     room: int | None = None,
     keep: int = 0,
+    total: int | None = None,
 ) -> list[Entry]:
     """The waiting requests to start now, most urgent first: at most `capacity` run at once,
     only interactive ones take the last `reserve` slots, and (when `room` is known) each fits
-    in it, non-interactive ones with `keep` tokens to spare."""
+    in it, non-interactive ones with `keep` tokens to spare when `total` allows that at all."""
     live = len(running)
     taken: list[Entry] = []
     for entry in sorted(waiting, key=lambda e: e.order):
@@ -56,7 +57,8 @@ def admit(
         if live >= (capacity if interactive else capacity - reserve):
             break  # everything after it is as urgent or less: no slot for them either
         if room is not None:
-            if entry.need + (0 if interactive else keep) > room:
+            spare = keep if not interactive and (total is None or entry.need + keep <= total) else 0
+            if entry.need + spare > room:
                 break  # it waits for room, and nothing less urgent or younger goes first
             room -= entry.need
         taken.append(entry)

@@ -82,6 +82,7 @@ class Job:
     created: float = field(default_factory=time.monotonic)
     cancelled: threading.Event = field(default_factory=threading.Event)
     prompt_ids: list[int] | None = None  # set by the tokenizer thread
+    need: int = 0  # K/V tokens it will reserve (limits.kv_need), set with prompt_ids
     # Owned by the engine thread once admitted:
     seq: Any = None
     usage: Usage = field(default_factory=Usage)
@@ -95,4 +96,6 @@ class Job:
     @property
     def entry(self) -> Entry:
         """This job as the scheduling policy sees it."""
-        return Entry(key=self.arrival, priority=int(self.priority), arrival=self.arrival)
+        return Entry(
+            key=self.arrival, priority=int(self.priority), arrival=self.arrival, need=self.need
+        )

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from codeassist.daemon import policy
-from codeassist.daemon.limits import PromptLimits, prompt_limits
-from codeassist.daemon.request import ChatPrompt, Job, Update, Usage
+from codeassist.daemon.limits import PromptLimits, capped_max_tokens, kv_need, prompt_limits
+from codeassist.daemon.request import ChatPrompt, Job, Priority, Update, Usage
 from codeassist.errors import UserError
 
 log = logging.getLogger("codeassist.daemon")
@@ -72,12 +72,16 @@ class Scheduler:
         queue_size: int = 64,
         max_running: int = 8,
         max_batch: int | None = None,
+        keep_tokens: int = 0,
         on_fatal: Callable[[BaseException], None] | None = None,
     ) -> None:
+        """keep_tokens: K/V kept free for a completion while other work runs (a completion's
+        context budget plus its max_tokens)."""
         self._load_engine = load_engine
         self.queue_size = queue_size
         self.max_running = max_running
         self._max_batch = max_batch  # None: max_running when the engine batches, else 1
+        self.keep_tokens = keep_tokens
         self._on_fatal = on_fatal
         self._cond = threading.Condition()
         self._pending: list[Job] = []  # submitted, not tokenized yet
@@ -251,8 +255,10 @@ class Scheduler:
                 400,
             )
         # max_tokens beyond what the context holds after the prompt would never be reached.
-        room = engine.max_context - len(ids)
-        job.sampling.max_tokens = max(1, min(job.sampling.max_tokens, room))
+        keep = 0 if job.priority is Priority.INTERACTIVE else self.keep_tokens
+        max_tokens = capped_max_tokens(len(ids), job.sampling.max_tokens, engine.max_context, keep)
+        job.sampling.max_tokens = max_tokens
+        job.need = kv_need(len(ids), max_tokens, engine.max_context)
         job.prompt_ids = ids
         return None
 
@@ -320,11 +326,17 @@ class Scheduler:
                 calls, self._calls = self._calls, []
                 ended = self._take_ended(self._waiting)
                 capacity = self.capacity
+                # The engine's K/V pool holds at least max_context tokens; what running
+                # requests reserve is bounded by their kv_need.
+                total = self.engine.max_context
                 chosen = policy.admit(
                     [j.entry for j in self._waiting],
                     [j.entry for j in self._running],
                     capacity,
                     policy.reserve_for(capacity),
+                    room=total - sum(job.need for job in self._running),
+                    keep=self.keep_tokens,
+                    total=total,
                 )
                 keys = {entry.key for entry in chosen}
                 admitted = [j for j in self._waiting if j.entry.key in keys]

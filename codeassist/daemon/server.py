@@ -227,6 +227,7 @@ def serve(settings: Settings, *, console: bool = True) -> int:
             load_engine,
             queue_size=settings.daemon.queue_size,
             max_running=settings.daemon.max_running,
+            keep_tokens=settings.completion.budget_tokens + settings.completion.max_tokens,
             on_fatal=on_fatal,
         )
         signals.scheduler = scheduler

@@ -85,3 +85,9 @@ def test_nobody_starts_ahead_of_an_older_request_waiting_for_room():
     assert keys(admit([normal, urgent], [], 8, room=9_500)) == [3, 4]
     twins = [needing(5, BATCH, 1_000), needing(6, BATCH, 1_000)]
     assert keys(admit(twins, [], 8, room=1_500)) == [5]  # room is used up
+
+
+def test_a_request_too_big_to_leave_room_for_a_completion_runs_alone():
+    whole = needing(1, BATCH, 32_000)
+    assert keys(admit([whole], [], 8, room=32_000, keep=4_000, total=32_000)) == [1]
+    assert keys(admit([whole], [needing(2, BATCH, 100)], 8, room=31_900, keep=4_000)) == []

@@ -17,6 +17,7 @@ from codeassist.daemon.request import ChatPrompt, Job, Priority, TextPrompt, Upd
 from codeassist.daemon.scheduler import QueueFull, Scheduler
 from codeassist.engine.sampling import SamplingParams
 
+KEEP = 3_200  # K/V kept for a completion, as the daemon's default settings give
 BATCH_PROMPT = [{"role": "user", "content": "Write a long story about a compiler."}]
 QUICK_PROMPT = [{"role": "user", "content": "def add(a, b):"}]
 
@@ -63,7 +64,7 @@ def engine(tiny_checkpoint):
 
 @pytest.fixture(scope="module")
 def scheduler(engine):
-    sched = Scheduler(lambda progress: engine, queue_size=3, max_running=8)
+    sched = Scheduler(lambda progress: engine, queue_size=3, max_running=8, keep_tokens=KEEP)
     sched.start()
     deadline = time.monotonic() + 60
     while sched.state != "ready" and time.monotonic() < deadline:
@@ -237,6 +238,25 @@ def test_a_huge_prompt_being_tokenized_never_holds_up_a_completion(scheduler):
     assert (
         big_sink.last.status == 400 and "tokens but the model takes at most" in big_sink.last.error
     )
+
+
+def test_requests_asking_for_the_whole_context_wait_for_room_instead_of_failing(scheduler):
+    """Two clients ask for far more tokens than the context holds: each is capped to leave room
+    for a completion, the second waits for K/V room, and a completion arriving meanwhile runs."""
+    Collector.finished_order.clear()
+    first, first_sink = job("first", ChatPrompt(BATCH_PROMPT), Priority.BATCH, 10**9)
+    second, second_sink = job("second", ChatPrompt(BATCH_PROMPT), Priority.BATCH, 10**9)
+    scheduler.submit(first)
+    assert first_sink.first_text.wait(60)
+    scheduler.submit(second)
+    quick, quick_sink = job("interactive", ChatPrompt(QUICK_PROMPT), Priority.INTERACTIVE, 4)
+    scheduler.submit(quick)
+    for sink in (quick_sink, first_sink, second_sink):
+        assert sink.done.wait(120)
+        assert sink.last.error is None, sink.last.error
+    assert Collector.finished_order == ["interactive", "first", "second"]
+    assert first.sampling.max_tokens < scheduler.engine.max_context
+    assert second_sink.first_text.is_set() and second.first_token_at > first_sink.finished_at
 
 
 def test_loading_progress_and_the_model_name_before_it_is_loaded(engine, tiny_checkpoint):
