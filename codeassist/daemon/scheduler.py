@@ -198,7 +198,7 @@ class Scheduler:
     def _retry_after(self, ahead: int) -> int:
         return max(1, min(60, math.ceil(self._recent_seconds * max(1, ahead) / 2)))
 
-    # ---- the tokenizer thread -----------------------------------------------------------
+    # ---- the tokenizer threads (one per lane) ------------------------------------------
     def _tokenize_main(self, lane: str) -> None:
         while True:
             with self._cond:
