@@ -19,6 +19,10 @@ import torch.nn.functional as F
 
 SCORE_BUDGET = 256 * 2**20
 SEGMENT = 16384  # positions of a full-attention layer read at once during prefill
+# The paged decode kernel's programs per (row, KV head), each walking 1/DECODE_SPLITS of the
+# row's block table: a constant, not a function of the shapes, so one compiled decode step
+# serves every (batch, context) bucket (splits with no block left return at once).
+DECODE_SPLITS = 32
 
 Segment = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # keys, values [h, L, d]; pos [L]
 

@@ -138,14 +138,12 @@ class Engine:
         self.runner = ModelRunner(
             loaded.model, loaded.head, loaded.config.final_logit_softcapping, self.kv
         )
-        graphs_before = self._reserved()
         self.graphs = DecodeGraphs(
             self.runner,
             max_batch=self.max_sequences,
             max_blocks=blocks_for(self.max_context),
             mode=_decode_mode(settings.decode, device),
         )
-        self._graphs_base = graphs_before
         self.prefix_cache = PrefixCache(budget, self.kv)
         self.stop_ids = self._stop_ids()
         self.hidden_ids = _inert_token_ids(tokenizer)
@@ -550,11 +548,6 @@ class Engine:
         except (ValueError, OSError):
             return 0
 
-    def _reserved(self) -> int:
-        if self._device.type == "cuda":
-            return int(torch.cuda.memory_reserved(self._device))
-        return 0
-
     def weights_bytes(self) -> int:
         model = self.loaded.model
         tensors = {id(x): x for x in [*model.parameters(), *model.buffers()]}
@@ -565,15 +558,12 @@ class Engine:
 
     def memory(self) -> MemoryUse:
         """What the engine holds now, by kind."""
-        graphs = 0
-        if self.graphs.mode == "graph":
-            graphs = max(0, self._reserved() - self._graphs_base)
         return MemoryUse(
             weights=self.weights_bytes(),
             kv_pool=self.kv.pool_bytes(),
             rings=self.kv.ring_bytes(),
             prefix_copies=self.prefix_cache.nbytes,
-            graphs=graphs,
+            graphs=self.graphs.pool_bytes(),
         )
 
     def stats(self) -> dict:

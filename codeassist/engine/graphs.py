@@ -176,3 +176,14 @@ class DecodeGraphs:
     @property
     def captured(self) -> int:
         return len(self._graphs)
+
+    def pool_bytes(self) -> int:
+        """Bytes of the captured graphs' private memory pool (0 without CUDA graphs)."""
+        if self._pool is None:
+            return 0
+        pool = tuple(self._pool)
+        return sum(
+            segment["total_size"]
+            for segment in torch.cuda.memory_snapshot()
+            if tuple(segment.get("segment_pool_id", ())) == pool
+        )

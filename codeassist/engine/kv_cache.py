@@ -137,18 +137,11 @@ class KVCache:
             2 * self.keys[i].numel() * self.keys[i].element_size() for i in self.sliding_layers
         )
 
-    def block_bytes(self) -> int:
-        return self.bytes_per_token()[0] * BLOCK
-
     def snapshot_bytes(self) -> int:
         """Bytes of one sliding-layer snapshot (every sliding ring of one sequence)."""
         return self.bytes_per_token()[1] * self.ring
 
     # --- sequences --------------------------------------------------------------------------
-    @property
-    def free_rows(self) -> int:
-        return len(self._free_rows)
-
     @property
     def available_blocks(self) -> int:
         """Free blocks not promised to a live sequence."""
@@ -245,6 +238,3 @@ class KVCache:
         keys = self.keys[layer][table].flatten(0, 1)[offset : offset + end - start]
         values = self.values[layer][table].flatten(0, 1)[offset : offset + end - start]
         return keys, values
-
-    def nbytes(self) -> int:
-        return self.pool_bytes() + self.ring_bytes()

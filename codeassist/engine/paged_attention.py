@@ -19,7 +19,7 @@ import triton
 import triton.language as tl
 from torch.library import triton_op, wrap_triton
 
-PROGRAMS = 256  # aim for this many programs per launch: splits = PROGRAMS / (rows x KV heads)
+from codeassist.engine.attention import DECODE_SPLITS
 
 
 @triton.jit
@@ -139,10 +139,6 @@ def paged_decode_partials(
     return acc, stat
 
 
-def splits_for(batch: int, kv_heads: int, blocks: int) -> int:
-    return max(1, min(blocks, -(-PROGRAMS // (batch * kv_heads))))
-
-
 def paged_decode_attention(
     query: torch.Tensor,
     keys: torch.Tensor,
@@ -160,7 +156,6 @@ def paged_decode_attention(
     """
     batch, heads, dim = query.shape
     kv_heads = keys.shape[2]
-    splits = splits_for(batch, kv_heads, table.shape[1])
     acc, stat = paged_decode_partials(
         query.contiguous(),
         keys,
@@ -170,7 +165,7 @@ def paged_decode_attention(
         float(scale),
         int(window or 0),
         int(ring),
-        splits,
+        DECODE_SPLITS,
     )
     top, total = stat[..., 0], stat[..., 1]
     best = top.amax(2, keepdim=True)

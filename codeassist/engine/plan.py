@@ -211,10 +211,6 @@ def snapshot_bytes(config: Any, dtype_bytes: int = 2) -> int:
     return (d.window + PREFIX_SLACK) * d.sliding_per_token * dtype_bytes
 
 
-def kv_bytes(config: Any, context: int, sequences: int = DEFAULT_SEQUENCES) -> int:
-    return kv_pool_bytes(config, context) + ring_bytes(config, sequences)
-
-
 # --- transient memory --------------------------------------------------------------------------
 def activation_bytes(
     config: Any,
@@ -285,8 +281,9 @@ def decode_workspace_bytes(
     width = (d.heads + 2 * max(d.sliding_kv, d.global_kv)) * max(d.sliding_dim, d.global_dim)
     layer = batch * (8 * d.hidden + 4 * width + 4 * d.intermediate) * x
     layer += batch * d.top_k * (2 * d.hidden + 4 * d.expert_inner) * 4
-    if device == "cuda":  # paged attention's split partials (at most 256 programs' worth)
-        layer += 256 * 16 * max(d.sliding_dim, d.global_dim) * 4 * 2
+    if device == "cuda":  # paged attention's split partials (engine/paged_attention.py)
+        kv, dim = max(d.sliding_kv, d.global_kv), max(d.sliding_dim, d.global_dim)
+        layer += batch * kv * attention.DECODE_SPLITS * 16 * (dim + 2) * 4
     else:  # the torch path gathers each row's blocks (full layers) or ring (sliding layers)
         full = blocks_for(context) * BLOCK * d.global_kv * d.global_dim
         ring = (d.window + PREFIX_SLACK) * d.sliding_kv * d.sliding_dim
