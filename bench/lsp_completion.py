@@ -43,9 +43,7 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +57,13 @@ from codeassist.gemma4.tiny import make_tiny_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.helpers.serve_process import start_serve  # noqa: E402 (after the path)
+from tests.helpers.openai_endpoint import (  # noqa: E402 (after the path)
+    FakeEndpoint,
+    end_events,
+    start_events,
+    write_event,
+)
+from tests.helpers.serve_process import start_serve  # noqa: E402
 
 FILES = [
     "django/db/models/query.py",
@@ -330,7 +334,7 @@ SUGGESTIONS_PER_FILE = 5
 SUGGESTION_MAX_TOKENS = 128  # the default [completion] max_tokens
 
 
-class ReplayEndpoint:
+class ReplayEndpoint(FakeEndpoint):
     """A loopback OpenAI-compatible /completions that streams a scripted answer token by token
     and counts the tokens it sent before the client hung up (or the answer ended)."""
 
@@ -338,54 +342,24 @@ class ReplayEndpoint:
         self.tokenize = tokenize  # text -> list of token strings
         self.script = ""
         self.sent: list[int] = []
-        outer = self
+        super().__init__(self._replay)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                body = json.dumps({"object": "list", "data": [{"id": "replay"}]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self) -> None:  # noqa: N802
-                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Connection", "close")
-                self.end_headers()
-                sent, text, reason = 0, "", "length"
-                try:
-                    for token in outer.tokenize(outer.script)[: request.get("max_tokens", 16)]:
-                        text += token
-                        if any(stop in text for stop in request.get("stop") or []):
-                            reason = "stop"
-                            break
-                        event = {"model": "replay", "choices": [{"index": 0, "text": token}]}
-                        self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
-                        self.wfile.flush()
-                        sent += 1
-                        time.sleep(0.005)  # a fast GPU's pace: the client has time to stop it
-                    done = {"choices": [{"index": 0, "text": "", "finish_reason": reason}]}
-                    self.wfile.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
-                    self.wfile.flush()
-                except OSError:  # the client hung up
-                    pass
-                outer.sent.append(sent)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def _replay(self, handler, path: str, request: dict[str, Any]) -> None:
+        sent, text, reason = 0, "", "length"
+        start_events(handler)
+        try:
+            for token in self.tokenize(self.script)[: request.get("max_tokens", 16)]:
+                text += token
+                if any(stop in text for stop in request.get("stop") or []):
+                    reason = "stop"
+                    break
+                write_event(handler, {"model": "replay", "choices": [{"index": 0, "text": token}]})
+                sent += 1
+                time.sleep(0.005)  # a fast GPU's pace: the client has time to stop it
+            write_event(handler, {"choices": [{"index": 0, "text": "", "finish_reason": reason}]})
+            end_events(handler)
+        finally:  # also when the client hung up
+            self.sent.append(sent)
 
 
 def _indent(line: str) -> int:

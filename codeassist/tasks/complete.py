@@ -17,7 +17,6 @@ from typing import Any, Literal
 from codeassist.config import CompletionSettings
 from codeassist.gemma4.prompt import render_chat
 from codeassist.tasks.postprocess import FENCE, clean_suggestion, suggestion_complete
-from codeassist.token_count import tokenizer_counter
 from retrieval.languages import language_for
 from retrieval.tokens import estimate_tokens
 
@@ -337,11 +336,6 @@ def retrieve_context(
         ContextPiece(i.path, i.start_line, i.end_line, i.text, getattr(i, "kind", ""))
         for i in packed.items
     ]
-
-
-# The checkpoint's exact counter lives in codeassist.token_count (contract 6: one counter);
-# the language server still imports it from here until it switches.
-model_token_counter = tokenizer_counter
 
 
 CALIBRATION_CHARS = 20_000

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from codeassist.gemma4 import tokens as t
+from codeassist.gemma4.tokens import CHANNEL_OPEN, STOP_TOKENS, TOOL_CALL_OPEN, TURN_OPEN
 
 OPENERS = {"(": ")", "[": "]", "{": "}"}
 CLOSERS = {v: k for k, v in OPENERS.items()}
@@ -47,7 +47,7 @@ def strip_unprintable(text: str) -> str:
 def strip_markers(text: str) -> str:
     """Text up to the first stop token, code fence or other control token."""
     cut = len(text)
-    for marker in (*t.STOP_TOKENS, FENCE, t.TURN_OPEN, t.CHANNEL_OPEN, t.TOOL_CALL_OPEN):
+    for marker in (*STOP_TOKENS, FENCE, TURN_OPEN, CHANNEL_OPEN, TOOL_CALL_OPEN):
         index = text.find(marker)
         if index >= 0:
             cut = min(cut, index)

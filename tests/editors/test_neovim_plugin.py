@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.git_repo import GitRepo, repo_with_files
+from tests.helpers.openai_endpoint import RecordedModel
+
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "editors" / "neovim"
 SCRIPT = Path(__file__).resolve().parent / "neovim" / "headless_test.lua"
@@ -65,19 +68,9 @@ def nvim(request) -> str:
     return path
 
 
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    (root / "pkg").mkdir(parents=True)
-    (root / "pkg" / "shapes.py").write_text(SOURCE, encoding="utf-8")
-    _git(root, "init", "-q")
-    _git(root, "add", ".")
-    _git(root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "init")
-    return root
+    return repo_with_files(tmp_path / "repo", {"pkg/shapes.py": SOURCE})
 
 
 def _run_headless(nvim: str, repo: Path, tmp_path: Path, env_extra: dict[str, str]) -> dict:
@@ -119,20 +112,18 @@ def editor_settings(daemon_settings) -> dict:
 
 
 @pytest.mark.timeout(900)
-def test_headless_neovim_completion_review_and_code_action(
-    nvim, repo, tmp_path, daemon_settings, recorded_endpoint
-):
+def test_headless_neovim_completion_review_and_code_action(nvim, repo, tmp_path, daemon_settings):
     """setup() -> attach at the git root -> completion from the tiny model through the daemon ->
     :CodeassistReview (recorded review answer) puts diagnostics on the buffer -> the code actions
     on the finding's line are listed and its quick fix is applied to the buffer."""
     codeassist = Path(sys.executable).parent / "codeassist"
     lines = SOURCE.splitlines()
-    with recorded_endpoint(REVIEW_ANSWER, DIRTY_COMPLETION) as (review_url, review_calls):
+    with RecordedModel(REVIEW_ANSWER, completion=DIRTY_COMPLETION) as review_model:
         env = {
             "CATEST_NVIM_FILE": str(repo / "pkg" / "shapes.py"),
             "CATEST_NVIM_CMD": json.dumps([str(codeassist), "lsp"]),
             "CATEST_NVIM_SETTINGS": json.dumps(editor_settings(daemon_settings)),
-            "CATEST_NVIM_REVIEW_SETTINGS": json.dumps({"model": {"endpoint": review_url}}),
+            "CATEST_NVIM_REVIEW_SETTINGS": json.dumps({"model": {"endpoint": review_model.url}}),
             "CATEST_NVIM_LINE": f"{len(lines)},9,5",
             "CATEST_NVIM_ACTION_FIRST": "9",
             "CATEST_NVIM_ACTION_LAST": "9",
@@ -163,7 +154,7 @@ def test_headless_neovim_completion_review_and_code_action(
 
     review = steps["review"]
     assert "error" not in review, context
-    assert any(c["path"].endswith("/chat/completions") for c in review_calls), context
+    assert review_model.bodies("/chat/completions"), context
     assert review["diagnostics"], context
     assert [d["lnum"] for d in review["diagnostics"]] == [8], context  # line 9, 0-based
     assert all(d["source"] == "codeassist" for d in review["diagnostics"]), context
@@ -219,7 +210,7 @@ def test_setup_refuses_bad_options_reports_a_missing_server_once_and_finds_git_r
     (tmp_path / "repo" / "sub").mkdir(parents=True)
     (tmp_path / "repo" / "a.py").write_text("x = 1\n")
     (tmp_path / "repo" / "sub" / "b.py").write_text("y = 2\n")
-    _git(tmp_path / "repo", "init", "-q")
+    GitRepo(tmp_path / "repo")
     (tmp_path / "worktree").mkdir()
     (tmp_path / "worktree" / ".git").write_text("gitdir: /elsewhere/.git/worktrees/w\n")
     (tmp_path / "worktree" / "c.py").write_text("z = 3\n")

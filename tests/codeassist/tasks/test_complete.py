@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codeassist.config import CompletionSettings
-from codeassist.gemma4 import tokens as t
+from codeassist.gemma4.tokens import BOS, EMPTY_THOUGHT, THINK, TURN_OPEN
 from codeassist.tasks.complete import (
     WINDOW_GRID_LINES,
     CompletionInput,
@@ -83,14 +83,14 @@ def test_prompt_order_context_then_suffix_then_prefix_in_model_turn():
     inp = CompletionInput("app.py", SOURCE, 4, 11)  # after "    return "
     prepared = prepare_completion(inp, CompletionSettings(), index=index, count_tokens=count)
     prompt = prepared.prompt
-    assert prompt.startswith(t.BOS)
+    assert prompt.startswith(BOS)
     ctx = prompt.index("lib/util.py lines 3-4")
     suffix = prompt.index("os.path.getsize(path)\n\n\nprint(size('x'))")
-    model_turn = prompt.index(f"{t.TURN_OPEN}model\n{t.EMPTY_THOUGHT}")
+    model_turn = prompt.index(f"{TURN_OPEN}model\n{EMPTY_THOUGHT}")
     assert ctx < suffix < model_turn
     # The model turn is pre-written up to the cursor, thinking off, and ends there.
     assert prompt.endswith("def size(path):\n    return ")
-    assert t.THINK not in prompt
+    assert THINK not in prompt
     assert prepared.mode == "line" and "\n" in prepared.stop
     [(path, line, col, budget)] = index.calls
     assert (path, line, col) == ("app.py", 5, 11)
@@ -211,10 +211,10 @@ def test_type_through_cache_ignores_whitespace_only():
 
 def test_calibrated_counter_scales_the_estimate_to_the_model_tokenizer(tiny_checkpoint):
     from codeassist.tasks.complete import calibrated_counter
-    from codeassist.token_count import tokenizer_counter as model_token_counter
+    from codeassist.token_count import tokenizer_counter
     from retrieval.tokens import estimate_tokens
 
-    exact = model_token_counter(str(tiny_checkpoint))
+    exact = tokenizer_counter(str(tiny_checkpoint))
     assert exact is not None and exact("def f(x):\n    return x") > 0
     sample = SOURCE * 50
     count = calibrated_counter(exact, sample)
@@ -223,8 +223,8 @@ def test_calibrated_counter_scales_the_estimate_to_the_model_tokenizer(tiny_chec
     other = "class Point:\n    def norm(self):\n        return (self.x ** 2) ** 0.5\n" * 20
     assert abs(count(other) - exact(other)) <= 0.3 * exact(other)
     assert calibrated_counter(None, sample)("abc def") == estimate_tokens("abc def")
-    assert model_token_counter("") is None
-    assert model_token_counter(str(tiny_checkpoint / "missing")) is None
+    assert tokenizer_counter("") is None
+    assert tokenizer_counter(str(tiny_checkpoint / "missing")) is None
 
 
 # --- every prompt part is cut to its budget before the prompt is built (issue 15 item 4) ---

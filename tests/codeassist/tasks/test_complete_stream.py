@@ -6,12 +6,10 @@ the events it could send before the client hung up; the model client is the real
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from codeassist.client.model_client import Endpoint, ModelClient
 from codeassist.config import CompletionSettings
@@ -21,6 +19,7 @@ from codeassist.tasks.complete import (
     finish_completion,
     prepare_completion,
 )
+from tests.helpers.openai_endpoint import FakeEndpoint, end_events, start_events, write_event
 
 TOKEN_DELAY_S = 0.01
 
@@ -28,45 +27,25 @@ TOKEN_DELAY_S = 0.01
 @contextmanager
 def scripted_endpoint(tokens: list[str]) -> Iterator[tuple[ModelClient, dict]]:
     """A client for an endpoint that streams `tokens`; stats["sent"] counts events sent."""
-    stats = {"sent": 0, "requests": 0}
+    stats = {"sent": 0}
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def respond(handler, path, body) -> None:
+        start_events(handler)
+        for token in tokens:
+            write_event(handler, {"model": "scripted", "choices": [{"index": 0, "text": token}]})
+            stats["sent"] += 1
+            time.sleep(TOKEN_DELAY_S)
+        write_event(handler, {"choices": [{"index": 0, "text": "", "finish_reason": "length"}]})
+        end_events(handler)
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            stats["requests"] += 1
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            try:
-                for token in tokens:
-                    event = {"model": "scripted", "choices": [{"index": 0, "text": token}]}
-                    self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
-                    self.wfile.flush()
-                    stats["sent"] += 1
-                    time.sleep(TOKEN_DELAY_S)
-                done = {"choices": [{"index": 0, "text": "", "finish_reason": "length"}]}
-                self.wfile.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
-                self.wfile.flush()
-            except OSError:  # the client hung up: what it read is counted
-                pass
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    client = ModelClient(Endpoint(base_url=base, label="scripted endpoint", fix="-", model="m"))
-    try:
-        yield client, stats
-    finally:
-        client.close()
-        server.shutdown()
-        server.server_close()
+    with FakeEndpoint(respond) as endpoint:
+        client = ModelClient(
+            Endpoint(base_url=endpoint.url, label="scripted endpoint", fix="-", model="m")
+        )
+        try:
+            yield client, stats
+        finally:
+            client.close()
 
 
 def tokens_of(text: str) -> list[str]:
