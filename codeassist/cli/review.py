@@ -313,9 +313,7 @@ def review_command(
 
     if hook and timeout is None:
         timeout = settings.review.hook_time_budget_s
-    result = _run_review(
-        changes, settings, keep_changed, show_thinking, hook, strict, timeout, began
-    )
+    result = _run_review(changes, settings, keep_changed, show_thinking, hook, timeout, began)
     if result is None:
         raise typer.Exit(1 if strict else 0)
 
@@ -355,7 +353,6 @@ def _run_review(
     only_changed: bool,
     show_thinking: bool,
     hook: bool,
-    strict: bool,
     budget: float | None,
     began: float,
 ) -> ReviewResult | None:

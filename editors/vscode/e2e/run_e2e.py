@@ -310,7 +310,7 @@ def main() -> int:
                 "workbench", lambda: page.locator(".monaco-workbench").wait_for(timeout=120_000)
             )
             timings["code_server_start"] = round(time.monotonic() - began, 1)
-            user_flow(page, steps, work, repo, recorded, user_data, base_settings)
+            user_flow(page, steps, recorded, user_data, base_settings)
             timings.update(steps.seconds)
             browser.close()
         ok = True
@@ -341,7 +341,7 @@ def main() -> int:
     return 0 if ok else 1
 
 
-def user_flow(page, steps, work, repo, recorded, user_data, base_settings) -> None:
+def user_flow(page, steps, recorded, user_data, base_settings) -> None:
     def open_file() -> None:
         command_palette(page, "Go to File")
         box = page.locator(".quick-input-widget input")
