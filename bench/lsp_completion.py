@@ -57,7 +57,8 @@ from codeassist.gemma4.tiny import make_tiny_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.helpers.openai_endpoint import (  # noqa: E402 (after the path)
+from tests.helpers.lsp_client import plain  # noqa: E402 (after the path)
+from tests.helpers.openai_endpoint import (  # noqa: E402
     FakeEndpoint,
     end_events,
     start_events,
@@ -85,14 +86,6 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
     return round(ordered[index], 2)
-
-
-def plain(value: Any) -> Any:
-    if hasattr(value, "_asdict"):
-        return {k: plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 def line_ends(text: str, count: int) -> list[tuple[int, int]]:

@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ REPO_ROOT = EXTENSION.parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # the tests' helpers (standard library only)
 from tests.helpers.git_repo import repo_with_files  # noqa: E402
 from tests.helpers.openai_endpoint import FakeEndpoint, send_chat, send_text  # noqa: E402
+from tests.helpers.ports import free_port  # noqa: E402
 
 CACHE = Path(os.environ.get("CODEASSIST_E2E_CACHE", HERE / ".cache"))
 SHOTS = HERE / "screenshots"
@@ -95,12 +95,6 @@ def answer_recorded(handler: Any, path: str, body: dict[str, Any]) -> None:
 
 
 # --- setup ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(args: list[str], env: dict[str, str], cwd: Path | None = None, timeout: float = 600) -> str:

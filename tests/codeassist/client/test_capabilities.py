@@ -4,7 +4,6 @@ real HTTP server on loopback that answers in the shape a real server was seen to
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
@@ -18,6 +17,7 @@ from tests.helpers.openai_endpoint import (
     send_json,
     send_text,
 )
+from tests.helpers.ports import free_port
 
 SCHEMA_FORMAT = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}
 MESSAGES = [{"role": "system", "content": "Review."}, {"role": "user", "content": "diff"}]
@@ -232,11 +232,8 @@ def test_stream_closed_mid_answer_says_so(fake_endpoint):
 
 
 def test_a_server_that_is_not_there_is_unreachable():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     endpoint = Endpoint(
-        base_url=f"http://127.0.0.1:{port}/v1",
+        base_url=f"http://127.0.0.1:{free_port()}/v1",
         label="model endpoint here",
         fix="start that server.",
         model="m",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ from tests.helpers.lsp_client import (
     start_language_server,
     stop_language_server,
 )
+from tests.helpers.ports import free_port
 from tests.helpers.sample_code import SHAPES
 
 pytestmark = pytest.mark.skipif(
@@ -49,12 +49,6 @@ MESSAGES = [
     {"role": "system", "content": "You review code."},
     {"role": "user", "content": "def add(a, b):\n    return a - b\n"},
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

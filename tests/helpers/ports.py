@@ -1,0 +1,12 @@
+"""Loopback TCP ports for servers a test starts."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (the OS picked it; it is free again)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
