@@ -1,7 +1,9 @@
 """The Triton decode-attention kernel (reads K/V in place) against the gathered torch path.
 
 On the CPU it runs in Triton's interpreter (tests/conftest.py sets TRITON_INTERPRET=1 before
-anything imports Triton); shapes are tiny.
+anything imports Triton), which runs every program in numpy: shapes are tiny and the table is
+split in 4 (32 on a GPU), enough to have splits that hold several blocks and splits that hold
+none.
 """
 
 from __future__ import annotations
@@ -9,8 +11,14 @@ from __future__ import annotations
 import pytest
 import torch
 
+from codeassist.engine import paged_attention
 from codeassist.engine.attention import decode_attention, ring_positions, visible
 from codeassist.engine.paged_attention import paged_decode_attention, ring_blocks
+
+
+@pytest.fixture(autouse=True)
+def few_splits(monkeypatch):
+    monkeypatch.setattr(paged_attention, "DECODE_SPLITS", 4)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
