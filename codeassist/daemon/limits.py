@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 JSON_BYTES_PER_CHAR = 12
 BODY_SLACK_BYTES = 64 * 1024  # the rest of a request: fields, message roles, stop strings
-# The engine reserves K/V in whole blocks of 256 tokens at a sequence's first step, plus a
-# block to copy a shared prefix's last block into (docs/model.md): what a request holds is
-# its prompt plus max_tokens, rounded up by at most this.
+# The engine reserves K/V for prompt + max_tokens in whole blocks of 256 tokens at a sequence's
+# first step (engine.kv_tokens_needed): a cap leaves this much for the rounding.
 RESERVE_SLACK = 512
 
 
@@ -64,13 +63,6 @@ def body_too_large(length: int, limits: PromptLimits) -> str | None:
         f"{limits.max_context:,} tokens needs more than {limits.max_body_bytes:,}. "
         "Send less context."
     )
-
-
-def kv_need(prompt_tokens: int, max_tokens: int, max_context: int) -> int:
-    """K/V tokens the engine reserves for a request: an upper bound (a cached prefix it shares
-    costs nothing), never more than a pool of max_context holds, so a request can always run
-    alone."""
-    return min(prompt_tokens + max_tokens + RESERVE_SLACK, max_context)
 
 
 def capped_max_tokens(prompt_tokens: int, max_tokens: int, max_context: int, keep: int) -> int:

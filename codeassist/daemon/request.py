@@ -82,7 +82,8 @@ class Job:
     created: float = field(default_factory=time.monotonic)
     cancelled: threading.Event = field(default_factory=threading.Event)
     prompt_ids: list[int] | None = None  # set by the tokenizer thread
-    need: int = 0  # K/V tokens it will reserve (limits.kv_need), set with prompt_ids
+    need: int = 0  # K/V tokens its first step reserves (engine.kv_tokens_needed)
+    started: bool = False  # it had its first step: its K/V is reserved
     # Owned by the engine thread once admitted:
     seq: Any = None
     usage: Usage = field(default_factory=Usage)

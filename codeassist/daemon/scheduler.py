@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from codeassist.daemon import policy
-from codeassist.daemon.limits import PromptLimits, capped_max_tokens, kv_need, prompt_limits
+from codeassist.daemon.limits import PromptLimits, capped_max_tokens, prompt_limits
 from codeassist.daemon.request import ChatPrompt, Job, Priority, Update, Usage
 from codeassist.errors import UserError
 
@@ -50,6 +50,11 @@ class EngineLike(Protocol):
     def step(self, seq: Any) -> Any: ...
     def release(self, seq: Any) -> None: ...
     def stats(self) -> dict: ...
+    def kv_tokens_free(self) -> int: ...
+    def kv_tokens_needed(self, prompt_ids: list[int], max_tokens: int) -> int: ...
+
+    @property
+    def kv_tokens_total(self) -> int: ...
 
 
 class QueueFull(Exception):
@@ -258,7 +263,7 @@ class Scheduler:
         keep = 0 if job.priority is Priority.INTERACTIVE else self.keep_tokens
         max_tokens = capped_max_tokens(len(ids), job.sampling.max_tokens, engine.max_context, keep)
         job.sampling.max_tokens = max_tokens
-        job.need = kv_need(len(ids), max_tokens, engine.max_context)
+        job.need = engine.kv_tokens_needed(ids, max_tokens)  # arithmetic: any thread
         job.prompt_ids = ids
         return None
 
@@ -326,17 +331,17 @@ class Scheduler:
                 calls, self._calls = self._calls, []
                 ended = self._take_ended(self._waiting)
                 capacity = self.capacity
-                # The engine's K/V pool holds at least max_context tokens; what running
-                # requests reserve is bounded by their kv_need.
-                total = self.engine.max_context
+                # Admitted jobs reserve their K/V at their first step: until then, what the
+                # engine reports free is already promised to them.
+                promised = sum(job.need for job in self._running if not job.started)
                 chosen = policy.admit(
                     [j.entry for j in self._waiting],
                     [j.entry for j in self._running],
                     capacity,
                     policy.reserve_for(capacity),
-                    room=total - sum(job.need for job in self._running),
+                    room=self.engine.kv_tokens_free() - promised,
                     keep=self.keep_tokens,
-                    total=total,
+                    total=self.engine.kv_tokens_total,
                 )
                 keys = {entry.key for entry in chosen}
                 admitted = [j for j in self._waiting if j.entry.key in keys]
@@ -404,6 +409,8 @@ class Scheduler:
         jobs = [by_key[entry.key] for entry in chosen]
         for entry in policy.yielding(entries, chosen):
             by_key[entry.key].yields += 1
+        for job in jobs:
+            job.started = True  # its K/V is reserved (or it failed trying)
         try:
             if len(jobs) == 1:
                 outputs = [self.engine.step(jobs[0].seq)]
