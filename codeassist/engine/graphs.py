@@ -96,17 +96,19 @@ def pack(rows: list[DecodeRow], batch: int, blocks: int) -> tuple[torch.Tensor, 
 class _Captured:
     """One bucket's CUDA graph with its static input and output tensors."""
 
-    def __init__(self, step, ints: torch.Tensor, floats: torch.Tensor, greedy: bool, pool) -> None:
+    def __init__(
+        self, step, ints: torch.Tensor, floats: torch.Tensor, flags: tuple[bool, bool], pool
+    ) -> None:
         self.ints, self.floats = ints, floats
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
             for _ in range(2):  # warm-up (compilation, autotuning) writes only scratch slots
-                step(ints, floats, greedy)
+                step(ints, floats, *flags)
         torch.cuda.current_stream().wait_stream(stream)
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph, pool=pool):
-            self.tokens, self.logits = step(ints, floats, greedy)
+            self.tokens, self.logits = step(ints, floats, *flags)
 
     def run(self, ints: torch.Tensor, floats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.ints.copy_(ints, non_blocking=True)
@@ -131,14 +133,14 @@ class DecodeGraphs:
         self._step = self.step
         if mode in ("compile", "graph"):
             self._step = torch.compile(self.step, fullgraph=True)
-        self._graphs: dict[tuple[int, int, bool], _Captured] = {}
+        self._graphs: dict[tuple[int, int, bool, bool], _Captured] = {}
         self._pool = torch.cuda.graph_pool_handle() if mode == "graph" else None
 
     def step(
-        self, ints: torch.Tensor, floats: torch.Tensor, greedy: bool
+        self, ints: torch.Tensor, floats: torch.Tensor, greedy: bool, paged: bool
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The decode step on the two packed input tensors (what is compiled and captured)."""
-        return self.runner.decode(_inputs(ints, floats), greedy)
+        return self.runner.decode(_inputs(ints, floats), greedy, paged)
 
     def buckets(self, rows: list[DecodeRow]) -> tuple[int, int]:
         blocks = max(len(r.blocks) for r in rows)
@@ -149,7 +151,7 @@ class DecodeGraphs:
         if not 0 < len(rows) <= self.max_batch:
             raise ValueError(f"a decode step takes 1 to {self.max_batch} rows, not {len(rows)}")
         batch, blocks = self.buckets(rows)
-        greedy = all(r.temperature <= 0 for r in rows)
+        flags = (all(r.temperature <= 0 for r in rows), self.runner.paged())
         ints, floats = pack(rows, batch, blocks)
         if self.mode != "eager":
             # one compilation serves every bucket: batch and table width are symbolic
@@ -157,16 +159,16 @@ class DecodeGraphs:
                 torch._dynamo.maybe_mark_dynamic(tensor, 0)
             torch._dynamo.maybe_mark_dynamic(ints, 1)
         if self.mode != "graph":
-            tokens, logits = self._step(ints.to(self.device), floats.to(self.device), greedy)
+            tokens, logits = self._step(ints.to(self.device), floats.to(self.device), *flags)
         else:
-            key = (batch, blocks, greedy)
+            key = (batch, blocks, *flags)
             graph = self._graphs.get(key)
             if graph is None:
                 graph = _Captured(
                     self._step,
                     torch.zeros_like(ints, device=self.device),
                     torch.zeros_like(floats, device=self.device),
-                    greedy,
+                    flags,
                     self._pool,
                 )
                 self._graphs[key] = graph

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
-from torch.library import triton_op, wrap_triton
+from torch.library import custom_op
 
 from codeassist.engine.attention import DECODE_SPLITS
 
@@ -92,7 +92,10 @@ def _decode_kernel(
     tl.store(stat_ptr + (base * REP_PAD + r) * 2 + 1, total)
 
 
-@triton_op("codeassist::paged_decode_partials", mutates_args={})
+# An opaque op with a shape-only fake: torch.compile puts one node in the graph (also under
+# Triton's CPU interpreter, which cannot run on fake tensors), and on CUDA it is captured with
+# the rest of the step.
+@custom_op("codeassist::paged_decode_partials", mutates_args=())
 def paged_decode_partials(
     query: torch.Tensor,
     keys: torch.Tensor,
@@ -114,7 +117,7 @@ def paged_decode_partials(
     acc = query.new_empty(batch, kv_heads, splits, rep_pad, dim, dtype=torch.float32)
     stat = query.new_empty(batch, kv_heads, splits, rep_pad, 2, dtype=torch.float32)
     tile = max(16, min(slots, 8192 // dim))
-    wrap_triton(_decode_kernel)[(batch, kv_heads, splits)](
+    _decode_kernel[(batch, kv_heads, splits)](
         query,
         keys,
         values,
@@ -137,6 +140,15 @@ def paged_decode_partials(
         SPLITS=splits,
     )
     return acc, stat
+
+
+@paged_decode_partials.register_fake
+def _(query, keys, values, table, positions, scale, window, ring, splits):
+    batch, heads, dim = query.shape
+    kv_heads = keys.shape[2]
+    rep_pad = max(16, triton.next_power_of_2(heads // kv_heads))
+    acc = query.new_empty(batch, kv_heads, splits, rep_pad, dim, dtype=torch.float32)
+    return acc, query.new_empty(batch, kv_heads, splits, rep_pad, 2, dtype=torch.float32)
 
 
 def paged_decode_attention(

@@ -29,6 +29,11 @@ from codeassist.engine.attention import (
 from codeassist.engine.kv_cache import BLOCK, KVCache, SequenceKV
 from codeassist.engine.sampler import SamplingRows, sample
 
+try:  # the decode kernel that reads K/V in place needs Triton (engine/kernels decides when)
+    from codeassist.engine import paged_attention
+except ImportError:
+    paged_attention = None
+
 
 @dataclass
 class DecodeInputs:
@@ -75,17 +80,21 @@ class ModelRunner:
         return logits if all_logits else logits[-1]
 
     @torch.no_grad()
-    def decode(self, step: DecodeInputs, greedy_only: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """(next ids [B], float32 logits [B, V]) for one token of each row."""
-        context = _DecodeContext(self.kv, step, self.window, self._paged(step.ids))
+    def decode(
+        self, step: DecodeInputs, greedy_only: bool, paged: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(next ids [B], float32 logits [B, V]) for one token of each row; paged: attention by
+        the Triton kernel reading K/V in place (see `paged()`), else over gathered blocks."""
+        context = _DecodeContext(self.kv, step, self.window, paged)
         hidden = self._layers(step.ids[:, None], step.positions[:, None], context)
         logits = self._logits(hidden[:, 0])
         return sample(logits, step.sampling, greedy_only), logits
 
-    def _paged(self, like: torch.Tensor) -> bool:
+    def paged(self) -> bool:
+        """Whether decode attention runs the Triton kernel (decided on the host, per step)."""
         from codeassist.engine.kernels import use_triton
 
-        return use_triton(self.attention, like)
+        return use_triton(self.attention, self.kv.keys[next(iter(self.kv.keys))])
 
     # --- the model --------------------------------------------------------------------------
     def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -242,9 +251,7 @@ class _DecodeContext:
         self.block_slots = blocks * BLOCK + positions % BLOCK
         self.ring_slots = step.rows * kv.ring + positions % kv.ring
         if paged:
-            from codeassist.engine.paged_attention import ring_blocks
-
-            self.ring_block = ring_blocks(kv.ring)
+            self.ring_block = paged_attention.ring_blocks(kv.ring)
             per_row = kv.ring // self.ring_block
             span = torch.arange(per_row, device=positions.device)
             self.ring_table = step.rows[:, None] * per_row + span[None, :]
@@ -266,15 +273,13 @@ class _DecodeContext:
         full = self.kv.shapes[index].window is None
         keys, values = self.kv.keys[owner], self.kv.values[owner]
         if self.paged:
-            from codeassist.engine.paged_attention import paged_decode_attention
-
             if full:
-                out = paged_decode_attention(
+                out = paged_attention.paged_decode_attention(
                     query[:, 0], keys, values, self.step.tables, self.step.positions, scale
                 )
             else:
                 shape = (-1, self.ring_block, *keys.shape[2:])
-                out = paged_decode_attention(
+                out = paged_attention.paged_decode_attention(
                     query[:, 0],
                     keys.view(shape),
                     values.view(shape),

@@ -11,17 +11,14 @@ as a whole reads the device exactly once per decode step: the sampled ids.
 from __future__ import annotations
 
 import contextlib
-import json
-import shutil
 import warnings
 
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from codeassist.config import EngineSettings
-from codeassist.engine import Engine, SamplingParams
+from codeassist.engine import Engine, SamplingParams, paged_attention
 from codeassist.engine.graphs import DecodeRow, pack
 
 aten = torch.ops.aten
@@ -69,32 +66,6 @@ def no_host_reads():
             setattr(torch.Tensor, name, method)
 
 
-@pytest.fixture(scope="module")
-def two_layers(tiny_checkpoint, tmp_path_factory):
-    """The tiny checkpoint cut to its layers 0 (sliding) and 2 (full attention): both kinds of
-    layer, MoE and all, at a third of the tracing time."""
-    out = tmp_path_factory.mktemp("two-layers")
-    for file in tiny_checkpoint.iterdir():
-        if file.suffix != ".safetensors":
-            shutil.copy(file, out / file.name)
-    config = json.loads((out / "config.json").read_text())
-    config["num_hidden_layers"] = 2
-    config["layer_types"] = ["sliding_attention", "full_attention"]
-    if "per_layer_config" in config:  # keyed by layer index: layer 2 is now layer 1
-        config["per_layer_config"] = {"1": config["per_layer_config"]["2"]}
-    (out / "config.json").write_text(json.dumps(config))
-    keep = {"layers.0.": "layers.0.", "layers.2.": "layers.1."}
-    tensors = {}
-    for name, tensor in load_file(tiny_checkpoint / "model.safetensors").items():
-        if ".layers." not in name:
-            tensors[name] = tensor
-        for old, new in keep.items():
-            if f".{old}" in name:
-                tensors[name.replace(old, new)] = tensor
-    save_file(tensors, out / "model.safetensors")
-    return out
-
-
 def _decoding(engine, params: list[SamplingParams]):
     """Sequences that finished their prompts, and the packed inputs of their next step."""
     seqs = [
@@ -123,14 +94,21 @@ def _decoding(engine, params: list[SamplingParams]):
     return seqs, pack(rows, batch, blocks)
 
 
-@pytest.mark.parametrize("quantize", ["none", "nf4"])
-def test_decode_step_traces_as_one_graph_without_host_reads(two_layers, quantize):
+@pytest.mark.parametrize(
+    ("quantize", "paged"),
+    [("none", False), ("nf4", False), ("nf4", True)],  # the last: the step CUDA captures
+)
+def test_decode_step_traces_as_one_graph_without_host_reads(
+    two_layers, monkeypatch, quantize, paged
+):
+    """paged: attention by the Triton kernel that reads K/V in place (interpreted here)."""
+    monkeypatch.setattr(paged_attention, "DECODE_SPLITS", 4)  # fewer interpreted programs
     settings = EngineSettings(quantize=quantize, prefill_chunk=64, prefix_cache_mib=0)
     engine = Engine.load(str(two_layers), settings)
     params = [SamplingParams(temperature=0), SamplingParams(temperature=0.8, seed=3)]
     seqs, (ints, floats) = _decoding(engine, params)
     with no_host_reads():
-        want, want_logits = engine.graphs.step(ints, floats, False)
+        want, want_logits = engine.graphs.step(ints, floats, False, paged)
     graphs = []
 
     def backend(gm, example_inputs):
@@ -142,7 +120,7 @@ def test_decode_step_traces_as_one_graph_without_host_reads(two_layers, quantize
     step = torch.compile(engine.graphs.step, backend=backend, fullgraph=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # transformers' lru_cache'd version checks
-        got, got_logits = step(ints, floats, False)
+        got, got_logits = step(ints, floats, False, paged)
     assert len(graphs) == 1  # fullgraph=True: a graph break would have raised
     assert torch.equal(got, want) and torch.equal(got_logits, want_logits)
     for seq in seqs:
@@ -157,7 +135,7 @@ def test_a_host_read_in_the_step_is_caught(make_engine, monkeypatch):
     head = engine.runner.head
     monkeypatch.setattr(engine.runner, "head", lambda h: head(h) * int(h.new_ones(()).sum()))
     with pytest.raises(AssertionError, match="inside the decode step"), no_host_reads():
-        engine.graphs.step(ints, floats, False)
+        engine.graphs.step(ints, floats, False, False)
     engine.release(seqs[0])
 
 

@@ -87,10 +87,11 @@ def test_the_engine_decodes_the_same_with_the_kernel(make_engine):
         engine.kv.grow(s.kv, s.kv.length + 1)
         rows.append(DecodeRow(s.generated[-1], s.kv.length, s.kv.row, s.kv.blocks, 0, 0, 1, 0, 1))
     ints, floats = pack(rows, *engine.graphs.buckets(rows))
-    engine.runner.attention = "torch"
-    want, want_logits = engine.graphs.step(ints, floats, True)
+    assert not engine.runner.paged()  # on the CPU the gathered path is the default...
+    want, want_logits = engine.graphs.step(ints, floats, True, False)
     engine.runner.attention = "triton"
-    got, got_logits = engine.graphs.step(ints, floats, True)
+    assert engine.runner.paged()  # ...and the kernel runs when asked (interpreted here)
+    got, got_logits = engine.graphs.step(ints, floats, True, True)
     assert torch.equal(got, want)
     assert torch.allclose(got_logits, want_logits, atol=1e-4)
     for seq in seqs:
