@@ -157,7 +157,7 @@ def resolve_imports(path: str, lang: str, specs: list[str], table: ModuleTable) 
                 if f is None and lang == "go":
                     # a Go import names a directory (package): take every file in it
                     tail = target.rsplit("/", 1)[-1]
-                    for p in table.paths:
+                    for p in sorted(table.paths):
                         if posixpath.basename(posixpath.dirname(p)) == tail:
                             add(p)
                 add(f)

@@ -406,7 +406,7 @@ class TagIndex:
         if self._maps is None:
             with _no_gc():
                 maps = _Maps(self.paths(), self.tags)
-                for path in list(maps.table.paths):
+                for path in sorted(maps.table.paths):  # a set: sorted, so lookups are stable
                     t = self.tags(path)
                     if t is not None:
                         maps.add(path, t)
@@ -531,7 +531,7 @@ class _Maps:
         if self._refs is None:
             refs: dict[str, dict[str, int]] = {}
             tags_of = self._tags_of()
-            for path in self.table.paths:
+            for path in sorted(self.table.paths):
                 t = tags_of(path)
                 if t is not None:
                     for name, n in zip(t.names, t.counts, strict=False):

@@ -42,6 +42,7 @@ class Weights:
     receiver_specificity: float = 0.5
     receiver_member_share: float = 2.0  # divided by members ** receiver_member_exponent
     receiver_member_exponent: float = 0.25  # a big class's members still outrank the rest
+    hint_member_exponent: float = 0.5  # ... but not those of classes merely typed nearby
     # while the cursor is after `x.`, the other signals count this much
     member_access_others: float = 1.0
     receiver_base_decay: float = 0.6  # a base class weighs this much of its subclass
@@ -148,7 +149,8 @@ def receiver_members(
                 continue
             scores.bump(p, i, ww, f"class of receiver {name!r}", outline=wanted)
             kids = members_of(tags, i)
-            share = ww * w.receiver_member_share / max(len(kids), 1) ** w.receiver_member_exponent
+            exponent = w.receiver_member_exponent if wanted else w.hint_member_exponent
+            share = ww * w.receiver_member_share / max(len(kids), 1) ** exponent
             pops = popularity(index, [tags.def_names[k] for k in kids])
             for k, mult in zip(kids, pops, strict=False):
                 scores.bump(p, k, share * mult, f"member of receiver class {d.name!r}")
