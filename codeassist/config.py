@@ -31,6 +31,10 @@ from codeassist import paths
 from codeassist.errors import UserError
 
 
+class Duration(str):
+    """A duration setting: text ("10m", "90s") or a bare number of seconds (300, 0, -1)."""
+
+
 @dataclass
 class ModelSettings:
     path: str = ""  # local checkpoint (directory or HF cache id) the daemon loads
@@ -48,9 +52,9 @@ class DaemonSettings:
     max_running: int = 8  # sequences holding KV cache at once (the rest wait in the queue)
     request_timeout_s: float = 600.0
     start_timeout_s: float = 300.0
-    # Unload (exit) after this long with no request and no editor open: "10m", "90s";
-    # "0": right after the last request; "-1": never. Parsed by codeassist/daemon/keep_alive.py.
-    keep_alive: str = "10m"
+    # Unload (exit) after this long with no request and no editor open: "10m", "90s", 300;
+    # 0: right after the last request; -1: never. Parsed by codeassist/daemon/keep_alive.py.
+    keep_alive: Duration = Duration("10m")
 
 
 @dataclass
@@ -164,7 +168,13 @@ def _type_name(tp: Any) -> str:
     if typing.get_origin(tp) is list:
         (inner,) = typing.get_args(tp)
         return f"a list of {inner.__name__}"
-    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "a boolean",
+        Duration: 'a duration ("10m", "90s", or seconds: 300, 0, -1)',
+    }
     return names.get(tp, str(tp))
 
 
@@ -199,6 +209,10 @@ def _coerce(value: Any, tp: Any, *, from_text: bool) -> Any:
             return float(str(value).strip())
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
+        raise ValueError
+    if tp is Duration:  # TOML writes `keep_alive = -1` as a number, env and flags as text
+        if from_text or isinstance(value, str | int | float) and not isinstance(value, bool):
+            return Duration(str(value).strip())
         raise ValueError
     if tp is str:
         if from_text or isinstance(value, str):

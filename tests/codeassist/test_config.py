@@ -210,3 +210,19 @@ def test_numbers_that_would_exhaust_the_machine_are_refused(repo, text):
     (repo / ".codeassist.toml").write_text(text)
     with pytest.raises(UserError, match="out of range; it must be between"):
         load_settings(repo=repo)
+
+
+@pytest.mark.parametrize(
+    ("toml_value", "expected"), [("-1", "-1"), ("0", "0"), ("300", "300"), ('"10m"', "10m")]
+)
+def test_keep_alive_is_a_duration_written_as_text_or_a_number(
+    repo, isolated_dirs, toml_value, expected
+):
+    write_user_config(isolated_dirs, f"[daemon]\nkeep_alive = {toml_value}\n")
+    assert load_settings(repo).daemon.keep_alive == expected
+
+
+def test_keep_alive_of_the_wrong_type_names_the_accepted_forms(repo, isolated_dirs):
+    write_user_config(isolated_dirs, "[daemon]\nkeep_alive = true\n")
+    with pytest.raises(UserError, match=r"keep_alive.*duration"):
+        load_settings(repo)
