@@ -4,7 +4,7 @@ No arguments. The sliding layers' K/V lives in fixed rings (window + slack slots
 cannot grow with the prompt; what could is the transient memory of a prefill step. This
 measures, from the profiler's allocation events, the peak of bytes allocated during the whole
 request on top of what was held before it (K/V storage is preallocated at load), and compares
-it with the memory plan's activation bound for the same context and chunk.
+it with the memory plan's activation figure for the same context, chunk and (CPU) code path.
 Last line: one JSON object (keys: ring_slots, window, peak_transient_bytes,
 plan_activation_bytes, peak_over_plan, prompt_tokens, prefill_steps, seconds).
 """
@@ -50,7 +50,14 @@ def main() -> None:
             outs = list(engine.generate(prompt, SamplingParams(temperature=0, max_tokens=4)))
         seconds = time.perf_counter() - start
         peak = peak_allocated(prof)
-        plan = activation_bytes(engine.config.to_dict(), PROMPT_TOKENS, CHUNK)
+        plan = activation_bytes(
+            engine.config.to_dict(),
+            PROMPT_TOKENS,
+            CHUNK,
+            device="cpu",
+            quantize=engine.loaded.quantize,
+            dtype_bytes=engine.dtype_bytes,
+        )
         figures = {
             "ring_slots": engine.kv.ring,
             "window": engine.window,
