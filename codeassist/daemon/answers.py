@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from codeassist.daemon import responses as r
+from codeassist.daemon import responses
 from codeassist.daemon.request import Job, Update
 
 # After the daemon starts stopping, how long a request waits for the engine's last word before
@@ -74,9 +74,9 @@ class Channel:
                 return
 
 
-async def collect(job: Job, channel: Channel, meta: r.Meta, shutdown: Shutdown) -> Any:
+async def collect(job: Job, channel: Channel, meta: responses.Meta, shutdown: Shutdown) -> Any:
     """The whole answer as one JSON body (or the error it ended with)."""
-    splitter = r.Splitter()
+    splitter = responses.Splitter()
     last = Update()
     async for update in channel.updates(shutdown):
         splitter.feed(update.text)
@@ -85,10 +85,10 @@ async def collect(job: Job, channel: Channel, meta: r.Meta, shutdown: Shutdown) 
     if last.error is not None:
         kind = {400: "invalid_request_error", 504: "timeout", 503: "unavailable"}
         return JSONResponse(
-            r.error_body(last.error, kind.get(last.status, "server_error")),
+            responses.error_body(last.error, kind.get(last.status, "server_error")),
             status_code=last.status,
         )
-    return r.full_response(
+    return responses.full_response(
         meta,
         "".join(splitter.answer),
         "".join(splitter.thinking),
@@ -100,35 +100,43 @@ async def collect(job: Job, channel: Channel, meta: r.Meta, shutdown: Shutdown) 
 async def stream(
     job: Job,
     channel: Channel,
-    meta: r.Meta,
+    meta: responses.Meta,
     include_usage: bool,
     shutdown: Shutdown,
     on_end: Callable[[], None],
 ) -> AsyncIterator[bytes]:
     """The answer as server-sent events; on_end runs however the stream ends."""
-    splitter = r.Splitter()
+    splitter = responses.Splitter()
     opening = meta.kind == "chat"  # the role chunk goes out with the first text, in one write
     try:
         async for update in channel.updates(shutdown):
             events: list[bytes] = []
             if opening:
-                events.append(r.sse(r.chat_chunk(meta, {"role": "assistant", "content": ""})))
+                events.append(
+                    responses.sse(responses.chat_chunk(meta, {"role": "assistant", "content": ""}))
+                )
                 opening = False
             pieces = splitter.feed(update.text)
             if update.finished:
                 pieces += splitter.finish()
-            events += [r.sse(chunk) for chunk in r.delta_chunks(meta, pieces)]
+            events += [responses.sse(chunk) for chunk in responses.delta_chunks(meta, pieces)]
             if update.finished:
                 if update.error is not None:
                     kind = "timeout" if update.status == 504 else "server_error"
                     if update.status == 400:
                         kind = "invalid_request_error"
-                    events.append(r.sse(r.error_body(update.error, kind, update.finish_reason)))
+                    events.append(
+                        responses.sse(
+                            responses.error_body(update.error, kind, update.finish_reason)
+                        )
+                    )
                 else:
-                    events.append(r.sse(r.final_chunk(meta, update.finish_reason)))
+                    events.append(responses.sse(responses.final_chunk(meta, update.finish_reason)))
                 if include_usage:
-                    events.append(r.sse(r.usage_chunk(meta, update.usage or job.usage)))
-                events.append(r.sse("[DONE]"))
+                    events.append(
+                        responses.sse(responses.usage_chunk(meta, update.usage or job.usage))
+                    )
+                events.append(responses.sse("[DONE]"))
             if events:
                 yield b"".join(events)
     finally:

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.types import ASGIApp
 
-from codeassist.daemon import responses as r
+from codeassist.daemon import responses
 from codeassist.daemon.answers import Channel, Shutdown, collect, stream
 from codeassist.daemon.keep_alive import IdleClock
 from codeassist.daemon.limits import too_long
@@ -81,7 +81,7 @@ def create_app(
             f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}"
             for e in error.errors()
         )
-        return JSONResponse(r.error_body(f"invalid request: {problems}"), status_code=400)
+        return JSONResponse(responses.error_body(f"invalid request: {problems}"), status_code=400)
 
     def model_name() -> str:
         engine = scheduler.engine
@@ -152,7 +152,7 @@ def create_app(
 
     async def _hold(request: Request, holder: str) -> AsyncIterator[bytes]:
         if shutdown.reason is not None:
-            yield r.sse(current_state())
+            yield responses.sse(current_state())
             return
         clock.lease_opened()
         log.info("%s holds the daemon (%d holder(s))", holder, clock.leases)
@@ -163,7 +163,7 @@ def create_app(
             while True:
                 fields = current_state()
                 if fields != sent:
-                    yield r.sse(fields)
+                    yield responses.sse(fields)
                     sent = fields
                 poll = 0.2 if fields["state"] == "loading" else 30.0
                 done, _ = await asyncio.wait(
@@ -172,7 +172,7 @@ def create_app(
                 if gone in done:
                     return
                 if ending in done:
-                    yield r.sse(current_state())
+                    yield responses.sse(current_state())
                     return
         finally:
             gone.cancel()
@@ -182,14 +182,14 @@ def create_app(
 
     async def run(
         request: Request,
-        meta: r.Meta,
+        meta: responses.Meta,
         prompt: ChatPrompt | TextPrompt,
         body: ChatRequest | CompletionRequest,
     ) -> Any:
         setattr(request.state, KEEP_ALIVE_KEY, body.keep_alive_s(clock.keep_alive_s))
         why = too_long(prompt.chars, scheduler.limits) if scheduler.limits is not None else None
         if why is not None:
-            return JSONResponse(r.error_body(why, code="context_length_exceeded"), 400)
+            return JSONResponse(responses.error_body(why, code="context_length_exceeded"), 400)
         channel = Channel()
         job = Job(
             prompt=prompt,
@@ -202,7 +202,7 @@ def create_app(
             scheduler.submit(job)
         except QueueFull as full:
             return JSONResponse(
-                r.error_body(
+                responses.error_body(
                     f"the daemon's queue is full ({scheduler.queue_size} requests); "
                     f"retry after {full.retry_after} s",
                     "server_busy",
@@ -213,7 +213,9 @@ def create_app(
             )
         except NotAccepting as error:
             return JSONResponse(
-                r.error_body(f"the daemon is not accepting requests: {error}", "unavailable"),
+                responses.error_body(
+                    f"the daemon is not accepting requests: {error}", "unavailable"
+                ),
                 status_code=503,
                 headers={"Retry-After": "5"},
             )
@@ -241,11 +243,11 @@ def create_app(
     @app.post("/v1/chat/completions")
     async def chat(body: ChatRequest, request: Request) -> Any:
         prompt = ChatPrompt(chat_messages(body.messages), enable_thinking=body.enable_thinking())
-        return await run(request, r.Meta("chat", model_name()), prompt, body)
+        return await run(request, responses.Meta("chat", model_name()), prompt, body)
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request) -> Any:
         prompt = TextPrompt(body.prompt_text())
-        return await run(request, r.Meta("text", model_name()), prompt, body)
+        return await run(request, responses.Meta("text", model_name()), prompt, body)
 
     return RequestGate(app, scheduler, clock)

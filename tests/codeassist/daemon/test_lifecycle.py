@@ -22,12 +22,7 @@ from codeassist.client import ModelBusy, ModelUnavailable, client_from_settings
 from codeassist.client.daemon_start import stop_daemon
 from codeassist.config import load_settings
 from codeassist.daemon_files import holder_pid, token_path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.helpers.ports import free_port
 
 
 @pytest.fixture(scope="module")

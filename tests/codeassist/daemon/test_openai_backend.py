@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,19 +13,14 @@ import pytest
 from codeassist.client import ChatResult, CompletionResult, client_from_settings
 from codeassist.config import load_settings
 from codeassist.gemma4.prompt import render_chat
+from tests.helpers.ports import free_port
 
 PROMPT = [{"role": "user", "content": "def fib(n):"}]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def transformers_server(tiny_checkpoint, tmp_path_factory):
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("tserve") / "out"
     command = [
         sys.executable,

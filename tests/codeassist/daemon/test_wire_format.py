@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from codeassist.client import sse
-from codeassist.daemon import responses as r
+from codeassist.daemon import responses
 from codeassist.daemon.app import sampling_from
 from codeassist.daemon.request import Priority, Usage
 from codeassist.daemon.schemas import ChatRequest, CompletionRequest
@@ -28,17 +28,17 @@ RECORDED = [
 
 
 def test_thinking_goes_to_reasoning_content_never_to_content():
-    meta = r.Meta("chat", "tiny")
-    splitter = r.Splitter()
+    meta = responses.Meta("chat", "tiny")
+    splitter = responses.Splitter()
     chunks = []
     for text in RECORDED:
-        chunks += r.delta_chunks(meta, splitter.feed(text))
-    chunks += r.delta_chunks(meta, splitter.finish())
+        chunks += responses.delta_chunks(meta, splitter.feed(text))
+    chunks += responses.delta_chunks(meta, splitter.finish())
     content = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
     reasoning = "".join(c["choices"][0]["delta"].get("reasoning_content", "") for c in chunks)
     assert content == "def add(a, b):\n    return a + b"
     assert reasoning == "The user wants a sum."
-    body = r.full_response(
+    body = responses.full_response(
         meta, "".join(splitter.answer), "".join(splitter.thinking), "stop", Usage(5, 7, 3)
     )
     message = body["choices"][0]["message"]
@@ -56,25 +56,25 @@ def test_thinking_goes_to_reasoning_content_never_to_content():
 
 
 def test_text_completion_chunks_and_body():
-    meta = r.Meta("text", "tiny")
-    chunk = r.text_chunk(meta, "x = 1", None)
+    meta = responses.Meta("text", "tiny")
+    chunk = responses.text_chunk(meta, "x = 1", None)
     assert chunk["object"] == "text_completion"
     assert chunk["choices"][0]["text"] == "x = 1"
-    assert r.final_chunk(meta, "length")["choices"][0]["finish_reason"] == "length"
-    body = r.full_response(meta, "x = 1", "", "length", Usage(1, 2, 0))
+    assert responses.final_chunk(meta, "length")["choices"][0]["finish_reason"] == "length"
+    body = responses.full_response(meta, "x = 1", "", "length", Usage(1, 2, 0))
     assert body["choices"][0]["text"] == "x = 1"
     assert "reasoning_content" not in body["choices"][0]
 
 
 def test_sse_round_trip_through_the_client_reader():
-    meta = r.Meta("chat", "tiny")
+    meta = responses.Meta("chat", "tiny")
     wire = b"".join(
         [
-            r.sse(r.chat_chunk(meta, {"content": "a\nb"})),
+            responses.sse(responses.chat_chunk(meta, {"content": "a\nb"})),
             b": keep-alive comment\n\n",
-            r.sse(r.usage_chunk(meta, Usage(1, 1, 0))),
-            r.sse("[DONE]"),
-            r.sse(r.chat_chunk(meta, {"content": "after done"})),
+            responses.sse(responses.usage_chunk(meta, Usage(1, 1, 0))),
+            responses.sse("[DONE]"),
+            responses.sse(responses.chat_chunk(meta, {"content": "after done"})),
         ]
     )
     events = list(sse.iter_events(wire.decode().splitlines(keepends=True)))
@@ -145,6 +145,6 @@ def test_loopback_only():
 
 
 def test_error_body_shape():
-    assert json.loads(json.dumps(r.error_body("no", "server_busy", "queue_full"))) == {
+    assert json.loads(json.dumps(responses.error_body("no", "server_busy", "queue_full"))) == {
         "error": {"message": "no", "type": "server_busy", "param": None, "code": "queue_full"}
     }
