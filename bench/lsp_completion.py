@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -57,7 +56,8 @@ from codeassist.gemma4.tiny import make_tiny_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.helpers.lsp_client import plain  # noqa: E402 (after the path)
+from tests.helpers.environment import clean_env  # noqa: E402 (after the path)
+from tests.helpers.lsp_client import plain  # noqa: E402
 from tests.helpers.openai_endpoint import (  # noqa: E402
     FakeEndpoint,
     end_events,
@@ -467,7 +467,7 @@ def main() -> None:
         dirs[var] = str(work / sub)
     (work / "sock").mkdir(mode=0o700)
     socket_path = work / "sock" / "daemon.sock"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEASSIST_")}
+    env = clean_env()
     env.update(dirs, HF_HUB_OFFLINE="1")
     args = [f"--set=engine.{k}={v}" for k, v in ENGINE.items()]
     child = start_serve(model, socket_path, output=work / "serve.out", args=args, env=env)
@@ -500,7 +500,7 @@ def suggestions_only(repo: Path, work: Path, model: Path) -> dict[str, Any]:
         offsets = tokenizer.encode(text, add_special_tokens=False).offsets
         return [text[a:b] for a, b in offsets if b > a]
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEASSIST_")}
+    env = clean_env()
     for var, sub in [
         ("XDG_CONFIG_HOME", "config"),
         ("XDG_CACHE_HOME", "cache"),

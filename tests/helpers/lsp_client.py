@@ -4,7 +4,6 @@ it, the requests and notifications tests send, and reading its answers back."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import typing
 from collections.abc import Callable
@@ -15,6 +14,8 @@ from lsprotocol import types
 from pygls.uris import from_fs_path
 from pytest_lsp import LanguageClient, client_capabilities, make_test_lsp_client
 
+from tests.helpers.waiting import wait_until_async
+
 # The real server, as editors start it.
 SERVER_COMMAND = [sys.executable, "-m", "codeassist.cli.main", "lsp"]
 
@@ -24,13 +25,6 @@ CLIENTS = ["visual-studio-code", "neovim"]
 
 # Small prompts and answers: the tiny model on 2 shared CPU cores is slow.
 FAST_COMPLETION = {"completion": {"budget_tokens": 160, "max_tokens": 4, "temperature": 0.0}}
-
-
-def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without CODEASSIST_* variables, plus extra."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEASSIST_")}
-    env.update(extra or {})
-    return env
 
 
 def daemon_env(settings: Any) -> dict[str, str]:
@@ -209,11 +203,8 @@ async def stats(client: LanguageClient) -> dict[str, Any]:
 
 async def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> None:
     """Until predicate() is true; AssertionError after timeout seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
+    if not await wait_until_async(predicate, timeout):
+        raise AssertionError("condition not met in time")
 
 
 def versioned(client: LanguageClient) -> bool:

@@ -11,7 +11,8 @@ import pytest_asyncio
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tests.helpers.lsp_client import server_env, start_language_server, stop_language_server
+from tests.helpers.environment import clean_env
+from tests.helpers.lsp_client import start_language_server, stop_language_server
 from tests.helpers.sample_code import APP_PY, UTIL_PY
 
 
@@ -41,7 +42,7 @@ async def start_server() -> Any:
         capabilities: types.ClientCapabilities | None = None,
     ) -> tuple[LanguageClient, types.InitializeResult]:
         lsp_client, result = await start_language_server(
-            root, client=client, options=options, env=server_env(env), capabilities=capabilities
+            root, client=client, options=options, env=clean_env(env), capabilities=capabilities
         )
         started.append(lsp_client)
         return lsp_client, result

@@ -16,19 +16,11 @@ import pytest
 
 from codeassist.daemon_files import holder_pid
 from tests.helpers.lsp_client import inline, open_doc, plain
+from tests.helpers.waiting import wait_until_async
 
 pytestmark = pytest.mark.asyncio
 
 KEEP_ALIVE_S = 2.0
-
-
-async def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.1)
-    return predicate()
 
 
 async def test_daemon_started_by_the_server_stays_while_it_runs_and_goes_after(
@@ -51,7 +43,7 @@ async def test_daemon_started_by_the_server_stays_while_it_runs_and_goes_after(
     uri = open_doc(client, workspace / "pkg" / "app.py")
 
     await inline(client, uri, 9, 4)  # the first model request starts the daemon
-    assert await wait_until(lambda: holder_pid(sock) is not None, 120), "no daemon started"
+    assert await wait_until_async(lambda: holder_pid(sock) is not None, 120), "no daemon started"
     daemon = holder_pid(sock)
     states = [s["state"] for s in statuses]
     assert "model_loading" in states or "ready" in states, statuses
@@ -62,7 +54,7 @@ async def test_daemon_started_by_the_server_stays_while_it_runs_and_goes_after(
 
     await asyncio.wait_for(client.shutdown_session(), 20)
     stopped = time.monotonic()
-    assert await wait_until(lambda: holder_pid(sock) is None, KEEP_ALIVE_S + 8)
+    assert await wait_until_async(lambda: holder_pid(sock) is None, KEEP_ALIVE_S + 8)
     gone_after = time.monotonic() - stopped
     assert gone_after >= KEEP_ALIVE_S * 0.5  # it waited for keep_alive, not for the exit
     assert not sock.exists()

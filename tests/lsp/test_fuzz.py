@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from pygls.uris import from_fs_path
 
-from tests.helpers.lsp_client import SERVER_COMMAND, server_env
+from tests.helpers.environment import clean_env
+from tests.helpers.lsp_client import SERVER_COMMAND
 
 DOWN = "http://127.0.0.1:9/v1"  # nothing listens on the discard port
 PROBE_S = 1.0
@@ -162,7 +163,7 @@ def workspace(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def raw(workspace: Path, tmp_path: Path):
-    env = server_env({"CODEASSIST_MODEL_ENDPOINT": DOWN})
+    env = clean_env({"CODEASSIST_MODEL_ENDPOINT": DOWN})
     client = RawClient(env, tmp_path / "lsp.log")
     yield client
     if client.process.poll() is None:

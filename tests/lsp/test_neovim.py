@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers.lsp_client import SERVER_COMMAND, daemon_env, server_env
+from tests.helpers.environment import clean_env
+from tests.helpers.lsp_client import SERVER_COMMAND, daemon_env
 
 SCRIPT = Path(__file__).with_name("nvim_complete.lua")
 
@@ -28,7 +29,7 @@ def test_neovim_07_gets_a_completion_item(workspace, daemon_settings, tmp_path):
     nvim = neovim_07()
     assert nvim, "Neovim 0.7 is not installed: apt-get install -y neovim (0.7.2 on Debian 12)"
     out = tmp_path / "result.json"
-    env = server_env(daemon_env(daemon_settings))
+    env = clean_env(daemon_env(daemon_settings))
     env.update(
         OUT=str(out),
         FILE=str(workspace / "pkg" / "app.py"),

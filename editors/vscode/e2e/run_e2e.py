@@ -36,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 EXTENSION = HERE.parent
 REPO_ROOT = EXTENSION.parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # the tests' helpers (standard library only)
+from tests.helpers.environment import clean_env  # noqa: E402
 from tests.helpers.git_repo import repo_with_files  # noqa: E402
 from tests.helpers.openai_endpoint import FakeEndpoint, send_chat, send_text  # noqa: E402
 from tests.helpers.ports import free_port  # noqa: E402
@@ -198,7 +199,7 @@ def main() -> int:
     ok = False
     server: subprocess.Popen | None = None
     server_log = None
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEASSIST_")}
+    env = clean_env()
     home = work / "home"
     for sub in ("config", "cache", "state", "run"):
         (home / sub).mkdir(parents=True, mode=0o700)

@@ -10,7 +10,6 @@ edits), not what the text says.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -27,11 +26,11 @@ from codeassist.gemma4.prompt import render_chat
 from codeassist.gemma4.tokens import BOS, FIXED_IDS
 from codeassist.tasks.syntax_check import error_lines, grammar_for_path
 from codeassist.token_count import tokenizer_counter
+from tests.helpers.environment import clean_env
 from tests.helpers.llama_cpp import INSTALL_LINE, llama_cpp_installed
 from tests.helpers.lsp_client import (
     apply_edits,
     open_doc,
-    server_env,
     start_language_server,
     stop_language_server,
 )
@@ -209,7 +208,7 @@ def test_codeassist_review_head_through_llama_cpp(llama_server, tiny_checkpoint,
     repo.commit("one", {"shapes.py": SHAPES})
     repo.commit("two", {"shapes.py": SHAPES.replace("total * 2", "total * 3")})
     root = repo.root
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEASSIST_")}
+    env = clean_env()
     env.update(
         CODEASSIST_MODEL_ENDPOINT=llama_server,
         CODEASSIST_MODEL_PATH=str(tiny_checkpoint),
@@ -241,7 +240,7 @@ async def lsp_through_llama(llama_server, tiny_checkpoint, tmp_path):
         "completion": {"budget_tokens": 200, "max_tokens": 6, "temperature": 0.0, "debounce_ms": 0},
         "refactor": {"max_tokens": 24, "budget_tokens": 256},
     }
-    client, _ = await start_language_server(root, options=options, env=server_env())
+    client, _ = await start_language_server(root, options=options, env=clean_env())
     uri = open_doc(client, root / "shapes.py")
     yield client, uri
     await stop_language_server(client)

@@ -19,25 +19,17 @@ import httpx
 from codeassist.client import DaemonStatus, hold_daemon
 from codeassist.config import load_settings
 from codeassist.daemon_files import holder_pid, token_path
+from tests.helpers.environment import clean_env
 from tests.helpers.serve_process import start_serve
+from tests.helpers.waiting import wait_until
 
 CODEASSIST = shutil.which("codeassist") or str(Path(sys.executable).with_name("codeassist"))
 TINY_ENGINE = {"CODEASSIST_ENGINE_QUANTIZE": "none", "CODEASSIST_ENGINE_DEVICE": "cpu"}
 
 
-def wait_until(predicate, timeout: float, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEASSIST_")}
-    env.update(OMP_NUM_THREADS="1", **TINY_ENGINE, **extra)
-    return env
+def serve_env(**extra: str) -> dict[str, str]:
+    """A clean environment for a tiny daemon on the CPU (one torch thread)."""
+    return clean_env({"OMP_NUM_THREADS": "1", **TINY_ENGINE, **extra})
 
 
 def daemon_log() -> str:
@@ -51,7 +43,7 @@ def test_the_daemon_review_starts_unloads_keep_alive_after_the_review(
     repo.commit("first", {"app.py": "def scale(a):\n    return a\n"})
     repo.commit("second", {"app.py": "def scale(a):\n    return a * 2\n"})
     sock = tmp_path / "run" / "d.sock"
-    env = clean_env(
+    env = serve_env(
         CODEASSIST_MODEL_PATH=str(tiny_checkpoint),
         CODEASSIST_DAEMON_SOCKET=str(sock),
         CODEASSIST_DAEMON_KEEP_ALIVE="2s",
@@ -104,7 +96,7 @@ def test_leases_hold_the_daemon_never_means_never_and_a_request_sets_its_own_wai
         sock,
         output=tmp_path / "serve.out",
         args=["--set=engine.quantize=none", "--set=engine.device=cpu"],  # keep_alive -1
-        env=clean_env(),
+        env=serve_env(),
     )
     crashing: subprocess.Popen | None = None
     http = httpx.Client(
@@ -127,7 +119,7 @@ def test_leases_hold_the_daemon_never_means_never_and_a_request_sets_its_own_wai
             [sys.executable, "-c", LEASE_HOLDER, str(sock)],
             stdout=subprocess.PIPE,
             text=True,
-            env=clean_env(),
+            env=serve_env(),
         )
         assert crashing.stdout is not None and crashing.stdout.readline().strip() == "held"
         assert health()["leases"] == 2
@@ -157,7 +149,7 @@ def test_leases_hold_the_daemon_never_means_never_and_a_request_sets_its_own_wai
             capture_output=True,
             text=True,
             timeout=60,
-            env=clean_env(),
+            env=serve_env(),
         )
         assert "; never unloads (keep_alive never)" in status.stdout
         assert "idle " in status.stdout

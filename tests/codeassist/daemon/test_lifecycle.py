@@ -22,7 +22,9 @@ from codeassist.client import ModelBusy, ModelUnavailable, client_from_settings
 from codeassist.client.daemon_start import stop_daemon
 from codeassist.config import load_settings
 from codeassist.daemon_files import holder_pid, token_path
+from tests.helpers.environment import clean_env
 from tests.helpers.ports import free_port
+from tests.helpers.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,7 @@ def small_daemon(tiny_checkpoint, tmp_path_factory):
     home = tmp_path_factory.mktemp("small")
     sock = home / "private" / "d.sock"  # the directory is created by the daemon itself
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEASSIST_")}
+    env = clean_env()
     env.update(
         XDG_STATE_HOME=str(home / "state"),
         XDG_RUNTIME_DIR=str(home),
@@ -279,15 +281,6 @@ def test_on_demand_start_is_single_and_survives_kill_9(tiny_checkpoint, tmp_path
     assert gone.returncode == 1 and "not running" in gone.stdout
     again = cli("daemon", "stop", "--socket", str(sock))
     assert again.returncode == 0 and "no daemon is running" in again.stdout
-
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
