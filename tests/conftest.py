@@ -16,18 +16,21 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
+def private_dirs(home: Path) -> dict[str, str]:
+    """XDG config, cache, state and runtime folders (0700) under home, by variable."""
+    dirs = {"XDG_CONFIG_HOME": "config", "XDG_CACHE_HOME": "cache"}
+    dirs |= {"XDG_STATE_HOME": "state", "XDG_RUNTIME_DIR": "run"}
+    for sub in dirs.values():
+        (home / sub).mkdir(mode=0o700)
+    return {var: str(home / sub) for var, sub in dirs.items()}
+
+
 @pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path_factory, monkeypatch):
     """Config, cache, state and runtime dirs in a temporary home, never the user's own."""
     home = tmp_path_factory.mktemp("home")
-    for var, sub in [
-        ("XDG_CONFIG_HOME", "config"),
-        ("XDG_CACHE_HOME", "cache"),
-        ("XDG_STATE_HOME", "state"),
-        ("XDG_RUNTIME_DIR", "run"),
-    ]:
-        (home / sub).mkdir(mode=0o700)
-        monkeypatch.setenv(var, str(home / sub))
+    for var, path in private_dirs(home).items():
+        monkeypatch.setenv(var, path)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     for name in list(os.environ):
@@ -65,22 +68,12 @@ def daemon_settings(tiny_checkpoint, tmp_path_factory):
     Session-scoped: one daemon for the whole run, stopped (SIGTERM) at the end.
     """
     from codeassist.config import Settings
+    from tests.helpers.environment import clean_env
     from tests.helpers.serve_process import start_serve
 
     home = tmp_path_factory.mktemp("daemon-home")
-    env = dict(os.environ)
-    for var, sub in [
-        ("XDG_CONFIG_HOME", "config"),
-        ("XDG_CACHE_HOME", "cache"),
-        ("XDG_STATE_HOME", "state"),
-        ("XDG_RUNTIME_DIR", "run"),
-    ]:
-        (home / sub).mkdir(mode=0o700)
-        env[var] = str(home / sub)
-    env["HF_HUB_OFFLINE"] = "1"
     # One torch thread: on a busy 2-core machine two OpenMP threads make each step ~10x slower.
-    env["OMP_NUM_THREADS"] = "1"
-    env = {k: v for k, v in env.items() if not k.startswith("CODEASSIST_")}
+    env = clean_env({**private_dirs(home), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
     socket_dir = home / "sock"
     socket_dir.mkdir(mode=0o700)
     socket_path = socket_dir / "daemon.sock"
