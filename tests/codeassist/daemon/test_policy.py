@@ -58,6 +58,7 @@ def test_same_class_beyond_the_batch_waits_without_counting_as_yielding():
     stepped = batch(running, max_batch=2)
     assert keys(stepped) == [1, 2]
     assert yielding(running, stepped) == []
+    assert keys(batch(running, max_batch=0)) == [1]  # something always advances
 
 
 def needing(key: int, priority: int, need: int) -> Entry:
@@ -70,6 +71,8 @@ def test_with_kv_room_a_request_starts_only_when_its_reservation_fits():
     # A review that would leave no room for a completion waits; the completion goes.
     assert keys(admit([review, completion], [], 8, room=32_000, keep=4_000)) == [2]
     assert keys(admit([review], [], 8, room=36_000, keep=4_000)) == [1]
+    # Knowing the pool's size changes nothing for a request that fits beside a completion.
+    assert keys(admit([review], [], 8, room=32_000, keep=4_000, total=64_000)) == []
     # An interactive request needs no margin, only room.
     assert keys(admit([completion], [], 8, room=3_000, keep=4_000)) == [2]
     assert keys(admit([completion], [], 8, room=2_999, keep=4_000)) == []
