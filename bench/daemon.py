@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -42,7 +41,7 @@ from codeassist.client import client_from_settings  # noqa: E402
 from codeassist.config import EngineSettings, Settings  # noqa: E402
 from codeassist.gemma4.prompt import render_chat  # noqa: E402
 from codeassist.gemma4.tiny import make_tiny_checkpoint  # noqa: E402
-from tests.helpers.serve_process import start_serve  # noqa: E402
+from tests.helpers.serve_process import raw_post, rss_bytes, start_serve  # noqa: E402
 
 REPEATS = 50
 INTERACTIVE = 15
@@ -232,29 +231,6 @@ def measure_pairs(client, rounds: int = 6) -> dict:
     }
 
 
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def raw_post(socket_path: Path, path: str, payload: bytes) -> int:
-    """One sendall (httpx copies the rest of a big body after each partial send: seconds of
-    client time for 50 MB that would hide the daemon's)."""
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
-    )
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.connect(str(socket_path))
-        sock.sendall(head.encode() + payload)
-        reply = b""
-        while chunk := sock.recv(65536):
-            reply += chunk
-    return int(reply.split(b" ", 2)[1])
-
-
 def measure_refusals(socket_path: Path, daemon_pid: int, repeats: int = 3) -> dict:
     line = "value = compute(value) + 1; " * (50 * 2**20 // 28)
     big = json.dumps({"messages": [{"role": "user", "content": line}]}).encode()
@@ -268,7 +244,7 @@ def measure_refusals(socket_path: Path, daemon_pid: int, repeats: int = 3) -> di
             ("5mb", "/v1/completions", five),
         ):
             start = time.perf_counter()
-            statuses.add(raw_post(socket_path, path, payload))
+            statuses.add(raw_post(socket_path, path, payload)[0])
             times[name].append(time.perf_counter() - start)
     return {
         "refuse_50mb_ms": median_ms(times["50mb"]),

@@ -1,10 +1,12 @@
-"""A `codeassist serve` child process under the caller's control (tests, benchmarks)."""
+"""A `codeassist serve` child process under the caller's control (tests, benchmarks), and raw
+looks at it: its memory, a request written in one piece."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -82,3 +84,29 @@ def start_serve(
             env=dict(os.environ if env is None else env),
         )
     return ServeProcess(process, socket_path, output)
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def raw_post(socket_path: Path | str, path: str, payload: bytes) -> tuple[int, bytes]:
+    """(status, body) of a POST to the daemon's Unix socket, sent with one sendall: httpx copies
+    what is left of a body after every partial send, seconds of client time for 50 MB that
+    would hide the daemon's own."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+    )
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(str(socket_path))
+        sock.sendall(head.encode() + payload)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    header, _, body = reply.partition(b"\r\n\r\n")
+    return int(header.split()[1]), body

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from codeassist.client import ModelRequestError, ModelTimeout
 from codeassist.gemma4.prompt import render_chat
+from tests.helpers.serve_process import raw_post, rss_bytes
 
 # Greedy decoding of this prompt runs ~110 tokens before the tiny model's stop token, so a
 # request for more is still generating when the tests cut it short.
@@ -188,35 +188,11 @@ def test_bad_requests_name_the_problem(daemon_settings, model_client):
     assert "system message" in str(rejected.value) and "400" in str(rejected.value)
 
 
-def _rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
-def raw_post(socket_path: str, path: str, payload: bytes) -> tuple[int, dict]:
-    """POST with one sendall: httpx copies what is left of a body after every partial send,
-    which takes seconds for 50 MB on the client side alone; this measures the daemon."""
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
-    )
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.connect(socket_path)
-        sock.sendall(head.encode() + payload)
-        reply = b""
-        while chunk := sock.recv(65536):
-            reply += chunk
-    header, _, body = reply.partition(b"\r\n\r\n")
-    return int(header.split()[1]), json.loads(body)
-
-
 def test_huge_prompts_are_refused_at_once_and_health_answers_meanwhile(
     daemon_settings, model_client
 ):
     pid = health(daemon_settings)["pid"]
-    before = _rss_bytes(pid)
+    before = rss_bytes(pid)
     latencies: list[float] = []
     done = threading.Event()
 
@@ -235,9 +211,9 @@ def test_huge_prompts_are_refused_at_once_and_health_answers_meanwhile(
         payload = json.dumps({"messages": [{"role": "user", "content": line}]}).encode()
         del line
         started = time.monotonic()
-        status, answer = raw_post(daemon_settings.daemon.socket, "/v1/chat/completions", payload)
+        status, body = raw_post(daemon_settings.daemon.socket, "/v1/chat/completions", payload)
         assert time.monotonic() - started < 1.0
-        assert status == 413 and "bytes" in answer["error"]["message"]
+        assert status == 413 and "bytes" in json.loads(body)["error"]["message"]
         del payload
 
         prompt = "x = 1\n" * (5 * 2**20 // 6)  # 5 MB through the project's own client
@@ -251,7 +227,7 @@ def test_huge_prompts_are_refused_at_once_and_health_answers_meanwhile(
         done.set()
         poller.join(10)
     assert len(latencies) >= 3 and max(latencies) < 1.0
-    assert _rss_bytes(pid) - before < 200 * 2**20
+    assert rss_bytes(pid) - before < 200 * 2**20
     assert model_client.chat(LONG["messages"], max_tokens=2).usage.completion_tokens >= 1
 
 
