@@ -32,8 +32,6 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.helpers
 
@@ -41,7 +39,12 @@ from codeassist.client import client_from_settings  # noqa: E402
 from codeassist.config import EngineSettings, Settings  # noqa: E402
 from codeassist.gemma4.prompt import render_chat  # noqa: E402
 from codeassist.gemma4.tiny import make_tiny_checkpoint  # noqa: E402
-from tests.helpers.serve_process import raw_post, rss_bytes, start_serve  # noqa: E402
+from tests.helpers.serve_process import (  # noqa: E402
+    daemon_http,
+    raw_post,
+    rss_bytes,
+    start_serve,
+)
 
 REPEATS = 50
 INTERACTIVE = 15
@@ -115,8 +118,7 @@ def measure(client, model: Path, socket_path: Path, daemon_pid: int) -> dict:
         assert result.usage.completion_tokens == 1, result
         return time.perf_counter() - start
 
-    transport = httpx.HTTPTransport(uds=str(socket_path))
-    raw = httpx.Client(transport=transport, base_url="http://d", timeout=60)
+    raw = daemon_http(socket_path, timeout=60)
 
     def raw_http() -> float:
         start = time.perf_counter()

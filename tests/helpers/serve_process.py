@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from codeassist.client.daemon_start import read_health
 
 
@@ -84,6 +86,12 @@ def start_serve(
             env=dict(os.environ if env is None else env),
         )
     return ServeProcess(process, socket_path, output)
+
+
+def daemon_http(socket_path: Path | str, timeout: float | None = 30.0) -> httpx.Client:
+    """A plain HTTP client for the daemon on its Unix socket (paths like "/health")."""
+    transport = httpx.HTTPTransport(uds=str(socket_path))
+    return httpx.Client(transport=transport, base_url="http://codeassist", timeout=timeout)
 
 
 def rss_bytes(pid: int) -> int:

@@ -7,26 +7,20 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import openai
 import pytest
 
 from codeassist.client import ModelRequestError, ModelTimeout
 from codeassist.gemma4.prompt import render_chat
-from tests.helpers.serve_process import raw_post, rss_bytes
+from tests.helpers.serve_process import daemon_http, raw_post, rss_bytes
 
 # Greedy decoding of this prompt runs ~110 tokens before the tiny model's stop token, so a
 # request for more is still generating when the tests cut it short.
 LONG = {"messages": [{"role": "user", "content": "go"}], "temperature": 0}
 
 
-def uds_http(settings, timeout: float | None = 30) -> httpx.Client:
-    transport = httpx.HTTPTransport(uds=settings.daemon.socket)
-    return httpx.Client(transport=transport, base_url="http://codeassist", timeout=timeout)
-
-
 def health(settings) -> dict:
-    with uds_http(settings) as http:
+    with daemon_http(settings.daemon.socket) as http:
         return http.get("/health").json()
 
 
@@ -70,7 +64,7 @@ def test_thinking_flag_reaches_the_template(model_client):
 
 
 def test_official_openai_client_over_the_socket(daemon_settings):
-    http = httpx.Client(transport=httpx.HTTPTransport(uds=daemon_settings.daemon.socket))
+    http = daemon_http(daemon_settings.daemon.socket)
     client = openai.OpenAI(base_url="http://codeassist/v1", api_key="unused", http_client=http)
     models = client.models.list()
     assert [m.id for m in models.data] == [health(daemon_settings)["model"]]
@@ -134,7 +128,7 @@ def test_disconnect_cancels_generation(daemon_settings):
     start = health(daemon_settings)
     body = {**LONG, "max_tokens": 2000, "stream": True}
     with (
-        uds_http(daemon_settings) as http,
+        daemon_http(daemon_settings.daemon.socket) as http,
         http.stream("POST", "/v1/chat/completions", json=body) as r,
     ):
         lines = r.iter_lines()
@@ -178,7 +172,7 @@ def test_cancel_event_and_timeout_stop_server_side(model_client, daemon_settings
 
 
 def test_bad_requests_name_the_problem(daemon_settings, model_client):
-    with uds_http(daemon_settings) as http:
+    with daemon_http(daemon_settings.daemon.socket) as http:
         answer = http.post("/v1/chat/completions", json={"messages": [], "priority": "soon"})
     assert answer.status_code == 400
     message = answer.json()["error"]["message"]
@@ -197,7 +191,7 @@ def test_huge_prompts_are_refused_at_once_and_health_answers_meanwhile(
     done = threading.Event()
 
     def poll_health() -> None:
-        with uds_http(daemon_settings, timeout=5) as http:
+        with daemon_http(daemon_settings.daemon.socket, timeout=5) as http:
             while not done.is_set():
                 started = time.monotonic()
                 assert http.get("/health").status_code == 200
@@ -232,7 +226,7 @@ def test_huge_prompts_are_refused_at_once_and_health_answers_meanwhile(
 
 
 def test_limits_on_numbers(daemon_settings):
-    with uds_http(daemon_settings) as http:
+    with daemon_http(daemon_settings.daemon.socket) as http:
         seeded = http.post("/v1/chat/completions", json={**LONG, "seed": 2**70, "max_tokens": 1})
         assert seeded.status_code == 400
         assert "seed" in seeded.json()["error"]["message"]
@@ -252,7 +246,7 @@ def test_chunked_bodies_are_read_whole_and_bounded_too(daemon_settings):
 
     headers = {"content-type": "application/json"}  # no Content-Length: chunked
     small = json.dumps({"prompt": "<bos>x = ", "max_tokens": 2, "temperature": 0}).encode()
-    with uds_http(daemon_settings) as http:
+    with daemon_http(daemon_settings.daemon.socket) as http:
         answer = http.post("/v1/completions", content=pieces(small, 7), headers=headers)
         assert answer.status_code == 200, answer.text
         assert answer.json()["usage"]["completion_tokens"] >= 1  # replayed, not cut short

@@ -14,13 +14,11 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
-
 from codeassist.client import DaemonStatus, hold_daemon
 from codeassist.config import load_settings
 from codeassist.daemon_files import holder_pid, token_path
 from tests.helpers.environment import clean_env
-from tests.helpers.serve_process import start_serve
+from tests.helpers.serve_process import daemon_http, start_serve
 from tests.helpers.waiting import wait_until
 
 CODEASSIST = shutil.which("codeassist") or str(Path(sys.executable).with_name("codeassist"))
@@ -99,9 +97,7 @@ def test_leases_hold_the_daemon_never_means_never_and_a_request_sets_its_own_wai
         env=serve_env(),
     )
     crashing: subprocess.Popen | None = None
-    http = httpx.Client(
-        transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://d", timeout=60
-    )
+    http = daemon_http(sock, timeout=60)
 
     def health() -> dict:
         return http.get("/health").json()

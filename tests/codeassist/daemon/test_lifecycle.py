@@ -24,6 +24,7 @@ from codeassist.config import load_settings
 from codeassist.daemon_files import holder_pid, token_path
 from tests.helpers.environment import clean_env
 from tests.helpers.ports import free_port
+from tests.helpers.serve_process import daemon_http
 from tests.helpers.waiting import wait_until
 
 
@@ -145,7 +146,6 @@ def test_non_loopback_and_second_daemon_are_refused(small_daemon, tiny_checkpoin
 
 def test_queue_overflow_answers_503_with_retry_after(small_daemon, tiny_checkpoint):
     child = small_daemon
-    transport = httpx.HTTPTransport(uds=str(child.socket_path))
     # Greedy on this prompt runs ~110 tokens before the tiny model stops: both stay running.
     body = {"messages": [{"role": "user", "content": "go"}], "max_tokens": 3000, "stream": True}
     body["temperature"] = 0
@@ -153,7 +153,7 @@ def test_queue_overflow_answers_503_with_retry_after(small_daemon, tiny_checkpoi
         overrides={"daemon.socket": str(child.socket_path), "model.path": str(tiny_checkpoint)}
     )
     with (
-        httpx.Client(transport=transport, base_url="http://d", timeout=30) as http,
+        daemon_http(child.socket_path) as http,
         http.stream("POST", "/v1/chat/completions", json=body) as one,
         http.stream("POST", "/v1/chat/completions", json=body) as two,
     ):
@@ -235,10 +235,9 @@ def test_on_demand_start_is_single_and_survives_kill_9(tiny_checkpoint, tmp_path
         def raw_stream() -> None:
             lines: list[str] = []
             body = {"messages": story, "max_tokens": 5000, "temperature": 0, "stream": True}
-            transport = httpx.HTTPTransport(uds=str(sock))
             try:
                 with (
-                    httpx.Client(transport=transport, base_url="http://d", timeout=60) as http,
+                    daemon_http(sock, timeout=60) as http,
                     http.stream("POST", "/v1/chat/completions", json=body) as answer,
                 ):
                     lines += [line for line in answer.iter_lines() if line]
@@ -249,10 +248,10 @@ def test_on_demand_start_is_single_and_survives_kill_9(tiny_checkpoint, tmp_path
         streams = [threading.Thread(target=raw_stream) for _ in range(5)]
         for stream in streams:
             stream.start()
-        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), timeout=30) as http:
+        with daemon_http(sock) as http:
 
             def queued() -> int:
-                queue = http.get("http://d/health").json()["queue"]
+                queue = http.get("/health").json()["queue"]
                 return queue["running"] + queue["waiting"]
 
             deadline = time.monotonic() + 30
