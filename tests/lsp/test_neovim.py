@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.helpers.environment import clean_env
@@ -34,7 +33,6 @@ def test_neovim_07_gets_a_completion_item(workspace, daemon_settings, tmp_path):
         OUT=str(out),
         FILE=str(workspace / "pkg" / "app.py"),
         SERVER_CMD=json.dumps(SERVER_COMMAND),
-        PYTHONPATH=os.pathsep.join(sys.path),
     )
     subprocess.run(
         [nvim, "--headless", "--clean", "-u", "NONE", "-c", f"luafile {SCRIPT}"],
