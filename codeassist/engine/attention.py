@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import torch
-import torch.nn.functional as F
+from torch.nn.functional import scaled_dot_product_attention
 
 SCORE_BUDGET = 256 * 2**20
 SEGMENT = 16384  # positions of a full-attention layer read at once during prefill
@@ -57,7 +57,7 @@ def decode_attention(
     batch, heads, dim = query.shape
     groups = keys.shape[1]
     packed = query.view(batch, groups, heads // groups, dim)
-    out = F.scaled_dot_product_attention(
+    out = scaled_dot_product_attention(
         packed, keys, values, attn_mask=allowed[:, None, None, :], scale=scale
     )
     return out.reshape(batch, heads, -1)
@@ -110,7 +110,7 @@ def _one_pass(
         v = values[None, g : g + 1].expand(1, rep, *values.shape[1:])
         for lo in range(0, length, block):
             hi = min(length, lo + block)
-            out[g * rep : (g + 1) * rep, lo:hi] = F.scaled_dot_product_attention(
+            out[g * rep : (g + 1) * rep, lo:hi] = scaled_dot_product_attention(
                 query[None, g * rep : (g + 1) * rep, lo:hi],
                 k,
                 v,

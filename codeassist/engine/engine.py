@@ -28,9 +28,9 @@ from codeassist.engine.sampler import SamplingRows, sample
 from codeassist.engine.sampling import SamplingParams, StepOutput
 from codeassist.engine.sequence import Sequence
 from codeassist.errors import UserError
-from codeassist.gemma4 import tokens as t
 from codeassist.gemma4.prompt import Piece, ThinkingParser, render_chat
 from codeassist.gemma4.shape import kv_shared_layers, layer_shapes
+from codeassist.gemma4.tokens import EOS, OTHER_SPECIALS, STOP_TOKENS, TURN_CLOSE, TURN_OPEN
 
 Progress = Callable[[float, str], None]
 
@@ -74,7 +74,7 @@ def _owners(config) -> list[int]:
 
 def _inert_token_ids(tokenizer) -> frozenset[int]:
     """Added tokens that carry no text for us (fillers, padding, media): never shown as text."""
-    control = {t.EOS, t.TURN_OPEN, t.TURN_CLOSE, *t.OTHER_SPECIALS}
+    control = {EOS, TURN_OPEN, TURN_CLOSE, *OTHER_SPECIALS}
     return frozenset(
         index
         for index, token in tokenizer.added_tokens_decoder.items()
@@ -234,7 +234,7 @@ class Engine:
     def _stop_ids(self) -> set[int]:
         ids = set()
         vocab = self.tokenizer.get_vocab()
-        for token in t.STOP_TOKENS:
+        for token in STOP_TOKENS:
             if token in vocab:
                 ids.add(vocab[token])
         return ids

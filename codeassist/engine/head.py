@@ -11,8 +11,8 @@ int8 weights directly.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+from torch.nn.functional import linear
 
 from codeassist.engine.kernels import GEMV_ROWS, use_triton
 
@@ -110,7 +110,7 @@ class Int8Head(nn.Module):
         # a slice of the vocabulary at a time: the float copy of the whole matrix would be
         # 1.5 GB on the 26B (scoring a prompt's every position comes through here)
         slices = [slice(lo, lo + VOCAB_SLICE) for lo in range(0, self.matrix.rows, VOCAB_SLICE)]
-        parts = [F.linear(hidden, self.matrix.dequantize(rows, hidden.dtype)) for rows in slices]
+        parts = [linear(hidden, self.matrix.dequantize(rows, hidden.dtype)) for rows in slices]
         return torch.cat(parts, dim=-1).float() if len(parts) > 1 else parts[0].float()
 
 
@@ -122,4 +122,4 @@ class DenseHead(nn.Module):
         self.weight = weight
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return F.linear(hidden, self.weight).float()
+        return linear(hidden, self.weight).float()

@@ -13,7 +13,7 @@ import pytest
 
 from codeassist.engine import SamplingParams
 from codeassist.errors import UserError
-from codeassist.gemma4 import tokens as t
+from codeassist.gemma4.tokens import BOS, EMPTY_THOUGHT, FIXED_IDS, STOP_TOKENS, THINK, TURN_OPEN
 
 GREEDY = SamplingParams(temperature=0, max_tokens=12)
 
@@ -26,13 +26,13 @@ def _run(engine, prompt, params):
 def test_encode_chat_renders_gemma4_turns(nf4_engine):
     ids = nf4_engine.encode_chat([{"role": "user", "content": "hi"}], enable_thinking=False)
     text = nf4_engine.tokenizer.decode(ids, skip_special_tokens=False)
-    assert ids[0] == t.FIXED_IDS[t.BOS] and ids.count(t.FIXED_IDS[t.BOS]) == 1
-    assert text.endswith(f"{t.TURN_OPEN}model\n{t.EMPTY_THOUGHT}")
+    assert ids[0] == FIXED_IDS[BOS] and ids.count(FIXED_IDS[BOS]) == 1
+    assert text.endswith(f"{TURN_OPEN}model\n{EMPTY_THOUGHT}")
     thinking = nf4_engine.encode_chat([{"role": "user", "content": "hi"}], enable_thinking=True)
     thinking_text = nf4_engine.tokenizer.decode(thinking, skip_special_tokens=False)
-    assert t.THINK in thinking_text and not thinking_text.endswith(t.EMPTY_THOUGHT)
+    assert THINK in thinking_text and not thinking_text.endswith(EMPTY_THOUGHT)
     assert nf4_engine.encode("<|turn>user") == [
-        t.FIXED_IDS[t.TURN_OPEN],
+        FIXED_IDS[TURN_OPEN],
         *nf4_engine.encode("user"),
     ]
 
@@ -82,7 +82,7 @@ def test_stop_string_cuts_the_text(nf4_engine):
 def test_stop_tokens_end_generation(nf4_engine):
     import torch
 
-    stop_ids = {nf4_engine.tokenizer.convert_tokens_to_ids(tok) for tok in t.STOP_TOKENS}
+    stop_ids = {nf4_engine.tokenizer.convert_tokens_to_ids(tok) for tok in STOP_TOKENS}
     assert nf4_engine.stop_ids == stop_ids and len(stop_ids) == 3
     # Find prompts after which the (random) model's greedy choice is a stop token.
     generator = torch.Generator().manual_seed(0)

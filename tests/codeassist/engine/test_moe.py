@@ -10,7 +10,7 @@ from torch.nn.functional import cosine_similarity
 
 from codeassist.engine.moe import NF4Experts
 from codeassist.engine.nf4 import NF4Stack
-from tests.codeassist.engine.nf4_testing import CONFIG, bnb_experts, make_block, routing
+from tests.helpers.nf4_experts import CONFIG, bnb_experts, make_block, routing
 
 
 def _cos(a: torch.Tensor, b: torch.Tensor) -> float:

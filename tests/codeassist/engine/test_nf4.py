@@ -9,7 +9,7 @@ import torch
 from codeassist.engine.head import Int8Embedding, Int8Head, Int8Matrix, head_nbytes
 from codeassist.engine.nf4 import NF4_CODE, NF4Stack
 from codeassist.engine.nf4_linear import NF4Linear
-from tests.codeassist.engine.nf4_testing import bnb_dequantize
+from tests.helpers.nf4_experts import bnb_dequantize
 
 
 def _stack(count: int, out: int, inp: int, double_quant: bool, seed: int = 0) -> NF4Stack:

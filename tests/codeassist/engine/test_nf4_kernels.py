@@ -23,7 +23,7 @@ from triton.runtime.interpreter import InterpretedFunction  # noqa: E402
 from codeassist.engine.head import Int8Head, Int8Matrix  # noqa: E402
 from codeassist.engine.kernels import nf4_gemv, nf4_grouped  # noqa: E402
 from codeassist.engine.nf4_linear import NF4Linear  # noqa: E402
-from tests.codeassist.engine.nf4_testing import make_block, routing  # noqa: E402
+from tests.helpers.nf4_experts import make_block, routing  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 

@@ -1,5 +1,5 @@
-"""Test helpers for the 4-bit layers: small expert blocks, and bitsandbytes' own reading of our
-NF4 buffers (the reference the layers are held to)."""
+"""For the engine's 4-bit layer tests: small expert blocks, and bitsandbytes' own reading of
+our NF4 buffers (the reference the layers are held to)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import bitsandbytes.functional as bnbf
 import torch
-import torch.nn.functional as F
+from torch.nn.functional import linear
 
 from codeassist.engine.moe import NF4Experts
 from codeassist.engine.nf4 import BLOCK, NESTED_BLOCK, NF4Stack
@@ -70,8 +70,8 @@ def bnb_experts(block, hidden: torch.Tensor, ids: torch.Tensor, weights: torch.T
     for t in range(hidden.shape[0]):
         for j in range(ids.shape[1]):
             e = int(ids[t, j])
-            gate, up = F.linear(hidden[t], bnb_dequantize(block.gate_up, e, hidden.dtype)).chunk(2)
+            gate, up = linear(hidden[t], bnb_dequantize(block.gate_up, e, hidden.dtype)).chunk(2)
             a = block.act_fn(gate) * up
-            y = F.linear(a, bnb_dequantize(block.down, e, hidden.dtype))
+            y = linear(a, bnb_dequantize(block.down, e, hidden.dtype))
             out[t] += weights[t, j].float() * y.float()
     return out.to(hidden.dtype)
