@@ -108,7 +108,7 @@ class Query:
 
 def _scope(tags: FileTags, lines: list[str], line: int, before: str) -> Scope:
     """The cursor's language, the text before it, and its enclosing function and class."""
-    function_line = class_line = 0
+    function_line = 0
     class_name = None
     for d in tags.defs:
         if d.start > line:
@@ -117,7 +117,7 @@ def _scope(tags: FileTags, lines: list[str], line: int, before: str) -> Scope:
             if d.kind in ("function", "method"):
                 function_line = d.start
             elif d.kind in ("class", "impl", "interface"):
-                class_line, class_name = d.start, d.name
+                class_name = d.name
     if tags.lang == "go" and function_line:
         # a Go method's receiver `func (s *Server) Name(` is its class
         m = re.match(r"\s*func\s*\(\s*\w+\s+\*?(\w+)", lines[function_line - 1])
@@ -127,7 +127,7 @@ def _scope(tags: FileTags, lines: list[str], line: int, before: str) -> Scope:
     def offset(n: int) -> int:
         return sum(len(x) + 1 for x in lines[: max(n - 1, 0)]) if n else 0
 
-    return Scope(tags.lang, before, offset(function_line), class_name, offset(class_line))
+    return Scope(tags.lang, before, offset(function_line), class_name)
 
 
 def _add_names(out: dict[str, float], text: str, weight: float) -> None:

@@ -169,7 +169,6 @@ class Scope:
     before: str  # the buffer up to the cursor
     function_start: int  # offset in `before` where the enclosing function starts (0: none)
     class_name: str | None  # the enclosing class, if any
-    class_start: int  # offset in `before` where that class starts
 
 
 def family(lang: str) -> str:

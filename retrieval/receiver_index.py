@@ -114,7 +114,7 @@ class IndexTypeOracle:
                 self.index.lines(path)[d.start - 1 : min(d.end, d.start + MAX_BODY_LINES)]
             )
             owner = tags.def_names[d.parent] if d.parent >= 0 else None
-            inference = ReceiverInference(Scope(tags.lang, body, 0, owner, 0), self)
+            inference = ReceiverInference(Scope(tags.lang, body, 0, owner), self)
             got = []
             self._depth += 1
             try:

@@ -63,7 +63,7 @@ def guesses(lang, text, oracle, class_name=None, function_start=0):
     prefix = text.split("\n")[-1]
     chain = receiver_chain(prefix)
     assert chain is not None
-    scope = Scope(lang, text, function_start, class_name, 0)
+    scope = Scope(lang, text, function_start, class_name)
     return [(g.name, g.rule) for g in ReceiverInference(scope, oracle).guesses(chain)]
 
 
