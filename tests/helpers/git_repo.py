@@ -57,18 +57,19 @@ class GitRepo:
 
     def commit(self, message: str, files: Mapping[str, str | bytes] | None = None) -> str:
         """Write and stage `files`, commit what is staged (even nothing); the new commit's id."""
-        for path, content in (files or {}).items():
-            self.write(path, content)
-            self.git("add", "--", path)
+        if files:
+            write_files(self.root, files)
+            self.git("add", "--", *files)
         self.git("commit", "-q", "--allow-empty", "-m", message)
         return self.git("rev-parse", "HEAD")
 
 
 def repo_with_files(root: Path, files: Mapping[str, str | bytes], *, commit: bool = True) -> Path:
-    """A repository at root holding `files`, committed unless commit=False; root."""
+    """A repository at root holding `files`; unless commit=False, everything git does not
+    ignore is committed (`git add -A`: a file .gitignore names stays untracked). root."""
     repo = GitRepo(root)
+    write_files(root, files)
     if commit:
-        repo.commit("init", files)
-    else:
-        write_files(root, files)
+        repo.git("add", "-A")
+        repo.git("commit", "-q", "-m", "init")
     return root

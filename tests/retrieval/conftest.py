@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-# --import-mode=importlib keeps test folders off sys.path; the helpers live next to this file
-sys.path.insert(0, str(Path(__file__).parent))
-
-from retrieval_helpers import APP_FILES, make_repo  # noqa: E402
+from tests.helpers.git_repo import repo_with_files
+from tests.helpers.sample_code import APP_FILES
 
 
 @pytest.fixture
 def app_repo(tmp_path) -> Path:
     """A small committed multi-file Python + TypeScript repository."""
-    return make_repo(tmp_path / "app", APP_FILES)
+    return repo_with_files(tmp_path / "app", APP_FILES)

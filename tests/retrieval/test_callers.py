@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from retrieval_helpers import make_repo
-
 from retrieval import RepoIndex, callers_of_changes, estimate_tokens
+from tests.helpers.git_repo import repo_with_files
 
 LONG_BODY = "".join(f"    step_{n} = {n}\n" for n in range(40))
 FILES = {
@@ -21,7 +20,7 @@ FILES = {
 
 
 def _index(tmp_path):
-    return RepoIndex.open(make_repo(tmp_path / "r", FILES), None)
+    return RepoIndex.open(repo_with_files(tmp_path / "r", FILES), None)
 
 
 def test_callers_whole_or_around_the_use(tmp_path):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from retrieval_helpers import make_repo
-
 from retrieval.evaluation.cases import IMPORTED_NAME, MEMBER_ACCESS, build_cases
 from retrieval.evaluation.run import covers_header, shown_spans
 from retrieval.model import ContextItem, PackedContext
+from tests.helpers.git_repo import repo_with_files
 
 FILES = {
     "lib/__init__.py": "",
@@ -42,7 +41,7 @@ FILES = {
 
 
 def test_groups_and_exclusions(tmp_path):
-    root = make_repo(tmp_path / "r", FILES)
+    root = repo_with_files(tmp_path / "r", FILES)
     cases = build_cases(root, 10)
     got = {(c.group, c.symbol, c.target.path, c.target.header_line) for c in cases}
     assert got == {

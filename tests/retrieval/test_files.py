@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import sqlite3
 
-from retrieval_helpers import make_repo, write_files
-
 from retrieval import RepoIndex
 from retrieval.files import IgnoreRules, is_secret, list_files
+from tests.helpers.git_repo import repo_with_files, write_files
 
 FILES = {
     "src/app.py": "def main():\n    return 1\n",
@@ -29,7 +28,7 @@ FILES = {
 
 
 def test_git_repo_file_set(tmp_path):
-    root = make_repo(tmp_path / "r", FILES)
+    root = repo_with_files(tmp_path / "r", FILES)
     write_files(root, {"src/untracked.py": "def fresh():\n    pass\n", "debug.log": "x\n"})
     files = list_files(root)
     assert "src/app.py" in files
@@ -62,7 +61,7 @@ def test_plain_walk_outside_git(tmp_path):
 
 
 def test_secrets_are_never_read_or_remembered(tmp_path):
-    root = make_repo(tmp_path / "r", FILES)
+    root = repo_with_files(tmp_path / "r", FILES)
     cache = tmp_path / "cache"
     idx = RepoIndex.open(root, cache)
     assert idx.paths() == ["src/app.py"]
@@ -99,7 +98,9 @@ def test_binary_huge_minified_and_symlink_loop(tmp_path):
 
 
 def test_unreadable_file_does_not_stop_indexing(tmp_path):
-    root = make_repo(tmp_path / "r", {"a.py": "def a():\n    pass\n", "b.py": "def b(): pass\n"})
+    root = repo_with_files(
+        tmp_path / "r", {"a.py": "def a():\n    pass\n", "b.py": "def b(): pass\n"}
+    )
     (root / "b.py").unlink()  # tracked by git, gone from disk
     idx = RepoIndex.open(root, tmp_path / "cache")
     assert idx.paths() == ["a.py"]
@@ -114,13 +115,13 @@ def test_ignore_rules_negation_and_anchoring():
 
 
 def test_git_not_usable_falls_back_to_walk(tmp_path):
-    root = make_repo(tmp_path / "r", {"a.py": "def a():\n    pass\n"})
+    root = repo_with_files(tmp_path / "r", {"a.py": "def a():\n    pass\n"})
     (root / ".git" / "HEAD").write_text("garbage")  # a broken repository
     assert "a.py" in list_files(root)
 
 
 def test_secret_buffers_are_not_indexed(tmp_path):
-    root = make_repo(tmp_path / "r", {"a.py": "def a():\n    pass\n"})
+    root = repo_with_files(tmp_path / "r", {"a.py": "def a():\n    pass\n"})
     idx = RepoIndex.open(root, None)
     idx.update_buffer("credentials.py", "TOKEN = 'x'\ndef leak():\n    pass\n")
     assert idx.definitions("leak") == []

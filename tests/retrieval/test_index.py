@@ -6,15 +6,16 @@ import shutil
 import sqlite3
 
 import pytest
-from retrieval_helpers import APP_FILES, make_repo
 
 from retrieval import PathError, RepoIndex
 from retrieval.cache import SCHEMA
+from tests.helpers.git_repo import repo_with_files
+from tests.helpers.sample_code import APP_FILES
 
 
 def test_cache_reuse_across_content_identical_files(tmp_path):
     cache = tmp_path / "cache"
-    a = make_repo(tmp_path / "a", APP_FILES)
+    a = repo_with_files(tmp_path / "a", APP_FILES)
     first = RepoIndex.open(a, cache)
     assert first.summary.parsed == len(APP_FILES)
     first.close()
@@ -31,7 +32,7 @@ def test_cache_reuse_across_content_identical_files(tmp_path):
 
 
 def test_warm_start_reads_no_file(tmp_path):
-    root = make_repo(tmp_path / "r", APP_FILES)
+    root = repo_with_files(tmp_path / "r", APP_FILES)
     RepoIndex.open(root, tmp_path / "cache").close()
     again = RepoIndex.open(root, tmp_path / "cache")
     assert again.summary.unchanged == again.summary.files
@@ -40,7 +41,7 @@ def test_warm_start_reads_no_file(tmp_path):
 
 @pytest.mark.parametrize("damage", ["garbage", "foreign"])
 def test_corrupt_or_foreign_cache_is_rebuilt(tmp_path, damage):
-    root = make_repo(tmp_path / "r", APP_FILES)
+    root = repo_with_files(tmp_path / "r", APP_FILES)
     cache = tmp_path / "cache"
     cache.mkdir()
     db_path = cache / "tags.sqlite"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from retrieval_helpers import make_repo
 
 from retrieval import RepoIndex, estimate_tokens
 from retrieval.outline import ELIDED_MARKER, FULL, NAMES, SIGNATURES, outline
 from retrieval.parse import parse_source
+from tests.helpers.git_repo import repo_with_files
 
 PY = '''class Store(Base):
     """Keeps rows.
@@ -131,7 +131,7 @@ FILES = {
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    return RepoIndex.open(make_repo(tmp_path_factory.mktemp("r") / "lib", FILES), None)
+    return RepoIndex.open(repo_with_files(tmp_path_factory.mktemp("r") / "lib", FILES), None)
 
 
 def _ctx(index, path, buffer, budget):

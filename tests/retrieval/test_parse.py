@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from retrieval_snippets import SNIPPETS
 
 from retrieval.languages import language_for
 from retrieval.parse import parse_source, reference_positions
+from tests.helpers.language_snippets import SNIPPETS
 
 
 @pytest.mark.parametrize("lang", sorted(SNIPPETS))

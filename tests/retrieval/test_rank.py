@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from retrieval_helpers import make_repo
 
 from retrieval import RepoIndex, estimate_tokens
+from tests.helpers.git_repo import repo_with_files
 
 FILES = {
     "shop/__init__.py": "from shop.pricing import total_price as total_price\n",
@@ -32,7 +32,7 @@ FILES = {
 
 @pytest.fixture
 def index(tmp_path):
-    return RepoIndex.open(make_repo(tmp_path / "shop", FILES), None)
+    return RepoIndex.open(repo_with_files(tmp_path / "shop", FILES), None)
 
 
 def _ctx(index, path, buffer, budget=80):

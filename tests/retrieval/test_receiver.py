@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from retrieval_helpers import make_repo
 
 from retrieval import RepoIndex, estimate_tokens
 from retrieval.query import position_query
@@ -17,6 +16,7 @@ from retrieval.receiver import (
     clean_type,
     receiver_chain,
 )
+from tests.helpers.git_repo import repo_with_files
 
 
 @dataclass
@@ -226,7 +226,7 @@ REPO = {
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    return RepoIndex.open(make_repo(tmp_path_factory.mktemp("r") / "shop", REPO), None)
+    return RepoIndex.open(repo_with_files(tmp_path_factory.mktemp("r") / "shop", REPO), None)
 
 
 def _shows(ctx, path, line):
@@ -295,7 +295,7 @@ GO_TS = {
 
 @pytest.fixture(scope="module")
 def go_ts_index(tmp_path_factory):
-    return RepoIndex.open(make_repo(tmp_path_factory.mktemp("g") / "r", GO_TS), None)
+    return RepoIndex.open(repo_with_files(tmp_path_factory.mktemp("g") / "r", GO_TS), None)
 
 
 @pytest.mark.parametrize(

@@ -6,13 +6,13 @@ import math
 from dataclasses import replace
 
 import pytest
-from retrieval_helpers import make_repo
 
 from retrieval import RepoIndex, signals
 from retrieval.query import Query
 from retrieval.resolve import NameResolver
 from retrieval.scores import Scores
 from retrieval.signals import WEIGHTS
+from tests.helpers.git_repo import repo_with_files
 
 FILES = {
     "shop/__init__.py": "",
@@ -37,7 +37,7 @@ FILES = {
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    return RepoIndex.open(make_repo(tmp_path_factory.mktemp("r") / "shop", FILES), None)
+    return RepoIndex.open(repo_with_files(tmp_path_factory.mktemp("r") / "shop", FILES), None)
 
 
 def _def(index, path, name):
