@@ -78,7 +78,6 @@ class TagIndex:
         self._buffer_versions: dict[str, int] = {}
         self._buffer_lines: dict[str, tuple[str, list[str]]] = {}  # path -> (text, its lines)
         self._parsed: dict[str, ParsedText] = {}  # path -> buffer's last tree (incremental)
-        self.graph_generation = 0  # changes whenever any file's tags do
         self._counter = itertools.count(1)
         self.summary = IndexSummary()
         self.caches = RankCaches()  # ranking's memory; kept in step by _invalidate
@@ -368,7 +367,6 @@ class TagIndex:
     ) -> None:
         """The one place derived data is dropped: after a refresh (rel None) or one file's
         tags went from old to new (None: absent)."""
-        self.graph_generation += 1
         if rel is None:
             self._maps = None
             self._imports.clear()

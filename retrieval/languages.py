@@ -41,7 +41,6 @@ SHEBANGS: dict[str, str] = {
     "node": "javascript",
     "ruby": "ruby",
 }
-LANGUAGES = ("python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "ruby")
 
 
 def language_for(path: str, head: bytes | None = None) -> str | None:
