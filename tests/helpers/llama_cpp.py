@@ -10,11 +10,13 @@ Put it there with:
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from types import ModuleType
 
 LLAMA_CPP_VERSION = "0.3.36"
 # Read before the autouse fixture moves HOME into a temporary folder.
@@ -96,3 +98,17 @@ def checkpoint_digest(checkpoint: Path, sources: Path) -> str:
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def import_gguf(sources: Path) -> ModuleType:
+    """llama.cpp's own gguf-py package (the sdist's copy; it is not installed)."""
+    if "gguf" in sys.modules:
+        return sys.modules["gguf"]
+    package = sources / "gguf-py" / "gguf"
+    spec = importlib.util.spec_from_file_location(
+        "gguf", package / "__init__.py", submodule_search_locations=[str(package)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gguf"] = module
+    spec.loader.exec_module(module)
+    return module

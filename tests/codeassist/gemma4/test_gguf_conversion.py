@@ -3,8 +3,6 @@ GGUF carries Gemma 4's vocabulary as llama.cpp's gemma4 tokenizer expects it."""
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from codeassist.gemma4.tiny import TINY_VOCAB, chat_template
@@ -21,15 +19,12 @@ from codeassist.gemma4.tokens import (
     TURN_CLOSE,
     TURN_OPEN,
 )
+from tests.helpers.llama_cpp import import_gguf
 
 
 @pytest.fixture(scope="module")
 def gguf_fields(llama_cpp_sources, tiny_gguf):
-    sys.path.insert(0, str(llama_cpp_sources / "gguf-py"))
-    try:
-        import gguf
-    finally:
-        sys.path.pop(0)
+    gguf = import_gguf(llama_cpp_sources)
     reader = gguf.GGUFReader(tiny_gguf)
 
     def value(name):
