@@ -41,12 +41,11 @@ from collections import Counter  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bitsandbytes as bnb  # noqa: E402
-import bitsandbytes.functional as bnbf  # noqa: E402
 from torch.overrides import TorchFunctionMode  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 from codeassist.engine.moe import NF4Experts  # noqa: E402
-from codeassist.engine.nf4 import BLOCK, NESTED_BLOCK  # noqa: E402
+from tests.helpers.nf4_experts import bnb_state  # noqa: E402
 
 LAYERS_26B = 30
 SHAPE = {"num_experts": 128, "top_k_experts": 8, "hidden_size": 128, "moe_intermediate_size": 64}
@@ -165,25 +164,7 @@ _STATES: dict = {}
 def _bnb_matmul(stack, x, e):
     key = (id(stack), e)
     if key not in _STATES:  # the previous code cached its QuantStates the same way
-        nested = offset = None
-        if stack.double_quant:
-            nested = bnbf.QuantState(
-                absmax=stack.absmax_scale[e],
-                code=stack.absmax_code,
-                blocksize=NESTED_BLOCK,
-                dtype=torch.float32,
-            )
-            offset = stack.absmax_offset[e]
-        _STATES[key] = bnbf.QuantState(
-            absmax=stack.absmax[e],
-            shape=torch.Size((stack.out_features, stack.in_features)),
-            code=bnbf.get_4bit_type("nf4", device="cpu"),
-            blocksize=BLOCK,
-            quant_type="nf4",
-            dtype=torch.bfloat16,
-            offset=offset,
-            state2=nested,
-        )
+        _STATES[key] = bnb_state(stack, e, torch.bfloat16)
     return bnb.matmul_4bit(x, stack.packed[e].view(-1, 1).t(), _STATES[key])
 
 
