@@ -123,10 +123,18 @@ def test_interleaved_steps_match_separate_runs(nf4_engine):
 
 
 def test_cancel_stops_within_one_step(nf4_engine):
-    cancel = threading.Event()
     prompt = nf4_engine.encode("<bos>while True:")
+    # a random model may sample a stop token early: take a seed whose first tokens do not stop
+    for seed in range(100):
+        params = SamplingParams(max_tokens=200, seed=seed)
+        uncancelled = _run(nf4_engine, prompt, SamplingParams(max_tokens=5, seed=seed))[0]
+        if uncancelled[-1].finish_reason == "length":
+            break
+    else:
+        pytest.fail("no seed found whose first 5 tokens do not stop")
+    cancel = threading.Event()
     seen = []
-    for out in nf4_engine.generate(prompt, SamplingParams(max_tokens=200), cancel=cancel):
+    for out in nf4_engine.generate(prompt, params, cancel=cancel):
         seen.append(out)
         if len(seen) == 3:
             cancel.set()
