@@ -6,7 +6,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
-from itertools import accumulate
+from itertools import accumulate, chain, count
+from operator import add
 
 from tree_sitter import Node, Parser, Query, QueryCursor, Tree
 
@@ -66,10 +67,9 @@ _KEYWORDS["cpp"] = _KEYWORDS["c"] | frozenset(
 
 def _line_offsets(data: bytes) -> list[int]:
     """Byte offset of the start of each line, plus len(data) at the end."""
-    offsets = [0]
-    offsets += accumulate(len(line) + 1 for line in data.split(b"\n")[:-1])
-    offsets.append(len(data))
-    return offsets
+    # line i starts after the i lines before it and their newlines (all in C)
+    lengths = map(len, data.split(b"\n")[:-1])
+    return [0, *map(add, accumulate(lengths), count(1)), len(data)]
 
 
 # Wrappers whose span belongs to the definition they wrap (decorators, `export`, templates).
@@ -80,11 +80,15 @@ _CLASS_KINDS = {"class", "interface", "impl"}
 _KIND_RANK = {"constant": 1, "variable": 1, "field": 2}
 
 
+_DEFINITION_CAPTURE = re.compile(r"@(definition\.\w+)")
+
+
 @dataclass(frozen=True)
 class _Compiled:
     parser: Parser
     defs: Query
     refs: Query
+    definition_capture: tuple[str | None, ...]  # per pattern of defs: its @definition.KIND
 
 
 @cache
@@ -92,7 +96,15 @@ def _compiled(lang: str) -> _Compiled:
     g = grammar(lang)
     kinds = [k for k in REFERENCE_KINDS if g.id_for_node_kind(k, True)]
     refs = Query(g, "[" + " ".join(f"({k})" for k in kinds) + "] @ref")
-    return _Compiled(Parser(g), Query(g, DEFINITIONS[lang]), refs)
+    source = DEFINITIONS[lang]
+    defs = Query(g, source)
+    captures = []
+    for i in range(defs.pattern_count):
+        text = source.encode()[defs.start_byte_for_pattern(i) : defs.end_byte_for_pattern(i)]
+        found = _DEFINITION_CAPTURE.findall(text.decode())
+        assert len(set(found)) <= 1, f"{lang}: pattern {i} has several definition captures"
+        captures.append(found[0] if found else None)
+    return _Compiled(Parser(g), defs, refs, tuple(captures))
 
 
 def _signature_end(node: Node) -> int:
@@ -192,44 +204,52 @@ def tags_from_tree(tree: Tree, data: bytes, lang: str) -> FileTags:
     root = tree.root_node
     tags = FileTags(lang=lang, lines=data.count(b"\n") + 1)
     tags.errors = 1 if root.has_error else 0
+    defs = _definitions(c, root)
+    tags.raw_defs = tuple(defs)
+    tags.def_names = [d.name for d in defs]
+    _names_and_terms(tags, data, defs)
+    tags.imports = _imports(root, data, lang)
+    return tags
 
-    # definitions
+
+def _definitions(c: _Compiled, root: Node) -> list[DefTag]:
+    """The definitions the language's query captures, sorted by start, with their parents."""
     found: list = []
     seen: dict[int, int] = {}  # name start byte -> index in found
-    for _pattern, caps in QueryCursor(c.defs).matches(root):
+    capture_of = c.definition_capture
+    for pattern, caps in QueryCursor(c.defs).matches(root):
         name_nodes = caps.get("name")
         if not name_nodes:
             continue
-        kind = ""
-        node = None
-        for key, nodes in caps.items():
-            if key.startswith("definition."):
-                kind = key[11:]
-                node = nodes[0]
-                break
-        if node is None:
+        key = capture_of[pattern]
+        nodes = caps.get(key) if key else None
+        if not nodes:
             continue
+        node = nodes[0]
+        kind = key[11:]
         nn = name_nodes[0]
-        prev = seen.get(nn.start_byte)
+        name_start = nn.start_byte
+        prev = seen.get(name_start)
         if prev is not None:
             if _KIND_RANK.get(kind, 9) <= _KIND_RANK.get(found[prev][4], 9):
                 continue
             found[prev] = None  # replaced by the more specific capture below
-        seen[nn.start_byte] = len(found)
+        seen[name_start] = len(found)
         span = node
-        while span.parent is not None and span.parent.type in _WRAPPERS:
-            span = span.parent
-        name = nn.text.decode("utf-8", "replace")
+        up = span.parent
+        while up is not None and up.type in _WRAPPERS:
+            span = up
+            up = span.parent
+        start_row = span.start_point[0]
+        end_row, end_col = span.end_point
         found.append(
             (
                 span.start_byte,
                 -span.end_byte,
-                span.start_point[0] + 1,
-                name,
+                start_row + 1,
+                nn.text.decode("utf-8", "replace"),
                 kind,
-                span.end_point[0] + 1
-                if span.end_point[1] or span.end_point[0] == span.start_point[0]
-                else span.end_point[0],
+                end_row + 1 if end_col or end_row == start_row else end_row,
                 _signature_end(node) + 1,
                 nn.start_point[1],
             )
@@ -238,7 +258,6 @@ def tags_from_tree(tree: Tree, data: bytes, lang: str) -> FileTags:
     defs: list[DefTag] = []
     stack: list[tuple[int, int]] = []  # (end_byte, index)
     for i, (start_b, neg_end, start_line, name, kind, end_line, sig_end, col) in enumerate(found):
-        end_b = -neg_end
         while stack and stack[-1][0] <= start_b:
             stack.pop()
         parent = stack[-1][1] if stack else -1
@@ -246,35 +265,64 @@ def tags_from_tree(tree: Tree, data: bytes, lang: str) -> FileTags:
             kind = "method"
         sig_end = max(start_line, min(sig_end, end_line))
         defs.append(DefTag(name, kind, start_line, end_line, sig_end, col, parent))
-        tags.def_names.append(name)
-        stack.append((end_b, i))
-    tags.raw_defs = tuple(defs)
+        stack.append((-neg_end, i))
+    return defs
 
-    # referenced names: a regex over the bytes is ~8x cheaper than capturing every identifier
-    # node, and names in strings/comments are signal for ranking, not noise. Exact positions
-    # (for rename) come from `reference_positions`, which parses on demand.
-    counts = Counter(_IDENT.findall(data))
-    for kw in _KEYWORDS.get(lang, ()):
-        counts.pop(kw, None)
-    index_of = {}
-    for i, (raw, n) in enumerate(counts.items()):
-        index_of[raw] = i
-        tags.names.append(raw.decode("utf-8", "replace"))
-        tags.counts.append(n)
+
+def _names_and_terms(tags: FileTags, data: bytes, defs: list[DefTag]) -> None:
+    """Referenced names with their counts, and the names used in each definition's window.
+
+    A regex over the bytes is ~8x cheaper than capturing every identifier node, and names in
+    strings/comments are signal for ranking, not noise. Exact positions (for rename) come from
+    `reference_positions`, which parses on demand.
+
+    One pass: the file is cut into segments at every window's first and last line, so the
+    words of each segment count once for the file and serve every window that covers it
+    (lines are never inside a word, so cutting at line starts changes no match).
+    """
+    windows: list[tuple[int, int]] = []
     if defs:
         offsets = _line_offsets(data)
         last = len(offsets) - 1
-        terms: list[list[int]] = tags.raw_terms  # type: ignore[assignment]
-        for i, d in enumerate(defs):
+        following = [*defs[1:], None]
+        for i, (d, after) in enumerate(zip(defs, following, strict=True)):
             # a definition's window: its own lines up to its first member, at most 60 lines
-            stop = min(d.end, d.start + 60)
-            if i + 1 < len(defs) and defs[i + 1].parent == i:
-                stop = min(stop, max(d.sig_end, defs[i + 1].start - 1))
-            chunk = data[offsets[d.start - 1] : offsets[min(stop, last)]]
-            terms.append(sorted({index_of[w] for w in _IDENT.findall(chunk) if w in index_of}))
-
-    tags.imports = _imports(root, data, lang)
-    return tags
+            stop = d.start + 60
+            if d.end < stop:
+                stop = d.end
+            if after is not None and after.parent == i:
+                member = after.start - 1
+                if member < d.sig_end:
+                    member = d.sig_end
+                if member < stop:
+                    stop = member
+            windows.append((offsets[d.start - 1], offsets[stop if stop < last else last]))
+    cuts = sorted({0, len(data)}.union(*windows))
+    findall = _IDENT.findall
+    segments = [findall(data, a, b) for a, b in zip(cuts, cuts[1:], strict=False)]
+    counts = Counter(chain.from_iterable(segments))
+    keywords = _KEYWORDS.get(tags.lang, ())
+    present = frozenset(kw for kw in keywords if counts.pop(kw, None) is not None)
+    if counts:
+        # identifiers are ASCII (the pattern says so): one decode for all of them
+        tags.names = b"\n".join(counts).decode("ascii").split("\n")
+        tags.counts = list(counts.values())
+    if not windows:
+        return
+    index_of = dict(zip(counts, range(len(counts)), strict=True))
+    position = {cut: k for k, cut in enumerate(cuts)}
+    terms: list[list[int]] = tags.raw_terms  # type: ignore[assignment]
+    for a, b in windows:
+        first = position[a]
+        end = position[b] if b > a else first
+        if end - first == 1:
+            used = set(segments[first])
+        else:
+            used = set()
+            for k in range(first, end):
+                used.update(segments[k])
+        used -= present
+        terms.append(sorted(map(index_of.__getitem__, used)))
 
 
 _IMPORT_NODES: dict[str, frozenset[str]] = {
@@ -304,9 +352,9 @@ _IMPORT_BLOCKS = frozenset(
     }
 )
 _REQUIRE = re.compile(rb"""\b(?:require|require_relative|import)\s*\(?\s*['"]([^'"\n]+)['"]""")
+# an indented import, matched at the start of a line that holds the word `import`
 _PY_NESTED_IMPORT = re.compile(
-    rb"^[ \t]+((?:from[ \t]+[\w.]+[ \t]+import[ \t]+(?:\([^)]*\)|[^\n]+))|import[ \t]+[^\n]+)",
-    re.M,
+    rb"[ \t]+((?:from[ \t]+[\w.]+[ \t]+import[ \t]+(?:\([^)]*\)|[^\n]+))|import[ \t]+[^\n]+)"
 )
 _FROM = re.compile(rb"""\bfrom\s*['"]([^'"\n]+)['"]""")
 # `import a, { b as c, type d } from "x"` / `export { e } from "x"`: the names clause too
@@ -349,9 +397,7 @@ def _imports(root: Node, data: bytes, lang: str) -> list[str]:
     kinds = _IMPORT_NODES.get(lang, frozenset())
     out: list[str] = []
     if lang == "python":
-        # imports inside functions (common for cycles and optional dependencies)
-        for m in _PY_NESTED_IMPORT.finditer(data):
-            out.append(m.group(1).decode("utf-8", "replace").strip())
+        out += _nested_python_imports(data)
     todo = [(root, 0)]
     while todo:
         node, depth = todo.pop()
@@ -362,6 +408,30 @@ def _imports(root: Node, data: bytes, lang: str) -> list[str]:
                 out.append(text.strip())
             elif depth < 3 and t in _IMPORT_BLOCKS:
                 todo.append((child, depth + 1))
+    return out
+
+
+def _nested_python_imports(data: bytes) -> list[str]:
+    """Imports inside functions and blocks (common for cycles and optional dependencies).
+
+    Only lines holding the word `import` can start one, so the pattern is tried at those
+    lines' starts (in order, none inside an earlier match's parentheses): the matches of a
+    multi-line scan of every line, found without visiting the others.
+    """
+    out = []
+    taken = 0  # where the last match ended
+    at = data.find(b"import")
+    while at >= 0:
+        start = data.rfind(b"\n", 0, at) + 1
+        if start >= taken:
+            m = _PY_NESTED_IMPORT.match(data, start)
+            if m is not None:
+                out.append(m.group(1).decode("utf-8", "replace").strip())
+                taken = m.end()
+        line_end = data.find(b"\n", at)
+        if line_end < 0:
+            break
+        at = data.find(b"import", line_end)
     return out
 
 
