@@ -17,12 +17,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch.nn.functional import scaled_dot_product_attention
 
-SCORE_BUDGET = 256 * 2**20
-SEGMENT = 16384  # positions of a full-attention layer read at once during prefill
-# The paged decode kernel's programs per (row, KV head), each walking 1/DECODE_SPLITS of the
-# row's block table: a constant, not a function of the shapes, so one compiled decode step
-# serves every (batch, context) bucket (splits with no block left return at once).
-DECODE_SPLITS = 32
+from codeassist.engine import layout
 
 Segment = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # keys, values [h, L, d]; pos [L]
 
@@ -92,7 +87,7 @@ def prefill_attention(
 
 
 def _query_block(heads_per_group: int, length: int, keys: int) -> int:
-    return max(1, min(length, SCORE_BUDGET // (4 * heads_per_group * max(1, keys))))
+    return max(1, min(length, layout.SCORE_BUDGET // (4 * heads_per_group * max(1, keys))))
 
 
 def _one_pass(

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 import torch
 
+from codeassist.engine.layout import BLOCK, blocks_for
 from codeassist.gemma4.shape import LayerShape
 
-BLOCK = 256  # tokens per full-attention block
 SCRATCH = 0  # the block and the ring row nobody owns
 
 
@@ -75,10 +75,6 @@ class SequenceKV:
     length: int = 0  # positions whose K/V are stored
     reserved: int = 0  # blocks promised to this sequence beyond those it holds
     ring_floor: int = 0  # the rings hold every position from here to length - 1
-
-
-def blocks_for(tokens: int) -> int:
-    return -(-tokens // BLOCK)
 
 
 class KVCache:

@@ -9,7 +9,6 @@ is loaded; the tiny test checkpoint is a Gemma4ForCausalLM.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from transformers.models.gemma4.modeling_gemma4 import Gemma4TextModel, Gemma4Te
 
 from codeassist.engine.quant import NF4Experts, NF4Linear, finish_loading, swap_in_nf4
 from codeassist.errors import UserError
-from codeassist.gemma4.checkpoint import read_checkpoint_config
+from codeassist.gemma4.checkpoint import read_checkpoint_config, resolve_model_path
 from codeassist.gemma4.shape import text_config
 
 QUANT_MANIFEST = "codeassist-quant.json"
@@ -38,23 +37,6 @@ class LoadedModel:
     quantize: str  # "nf4" or "none"
     double_quant: bool
     dtype: torch.dtype
-
-
-def resolve_model_path(path: str) -> Path:
-    """A local checkpoint folder for path: the folder itself, or an HF cache id resolved offline."""
-    local = Path(path).expanduser()
-    if local.exists() or not path or "/" not in path or path.startswith((".", "/", "~")):
-        return local
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(repo_id=path, local_files_only=True))
-    except Exception:  # noqa: BLE001 - any failure means: not in the local cache
-        raise UserError(
-            f"model '{path}' is neither a local folder nor in the Hugging Face cache "
-            f"({os.environ.get('HF_HUB_CACHE') or '~/.cache/huggingface/hub'}); codeassist never "
-            f"downloads: fetch it first (`huggingface-cli download {path}`) or give a local path."
-        ) from None
 
 
 def build_text_config(raw: dict) -> Gemma4TextConfig:

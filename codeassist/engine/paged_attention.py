@@ -19,7 +19,7 @@ import triton
 import triton.language as tl
 from torch.library import custom_op
 
-from codeassist.engine.attention import DECODE_SPLITS
+from codeassist.engine.layout import DECODE_SPLITS
 
 
 @triton.jit

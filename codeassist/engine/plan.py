@@ -17,15 +17,18 @@ fusions and int8 embedding/head the engine loads (engine/quant.py).
 from __future__ import annotations
 
 import json
+import os
+import sys
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from codeassist.engine import attention
-from codeassist.engine.kv_cache import BLOCK, blocks_for
+from codeassist.engine import layout  # read at call time: tests shrink SEGMENT
+from codeassist.engine.layout import BLOCK, blocks_for
 from codeassist.errors import UserError
+from codeassist.gemma4.checkpoint import read_checkpoint_config, resolve_model_path
 from codeassist.gemma4.shape import kv_shared_layers, layer_shapes, text_config
 from codeassist.sizes import parse_size  # noqa: F401 - re-exported for cli/model.py
 
@@ -125,8 +128,6 @@ def model_config(model: str) -> dict[str, Any]:
     if known:
         text = resources.files("codeassist.gemma4.configs").joinpath(f"{known}.json").read_text()
         return json.loads(text)
-    from codeassist.engine.loading import resolve_model_path
-    from codeassist.gemma4.checkpoint import read_checkpoint_config
 
     if not Path(model).expanduser().exists() and "/" not in model:
         raise UserError(
@@ -238,7 +239,7 @@ def activation_bytes(
         # a block of float32 scores: the queries of a block times the keys of a segment, at
         # most SCORE_BUDGET (attention._query_block); PyTorch's math kernel (head dim 512 on
         # CUDA) holds about three such (scores, softmax, its input cast)
-        scores = min(attention.SCORE_BUDGET, 4 * (d.heads // kv_heads) * c * keys)
+        scores = min(layout.SCORE_BUDGET, 4 * (d.heads // kv_heads) * c * keys)
         if merged:  # segments merged by hand: one score block, running sums, f32 K/V
             part += scores + d.heads * c * (dim + 2) * 4 + 2 * keys * dim * 4
         elif device == "cuda" and dim > 256:
@@ -246,10 +247,8 @@ def activation_bytes(
         return part
 
     sliding = attending(d.sliding_dim, d.sliding_kv, ring + c, merged=False)
-    keys = min(context, attention.SEGMENT)
-    full = attending(
-        d.global_dim, d.global_kv, blocks_for(keys) * BLOCK, context > attention.SEGMENT
-    )
+    keys = min(context, layout.SEGMENT)
+    full = attending(d.global_dim, d.global_kv, blocks_for(keys) * BLOCK, context > layout.SEGMENT)
     pairs = c * d.top_k
     mlp = c * d.hidden * x + 4 * c * d.intermediate * x  # normed input, gate/up, act, product
     mlp += c * d.experts * 4 * 3  # router scores and softmax in float32
@@ -283,7 +282,7 @@ def decode_workspace_bytes(
     layer += batch * d.top_k * (2 * d.hidden + 4 * d.expert_inner) * 4
     if device == "cuda":  # paged attention's split partials (engine/paged_attention.py)
         kv, dim = max(d.sliding_kv, d.global_kv), max(d.sliding_dim, d.global_dim)
-        layer += batch * kv * attention.DECODE_SPLITS * 16 * (dim + 2) * 4
+        layer += batch * kv * layout.DECODE_SPLITS * 16 * (dim + 2) * 4
     else:  # the torch path gathers each row's blocks (full layers) or ring (sliding layers)
         full = blocks_for(context) * BLOCK * d.global_kv * d.global_dim
         ring = (d.window + PREFIX_SLACK) * d.sliding_kv * d.sliding_dim
@@ -398,6 +397,17 @@ def _largest(limit: int, room: int, **parts: Any) -> int:
 
 
 def default_gpu_memory() -> int | None:
+    """Total memory of the GPU the engine would run on (CUDA device 0), None without one.
+
+    Asked by every review and pre-commit hook run, so a Linux machine with no GPU driver
+    (NVIDIA's or ROCm's) answers without importing torch (~1 s and the CUDA libraries).
+    """
+    if os.environ.get("CUDA_VISIBLE_DEVICES", "x").strip() in ("", "-1"):
+        return None
+    nvidia = Path("/proc/driver/nvidia/gpus")
+    if sys.platform == "linux" and not Path("/dev/kfd").exists():
+        if not (nvidia.is_dir() and any(nvidia.iterdir())):
+            return None
     import torch
 
     if torch.cuda.is_available():

@@ -22,12 +22,11 @@ from codeassist.engine.loading import (
     _text_name,
     build_text_config,
     pick_device,
-    resolve_model_path,
     skeleton,
 )
 from codeassist.engine.quant import NF4Experts, NF4Linear, NF4Stack
 from codeassist.errors import UserError
-from codeassist.gemma4.checkpoint import read_checkpoint_config
+from codeassist.gemma4.checkpoint import read_checkpoint_config, resolve_model_path
 
 
 def _quantized(module: NF4Stack, tensor: torch.Tensor, device: torch.device, prefix: str) -> dict:

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from transformers.models.gemma4.modeling_gemma4 import Gemma4TextModel, apply_rotary_pos_emb
 
-from codeassist.engine import attention
+from codeassist.engine import layout
 from codeassist.engine.attention import (
     decode_attention,
     prefill_attention,
@@ -202,7 +202,7 @@ class _PrefillContext:
         if window is None:
             end = self.end
 
-            segment = attention.SEGMENT
+            segment = layout.SEGMENT
 
             def segments():
                 for lo in range(0, end, segment):

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from codeassist.errors import UserError
 
 GEMMA4_MODEL_TYPES = {"gemma4", "gemma4_text"}
+
+
+def resolve_model_path(path: str) -> Path:
+    """A local checkpoint folder for path: the folder itself, or an HF cache id resolved offline."""
+    local = Path(path).expanduser()
+    if local.exists() or not path or "/" not in path or path.startswith((".", "/", "~")):
+        return local
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id=path, local_files_only=True))
+    except Exception:  # noqa: BLE001 - any failure means: not in the local cache
+        raise UserError(
+            f"model '{path}' is neither a local folder nor in the Hugging Face cache "
+            f"({os.environ.get('HF_HUB_CACHE') or '~/.cache/huggingface/hub'}); codeassist never "
+            f"downloads: fetch it first (`huggingface-cli download {path}`) or give a local path."
+        ) from None
 
 
 def read_checkpoint_config(path: str | Path) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from codeassist.config import EngineSettings
-from codeassist.engine import Engine, SamplingParams, attention
+from codeassist.engine import Engine, SamplingParams, layout
 from codeassist.engine.plan import memory_plan
 
 MiB = 2**20
@@ -48,7 +48,7 @@ def test_engine_bytes_match_the_plan(
     tiny_checkpoint, monkeypatch, quantize, context, chunk, segment
 ):
     if segment:
-        monkeypatch.setattr(attention, "SEGMENT", segment)
+        monkeypatch.setattr(layout, "SEGMENT", segment)
     settings = EngineSettings(quantize=quantize, prefill_chunk=chunk, prefix_cache_mib=4)
     engine = Engine.load(str(tiny_checkpoint), settings, context=context)
     plan = memory_plan(

@@ -143,11 +143,11 @@ def test_stable_prefix_hint_keeps_that_state(make_engine):
 def test_attention_in_query_blocks_and_key_segments_is_exact(exact_engine, monkeypatch):
     """Bounding the score matrix (queries in blocks) and reading a long full-attention context
     in segments merged by their softmax statistics change nothing but memory."""
-    from codeassist.engine import attention
+    from codeassist.engine import layout
 
     prompt = _prompt(150, seed=4)
     whole = exact_engine.prompt_logits(prompt)
-    monkeypatch.setattr(attention, "SCORE_BUDGET", 1)  # one query per block
+    monkeypatch.setattr(layout, "SCORE_BUDGET", 1)  # one query per block
     assert torch.allclose(exact_engine.prompt_logits(prompt), whole, atol=1e-4, rtol=0)
-    monkeypatch.setattr(attention, "SEGMENT", 32)  # five segments at the end
+    monkeypatch.setattr(layout, "SEGMENT", 32)  # five segments at the end
     assert torch.allclose(exact_engine.prompt_logits(prompt), whole, atol=1e-4, rtol=0)
