@@ -35,6 +35,9 @@ def _as_json(ctx: PackedContext, explain: bool) -> dict:
             "tokens": it.tokens,
             "kind": it.kind,
             "score": it.score,
+            # the lines the text really holds: an outline shows a class's header and member
+            # signatures, not every line of start_line..end_line
+            "shown": [list(r) for r in (it.shown or [(it.start_line, it.end_line)])],
         }
         if explain:
             d["reason"] = it.reason

@@ -38,10 +38,31 @@ def test_context_json_shape(runner, app_repo, tmp_path, monkeypatch):
     assert set(out) == {"budget", "used", "items"}
     assert out["budget"] == 200 and 0 < out["used"] <= 200
     for item in out["items"]:
-        assert set(item) == {"path", "start_line", "end_line", "tokens", "kind", "score"}
+        assert set(item) == {"path", "start_line", "end_line", "tokens", "kind", "score", "shown"}
         assert not item["path"].startswith("/")
         assert 1 <= item["start_line"] <= item["end_line"]
+        if item["kind"] != "outline":
+            assert item["shown"] == [[item["start_line"], item["end_line"]]]
     assert any(i["path"] == "pkg/models.py" for i in out["items"])
+
+
+def test_context_json_says_which_lines_an_outline_shows(runner, app_repo, tmp_path, monkeypatch):
+    monkeypatch.chdir(app_repo)
+    buf = tmp_path / "buf.py"
+    buf.write_text(BUFFER)
+    r = runner.invoke(
+        app, ["context", "pkg/new.py:5:7", "--buffer", str(buf), "--budget", "100", "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    outline = next(i for i in json.loads(r.stdout)["items"] if i["kind"] == "outline")
+    assert outline["path"] == "pkg/models.py"
+    lines = (app_repo / "pkg/models.py").read_text().split("\n")
+    shown = [n for start, end in outline["shown"] for n in range(start, end + 1)]
+    assert shown == sorted(set(shown))
+    assert outline["start_line"] <= shown[0] and shown[-1] <= outline["end_line"]
+    texts = [lines[n - 1].strip() for n in shown]
+    assert "class Account:" in texts and "def deposit(self, amount: int) -> int:" in texts
+    assert "self.balance += amount" not in texts  # a body the outline elides
 
 
 def test_context_explain_and_text(runner, app_repo):
