@@ -52,10 +52,13 @@ def test_batched_sequences_get_the_tokens_they_get_alone(exact_engine):
 
 def test_step_many_prefills_one_chunk_each_and_decodes_the_rest_together(make_engine):
     engine = make_engine(quantize="none", prefill_chunk=32, prefix_cache_mib=0)
-    decoding = [engine.add_request(_prompt(20, s), SamplingParams(max_tokens=50)) for s in (1, 2)]
+    # seeded: an unseeded draw from the random model may be a stop token (then nothing decodes)
+    decoding = [
+        engine.add_request(_prompt(20, s), SamplingParams(max_tokens=50, seed=s)) for s in (1, 2)
+    ]
     engine.step_many(decoding)  # each prompt fits one chunk: first tokens
     assert all(len(s.generated) == 1 for s in decoding)
-    late = engine.add_request(_prompt(100, 3), SamplingParams(max_tokens=50))
+    late = engine.add_request(_prompt(100, 3), SamplingParams(max_tokens=50, seed=3))
     before = engine.stats()
     outs = engine.step_many([decoding[0], late, decoding[1]])
     after = engine.stats()

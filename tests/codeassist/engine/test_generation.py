@@ -144,7 +144,7 @@ def test_cancel_stops_within_one_step(nf4_engine):
 
 def test_release_mid_request_frees_kv(make_engine):
     engine = make_engine(prefix_cache_mib=0)
-    seq = engine.add_request(engine.encode("<bos>x = 1"), SamplingParams(max_tokens=50))
+    seq = engine.add_request(engine.encode("<bos>x = 1"), SamplingParams(max_tokens=50, seed=1))
     engine.step(seq)
     engine.step(seq)
     stats = engine.stats()
