@@ -25,7 +25,7 @@ class Message(BaseModel):
 
     role: Literal["system", "user", "assistant"]
     content: str | list[TextPart] | None = ""
-    # Thinking of an earlier assistant turn; never rendered back (GEMMA4.md).
+    # Thinking of an earlier assistant turn; never rendered back (docs/prompt-format.md).
     reasoning_content: str | None = None
 
     def text(self) -> str:

@@ -1,6 +1,6 @@
 """Code completion at a cursor: context, prompt, model call, post-processing.
 
-Gemma 4 has no fill-in-the-middle tokens (GEMMA4.md), so the prompt is a chat: retrieved
+Gemma 4 has no fill-in-the-middle tokens (docs/prompt-format.md), so the prompt is a chat: retrieved
 repository context first, then the code after the cursor, then the code before the cursor
 pre-written into the model turn so that the model continues it. The parts that change per
 keystroke come last, so the daemon's prefix cache reuses everything before them.
