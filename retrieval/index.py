@@ -31,6 +31,8 @@ from retrieval.tags import VALUE_KINDS, FileTags
 
 # progress(done, total, cache_hits): called while indexing
 Progress = Callable[[int, int, int], None]
+# files_using answers found file by file before the whole name -> files map is built
+FEW_NAMES = 32
 
 
 @contextlib.contextmanager
@@ -445,7 +447,7 @@ class TagIndex:
 
     def files_using(self, name: str) -> dict[str, int]:
         """path -> occurrences of `name`, for every file that uses it."""
-        return self.maps().refs.get(name, {})
+        return self.maps().files_using(name)
 
     def references(self, name: str) -> list[Reference]:
         """Every use of identifier `name` in code (not strings or comments), for rename."""
@@ -515,6 +517,7 @@ class _Maps:
         # frozen objects (see _no_gc) in a cycle are never freed
         self._tags_of = weakref.WeakMethod(tags_of)
         self._refs: dict[str, dict[str, int]] | None = None
+        self._uses: dict[str, dict[str, int]] = {}  # files_using's answers before refs exists
         self._def_files: dict[str, frozenset[str]] = {}
 
     def def_files(self, name: str) -> frozenset[str]:
@@ -523,6 +526,22 @@ class _Maps:
         if got is None:
             got = self._def_files[name] = frozenset(p for p, _ in self.defs.get(name, ()))
         return got
+
+    def files_using(self, name: str) -> dict[str, int]:
+        """path -> occurrences of `name`. The first FEW_NAMES names are found file by file (a
+        review asks for the handful of names it changed: ~1 ms each on django instead of
+        ~170 ms to invert every file's names); past that the whole map is built once."""
+        if self._refs is None and (name in self._uses or len(self._uses) < FEW_NAMES):
+            got = self._uses.get(name)
+            if got is None:
+                got = self._uses[name] = {}
+                tags_of = self._tags_of()
+                for path in sorted(self.table.paths):
+                    t = tags_of(path)
+                    if t is not None and name in t.names:
+                        got[path] = t.counts[t.names.index(name)]
+            return got
+        return self.refs.get(name, {})
 
     @property
     def refs(self) -> dict[str, dict[str, int]]:
@@ -542,6 +561,7 @@ class _Maps:
         return self._refs
 
     def add(self, path: str, tags: FileTags) -> list[str]:
+        self._uses.clear()
         self.table.add(path)
         self._add_defs(path, tags)
         self.df.update(tags.names)
@@ -553,6 +573,7 @@ class _Maps:
 
     def replace(self, path: str, old: FileTags, new: FileTags) -> list[str]:
         """remove(path, old) then add(path, new), touching only what the edit changed."""
+        self._uses.clear()
         changed: list[str] = []
         if old.def_names != new.def_names:  # entries are (path, def index): redo this file's
             self._drop_defs(path, old)
@@ -597,6 +618,7 @@ class _Maps:
                 lst.append((path, i))
 
     def remove(self, path: str, tags: FileTags) -> list[str]:
+        self._uses.clear()
         self._drop_defs(path, tags)
         self.df.subtract(tags.names)
         self.files -= 1

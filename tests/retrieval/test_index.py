@@ -95,6 +95,26 @@ def test_buffer_update_is_incremental(app_repo):
     assert len(idx.definitions("fmt_money")) == 1
 
 
+def test_files_using_found_by_name_or_from_the_whole_map_agree(app_repo, monkeypatch):
+    """A few names are looked up file by file, many through the inverted map: same answers,
+    and an edit is seen by both."""
+    from retrieval import index as index_module
+
+    by_name = RepoIndex.open(app_repo, None)
+    whole = RepoIndex.open(app_repo, None)
+    monkeypatch.setattr(index_module, "FEW_NAMES", 0)  # `whole` inverts every file at once
+    names = ["fmt_money", "Account", "deposit", "total", "missing_name"]
+    expected = {n: dict(whole.files_using(n)) for n in names}
+    monkeypatch.setattr(index_module, "FEW_NAMES", 32)
+    assert {n: by_name.files_using(n) for n in names} == expected
+    assert expected["fmt_money"] == {"pkg/service.py": 2, "pkg/util.py": 1}
+    assert expected["missing_name"] == {}
+    text = (app_repo / "pkg/models.py").read_text() + "\nfmt_money(fmt_money(1))\n"
+    for idx in (by_name, whole):
+        idx.update_buffer("pkg/models.py", text)
+        assert idx.files_using("fmt_money")["pkg/models.py"] == 2
+
+
 def test_update_file_after_edit_on_disk(app_repo, tmp_path):
     idx = RepoIndex.open(app_repo, tmp_path / "cache")
     idx.maps()
