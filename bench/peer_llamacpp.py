@@ -2,15 +2,19 @@
 
 Same 2,000-token prompt as ids for every engine, one thread each, greedy, 128 new tokens (stop
 tokens ignored so every run decodes all 128), medians of 3 runs each from a cold KV cache (the
-engines take turns in each round, after one short warm-up run each):
+engines take turns in each round, after one warm-up run each):
 prefill tokens/s (prompt to first token) and decode ms/token (the 127 tokens after it) for
 
 - llama.cpp f32 and Q4_0 GGUF (llama-cpp-python; the GGUF made by llama.cpp's own converter),
-- codeassist's engine with quantize none and nf4 (float32 compute, prefix cache off),
+- codeassist's engine with quantize none and nf4 (float32 compute, prefix cache off; decode
+  mode `auto`, the product default), and nf4 with `[engine] decode = "compile"`,
 - transformers (float32, its own KV cache, a plain greedy loop).
 
-Ratios are against llama.cpp measured in the same run: Q4_0 for the 4-bit engine, f32 for the
-rest. Needs llama-cpp-python (`pip install 'codeassist[llamacpp]'`) and its sdist for the
+Ratios are against llama.cpp measured in the same run: Q4_0 for the 4-bit engines, f32 for the
+rest. The warm-up is one full run each, so first-call costs (allocation, compiling the decode
+step for the prompt's shapes) stay out of the figures.
+
+Needs llama-cpp-python (`pip install 'codeassist[llamacpp]'`) and its sdist for the
 converter (--llama-cpp-src, $CODEASSIST_LLAMA_CPP_SDIST, or ~/.cache/codeassist-tests/;
 `pip download --no-deps --no-binary :all: llama-cpp-python==0.3.36 -d ~/.cache/codeassist-tests`).
 
@@ -133,7 +137,7 @@ def llama_cpp_run(gguf: Path) -> Run:
     return run
 
 
-def engine_run(checkpoint: Path, quantize: str) -> Run:
+def engine_run(checkpoint: Path, quantize: str, decode: str = "auto") -> Run:
     import torch
 
     from codeassist.config import EngineSettings
@@ -146,6 +150,7 @@ def engine_run(checkpoint: Path, quantize: str) -> Run:
         dtype="float32",
         prefill_chunk=PROMPT_TOKENS,
         prefix_cache_mib=0,
+        decode=decode,
     )
     engine = Engine.load(str(checkpoint), settings)
     engine.stop_ids = set()  # the random model may say <eos>: decode all 128 anyway
@@ -230,15 +235,16 @@ def main() -> None:
             "llama.cpp q4_0": llama_cpp_run(ggufs["q4_0"]),
             "codeassist none": engine_run(checkpoint, "none"),
             "codeassist nf4": engine_run(checkpoint, "nf4"),
+            "codeassist nf4 compile": engine_run(checkpoint, "nf4", "compile"),
             "transformers f32": transformers_run(checkpoint),
         }
-        for run in runs.values():  # warm-up: first-call costs (allocation, kernels) stay out
-            run(ids[:64])
+        for run in runs.values():  # warm-up: first-call costs (allocation, compilation) stay out
+            run(ids)
         figures = measure(runs, ids, args.reps)
 
-    anchors = {"codeassist nf4": "llama.cpp q4_0"}
+    anchors = {"codeassist nf4": "llama.cpp q4_0", "codeassist nf4 compile": "llama.cpp q4_0"}
     ratios = {}
-    for name in ("codeassist none", "codeassist nf4", "transformers f32"):
+    for name in ("codeassist none", "codeassist nf4", "codeassist nf4 compile", "transformers f32"):
         anchor = figures[anchors.get(name, "llama.cpp f32")]
         mine = figures[name]
         ratios[name] = {

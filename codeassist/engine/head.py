@@ -60,8 +60,12 @@ class Int8Matrix(nn.Module):
 
     def dequantize(self, rows: torch.Tensor | slice | None, dtype: torch.dtype) -> torch.Tensor:
         """[n, cols] of the rows asked for (ids or a slice; all when None), in dtype."""
-        q = self.weight8 if rows is None else self.weight8[rows]
-        s = self.scale if rows is None else self.scale[rows]
+        q, s = self.weight8, self.scale
+        if isinstance(rows, torch.Tensor):  # index_select: the CPU's fast path for rows
+            q = q.index_select(0, rows.reshape(-1)).view(*rows.shape, self.cols)
+            s = s.index_select(0, rows.reshape(-1)).view(*rows.shape, -1)
+        elif rows is not None:
+            q, s = q[rows], s[rows]
         w = q.float().view(*q.shape[:-1], -1, GROUP) * s[..., None]
         return w.view(q.shape).to(dtype)
 

@@ -131,11 +131,11 @@ class NF4Stack(nn.Module):
 
     def block_scales(self, ids: torch.Tensor | None = None) -> torch.Tensor:
         """[n, blocks] float32 absmax of the matrices ids (all when None), double quant undone."""
-        absmax = self.absmax if ids is None else self.absmax[ids]
+        absmax = self.absmax if ids is None else self.absmax.index_select(0, ids)
         if not self.double_quant:
             return absmax
-        scale = self.absmax_scale if ids is None else self.absmax_scale[ids]
-        offset = self.absmax_offset if ids is None else self.absmax_offset[ids]
+        scale = self.absmax_scale if ids is None else self.absmax_scale.index_select(0, ids)
+        offset = self.absmax_offset if ids is None else self.absmax_offset.index_select(0, ids)
         per_block = scale.repeat_interleave(NESTED_BLOCK, dim=-1)[:, : self.blocks]
         # same float32 operations, in the same order, as bitsandbytes' dequantize_blockwise
         return self.absmax_code[absmax.int()] * per_block + offset[:, None]
@@ -144,7 +144,9 @@ class NF4Stack(nn.Module):
         self, ids: torch.Tensor | None = None, dtype: torch.dtype = torch.bfloat16
     ) -> torch.Tensor:
         """[n, out, in] weights of the matrices ids (every matrix when None); reads only those."""
-        packed = self.packed if ids is None else self.packed[ids]
+        # index_select, not packed[ids]: the same rows, 3-5x less time on the CPU (decode reads
+        # a few small matrices, so the call's fixed cost is what counts)
+        packed = self.packed if ids is None else self.packed.index_select(0, ids)
         count = packed.shape[0]
         rows = count * self.out_features
         weights = torch.ops.bitsandbytes.dequantize_4bit(
