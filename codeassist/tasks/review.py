@@ -69,8 +69,12 @@ class ReviewResult:
 
 
 def context_window(settings: Settings) -> int:
-    """Tokens the model can take: the memory plan for a local checkpoint, else the default."""
+    """Tokens the model can take: what the running daemon holds, else the memory plan for a
+    local checkpoint, else the default."""
     if uses_daemon(settings) and settings.model.path:
+        running = _daemon_context(settings)
+        if running is not None:
+            return running
         try:
             from codeassist.engine.plan import context_limit
         except ImportError:
@@ -92,6 +96,24 @@ def context_window(settings: Settings) -> int:
         except Exception:
             pass
     return DEFAULT_CONTEXT_TOKENS
+
+
+def _daemon_context(settings: Settings) -> int | None:
+    """The context of the daemon already answering on the socket (the review goes to it). It
+    sized its K/V storage on the GPU it runs on, so its figure is the true one, and asking
+    costs milliseconds, where the plan needs torch to count weights and find the GPU."""
+    from codeassist.client.daemon_start import read_health
+    from codeassist.client.errors import ModelUnavailable
+    from codeassist.daemon_files import socket_path_of
+
+    try:
+        health = read_health(socket_path_of(settings), timeout=1.0)
+    except (ModelUnavailable, OSError):
+        return None
+    if not isinstance(health, dict) or health.get("state") != "ready":
+        return None  # not running, or still loading (its size is not known yet)
+    limit = health.get("max_context")
+    return limit if isinstance(limit, int) and limit > 0 else None
 
 
 def review_budget(settings: Settings) -> int:

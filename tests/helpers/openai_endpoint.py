@@ -20,9 +20,15 @@ Respond = Callable[[BaseHTTPRequestHandler, str, dict[str, Any]], None]
 
 class FakeEndpoint:
     """A real HTTP server answering POSTs with `respond`; every JSON body is kept in `requests`
-    (their paths in `paths`). GET .../models lists one model."""
+    (their paths in `paths`). GET .../models lists one model, any other GET answers `health`."""
 
-    def __init__(self, respond: Respond | None = None, *, unix_socket: str | None = None) -> None:
+    def __init__(
+        self,
+        respond: Respond | None = None,
+        *,
+        unix_socket: str | None = None,
+        health: dict[str, Any] | None = None,
+    ) -> None:
         self.requests: list[dict[str, Any]] = []
         self.paths: list[str] = []
         self.respond: Respond = respond or (lambda handler, path, body: send_chat(handler, "ok"))
@@ -40,8 +46,8 @@ class FakeEndpoint:
                 if self.path.rstrip("/").endswith("/models"):
                     models = [{"id": MODEL_ID, "object": "model"}]
                     send_json(self, 200, {"object": "list", "data": models})
-                else:
-                    send_json(self, 200, {"status": "ok"})
+                else:  # /health: what a test says, else a bare "ok"
+                    send_json(self, 200, health or {"status": "ok"})
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)

@@ -123,6 +123,25 @@ def test_budget_follows_the_memory_plan_of_a_local_checkpoint(tmp_path, tiny_che
     assert review_budget(settings) == 65536 - 8192 - 256
 
 
+def test_budget_is_what_the_running_daemon_holds(tmp_path, tiny_checkpoint):
+    """A daemon answering on the socket sized its K/V on its own GPU: its max_context wins over
+    the plan (and asking it needs no torch); one still loading, or none, leaves the plan."""
+    from tests.helpers.openai_endpoint import FakeEndpoint
+
+    sock = tmp_path / "sock"
+    sock.mkdir(mode=0o700)
+    overrides = {"model.path": str(tiny_checkpoint), "daemon.socket": str(sock / "d.sock")}
+    settings = load_settings(repo=tmp_path, overrides=overrides)
+    planned = review_budget(settings)
+    ready = {"state": "ready", "max_context": 12000}
+    with FakeEndpoint(unix_socket=str(sock / "d.sock"), health=ready):
+        assert review_budget(settings) == 12000 - 8192 - 256 != planned
+    (sock / "d.sock").unlink()
+    loading = {**ready, "state": "loading"}
+    with FakeEndpoint(unix_socket=str(sock / "d.sock"), health=loading):
+        assert review_budget(settings) == planned
+
+
 def test_gpu_memory_units_mean_what_they_say(tmp_path):
     def budget(memory: str) -> int:
         overrides = {"model.path": "gemma-4-26b-a4b-it", "engine.gpu_memory": memory}
