@@ -144,6 +144,11 @@ class DecodeGraphs:
 
     def buckets(self, rows: list[DecodeRow]) -> tuple[int, int]:
         blocks = max(len(r.blocks) for r in rows)
+        if self.mode != "eager":
+            # tables at least 2 blocks wide: the compiler specializes a dimension of size 1, so
+            # a 1-block table would compile a graph of its own (a second compilation, seconds
+            # on the CPU, as soon as a sequence passes its first block)
+            blocks = max(blocks, 2)
         return batch_bucket(len(rows)), context_bucket(blocks, self.max_blocks)
 
     def run(self, rows: list[DecodeRow]) -> tuple[torch.Tensor, torch.Tensor]:

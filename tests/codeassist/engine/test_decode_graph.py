@@ -19,7 +19,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from codeassist.config import EngineSettings
 from codeassist.engine import Engine, SamplingParams, paged_attention
-from codeassist.engine.graphs import DecodeRow, pack
+from codeassist.engine.graphs import DecodeGraphs, DecodeRow, pack
 
 aten = torch.ops.aten
 # ops that wait for the device (their result or output shape needs its data on the host)
@@ -160,3 +160,14 @@ def test_the_engine_reads_the_device_once_per_decode_step(make_engine, monkeypat
     assert steps == 8 and reads == ["tolist"] * steps
     for seq in seqs:
         engine.release(seq)
+
+
+def test_compiled_steps_never_see_a_one_block_table(make_engine):
+    """The compiler specializes a dimension of size 1: a 1-block table would be a graph of its
+    own, compiled again once a sequence passes its first block. Compiled modes pad to 2."""
+    engine = make_engine(quantize="none", prefill_chunk=64, prefix_cache_mib=0)
+    row = DecodeRow(5, 10, 1, [3], 0.0, 0, 1.0, 0, 1)
+    assert engine.graphs.buckets([row]) == (1, 1)  # eager reads only what it needs
+    compiled = DecodeGraphs(engine.runner, max_batch=4, max_blocks=8, mode="compile")
+    assert compiled.buckets([row]) == (1, 2)
+    assert compiled.buckets([row, DecodeRow(5, 600, 2, [4, 5, 6], 0.0, 0, 1.0, 0, 1)]) == (2, 3)
