@@ -88,7 +88,9 @@ def parse_files(
     on_done: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[str, str, bytes | None]]:
     """Parse (path, lang) items, across processes when there are enough of them."""
-    workers = workers or min(os.cpu_count() or 1, 8)
+    # never more processes than cores (a repository's own config may ask for any number)
+    cores = os.cpu_count() or 1
+    workers = min(workers or 8, cores)
     if workers <= 1 or len(items) < PARALLEL_MIN_FILES:
         for start in range(0, len(items), _BATCH):
             batch = _parse_batch(str(root), items[start : start + _BATCH])

@@ -109,3 +109,25 @@ def test_incremental_reparse_matches_a_full_parse(lang):
     tags, kept = parse_incremental(code.encode(), lang, kept)
     assert tags == parse_source(code.encode(), lang)
     assert [d[0] for d in tags.defs] == [d[0] for d in parse_source(code.encode(), lang).defs]
+
+
+def test_parsing_never_starts_more_processes_than_cores(tmp_path, monkeypatch):
+    """`[retrieval] workers` may come from the repository's own config: 256 must not mean 256
+    processes."""
+    from retrieval import build
+
+    started: list[int] = []
+
+    class Pool(build.ProcessPoolExecutor):
+        def __init__(self, max_workers, **kwargs):
+            started.append(max_workers)
+            super().__init__(max_workers=max_workers, **kwargs)
+
+    monkeypatch.setattr(build, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(build.os, "cpu_count", lambda: 2)
+    items = []
+    for i in range(build.PARALLEL_MIN_FILES):
+        (tmp_path / f"m{i}.py").write_text(f"def f{i}():\n    return {i}\n")
+        items.append((f"m{i}.py", "python"))
+    parsed = list(build.parse_files(tmp_path, items, workers=256))
+    assert started == [2] and len(parsed) == len(items) and all(blob for _, _, blob in parsed)
