@@ -132,7 +132,9 @@ class DecodeGraphs:
         self.device = runner.kv.device
         self._step = self.step
         if mode in ("compile", "graph"):
-            self._step = torch.compile(self.step, fullgraph=True)
+            # no size/stride asserts in the generated code: ~220 checks of the inputs per step
+            # (the weights are inputs), host time that the CPU pays on every token
+            self._step = torch.compile(self.step, fullgraph=True, options={"size_asserts": False})
         self._graphs: dict[tuple[int, int, bool, bool], _Captured] = {}
         self._pool = torch.cuda.graph_pool_handle() if mode == "graph" else None
 
