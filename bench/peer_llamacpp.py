@@ -1,4 +1,4 @@
-"""codeassist's engine against a real peer, llama.cpp, on the tiny checkpoint (BENCHMARKS.md).
+"""codeassist's engine against a real peer, llama.cpp, on the tiny checkpoint (docs/benchmarks.md).
 
 Same 2,000-token prompt as ids for every engine, one thread each, greedy, 128 new tokens (stop
 tokens ignored so every run decodes all 128), medians of 3 runs each from a cold KV cache (the

@@ -17,14 +17,17 @@ device, so a decode step can be captured as one graph.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from transformers.activations import ACT2FN
 
 from codeassist.engine.kernels import use_triton
 from codeassist.engine.nf4 import NF4Stack
 
-HAS_GROUPED_MM = hasattr(F, "grouped_mm")
+try:
+    from torch.nn.functional import grouped_mm
+except ImportError:  # torch < 2.9
+    grouped_mm = None
+HAS_GROUPED_MM = grouped_mm is not None
 
 
 class NF4Experts(nn.Module):
@@ -102,9 +105,9 @@ class NF4Experts(nn.Module):
         token_of_pair = order // top_k
         x = hidden[token_of_pair]  # [P, H], grouped by expert
         gate_up = self.gate_up.dequantize(None, hidden.dtype)  # [E, 2I, H]
-        a = self.activate(F.grouped_mm(x, gate_up.transpose(1, 2), offs=ends))
+        a = self.activate(grouped_mm(x, gate_up.transpose(1, 2), offs=ends))
         down = self.down.dequantize(None, hidden.dtype)  # [E, H, I]
-        y = F.grouped_mm(a, down.transpose(1, 2), offs=ends)  # [P, H]
+        y = grouped_mm(a, down.transpose(1, 2), offs=ends)  # [P, H]
         weighted = y.float() * topk_weights.reshape(-1)[order, None].float()
         out = torch.zeros(tokens, self.hidden_size, dtype=torch.float32, device=hidden.device)
         return out.index_add_(0, token_of_pair, weighted).to(hidden.dtype)

@@ -9,8 +9,8 @@ end to end; the weights are bit-for-bit those of the separate layers.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+from torch.nn.functional import linear
 
 from codeassist.engine.kernels import GEMV_ROWS, use_triton
 from codeassist.engine.nf4 import NF4Stack
@@ -41,7 +41,7 @@ class NF4Linear(nn.Module):
             from codeassist.engine.kernels import nf4_gemv
 
             return nf4_gemv.linear(self.weight4, x)
-        return F.linear(x, self.weight4.dequantize(None, x.dtype)[0])
+        return linear(x, self.weight4.dequantize(None, x.dtype)[0])
 
     @classmethod
     def fuse(cls, parts: list[NF4Linear]) -> NF4Linear:
