@@ -26,15 +26,19 @@ def test_index_summary(runner, app_repo):
     assert "0 parsed" in r.output and "6 from cache" in r.output
 
 
-def test_context_json_shape(runner, app_repo, tmp_path, monkeypatch):
+def _context_json(runner, app_repo, tmp_path, monkeypatch, budget: int) -> dict:
+    """`codeassist context --json` at the end of BUFFER (after `a.`), in app_repo."""
     monkeypatch.chdir(app_repo)
     buf = tmp_path / "buf.py"
     buf.write_text(BUFFER)
-    r = runner.invoke(
-        app, ["context", "pkg/new.py:5:7", "--buffer", str(buf), "--budget", "200", "--json"]
-    )
+    args = ["context", "pkg/new.py:5:7", "--buffer", str(buf), "--budget", str(budget), "--json"]
+    r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
-    out = json.loads(r.stdout)
+    return json.loads(r.stdout)
+
+
+def test_context_json_shape(runner, app_repo, tmp_path, monkeypatch):
+    out = _context_json(runner, app_repo, tmp_path, monkeypatch, budget=200)
     assert set(out) == {"budget", "used", "items"}
     assert out["budget"] == 200 and 0 < out["used"] <= 200
     for item in out["items"]:
@@ -47,14 +51,8 @@ def test_context_json_shape(runner, app_repo, tmp_path, monkeypatch):
 
 
 def test_context_json_says_which_lines_an_outline_shows(runner, app_repo, tmp_path, monkeypatch):
-    monkeypatch.chdir(app_repo)
-    buf = tmp_path / "buf.py"
-    buf.write_text(BUFFER)
-    r = runner.invoke(
-        app, ["context", "pkg/new.py:5:7", "--buffer", str(buf), "--budget", "100", "--json"]
-    )
-    assert r.exit_code == 0, r.output
-    outline = next(i for i in json.loads(r.stdout)["items"] if i["kind"] == "outline")
+    out = _context_json(runner, app_repo, tmp_path, monkeypatch, budget=100)
+    outline = next(i for i in out["items"] if i["kind"] == "outline")
     assert outline["path"] == "pkg/models.py"
     lines = (app_repo / "pkg/models.py").read_text().split("\n")
     shown = [n for start, end in outline["shown"] for n in range(start, end + 1)]
