@@ -459,6 +459,17 @@ class Engine:
         return self._emit(seq, token, logits)
 
     def _decode_step(self, seqs: list[Sequence]) -> list[StepOutput]:
+        tokens, logits = self.graphs.run(self._decode_rows(seqs))
+        ids = tokens.tolist()  # the step's one device-to-host copy
+        self.counters["decode_steps"] += 1
+        outputs = []
+        for i, seq in enumerate(seqs):
+            self.kv.advance(seq.kv, seq.kv.length + 1)
+            outputs.append(self._emit(seq, ids[i], logits[i]))
+        return outputs
+
+    def _decode_rows(self, seqs: list[Sequence]) -> list[DecodeRow]:
+        """Room for one more position each, and the rows of their next decode step."""
         rows = []
         for seq in seqs:
             self.kv.grow(seq.kv, seq.kv.length + 1)
@@ -476,14 +487,7 @@ class Engine:
                     index=len(seq.generated),
                 )
             )
-        tokens, logits = self.graphs.run(rows)
-        ids = tokens.tolist()  # the step's one device-to-host copy
-        self.counters["decode_steps"] += 1
-        outputs = []
-        for i, seq in enumerate(seqs):
-            self.kv.advance(seq.kv, seq.kv.length + 1)
-            outputs.append(self._emit(seq, ids[i], logits[i]))
-        return outputs
+        return rows
 
     # --- results ----------------------------------------------------------------------------
     def _emit(self, seq: Sequence, token: int, logits: torch.Tensor) -> StepOutput:

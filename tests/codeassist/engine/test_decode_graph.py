@@ -73,23 +73,7 @@ def _decoding(engine, params: list[SamplingParams]):
     ]
     while any(s.in_prefill or not s.generated for s in seqs):
         engine.step_many(seqs)
-    rows = []
-    for s in seqs:
-        engine.kv.grow(s.kv, s.kv.length + 1)
-        p = s.params
-        rows.append(
-            DecodeRow(
-                s.generated[-1],
-                s.kv.length,
-                s.kv.row,
-                s.kv.blocks,
-                p.temperature,
-                p.top_k,
-                p.top_p,
-                s.seed,
-                len(s.generated),
-            )
-        )
+    rows = engine._decode_rows(seqs)
     batch, blocks = engine.graphs.buckets(rows)
     return seqs, pack(rows, batch, blocks)
 
