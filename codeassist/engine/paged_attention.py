@@ -92,6 +92,16 @@ def _decode_kernel(
     tl.store(stat_ptr + (base * REP_PAD + r) * 2 + 1, total)
 
 
+def _empty_partials(
+    query: torch.Tensor, kv_heads: int, splits: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The op's outputs, unfilled: the kernel and the fake must agree on these shapes."""
+    batch, heads, dim = query.shape
+    rep_pad = max(16, triton.next_power_of_2(heads // kv_heads))
+    acc = query.new_empty(batch, kv_heads, splits, rep_pad, dim, dtype=torch.float32)
+    return acc, query.new_empty(batch, kv_heads, splits, rep_pad, 2, dtype=torch.float32)
+
+
 # An opaque op with a shape-only fake: torch.compile puts one node in the graph (also under
 # Triton's CPU interpreter, which cannot run on fake tensors), and on CUDA it is captured with
 # the rest of the step.
@@ -110,12 +120,10 @@ def paged_decode_partials(
     """Per-split softmax partials: acc [B, h, splits, R, D] and (max, sum) [B, h, splits, R, 2]."""
     batch, heads, dim = query.shape
     slots, kv_heads = keys.shape[1], keys.shape[2]
-    rep = heads // kv_heads
-    rep_pad = max(16, triton.next_power_of_2(rep))
+    acc, stat = _empty_partials(query, kv_heads, splits)
+    rep, rep_pad = heads // kv_heads, acc.shape[3]
     n_table = table.shape[1]
     per_split = -(-n_table // splits)
-    acc = query.new_empty(batch, kv_heads, splits, rep_pad, dim, dtype=torch.float32)
-    stat = query.new_empty(batch, kv_heads, splits, rep_pad, 2, dtype=torch.float32)
     tile = max(16, min(slots, 8192 // dim))
     _decode_kernel[(batch, kv_heads, splits)](
         query,
@@ -144,11 +152,7 @@ def paged_decode_partials(
 
 @paged_decode_partials.register_fake
 def _(query, keys, values, table, positions, scale, window, ring, splits):
-    batch, heads, dim = query.shape
-    kv_heads = keys.shape[2]
-    rep_pad = max(16, triton.next_power_of_2(heads // kv_heads))
-    acc = query.new_empty(batch, kv_heads, splits, rep_pad, dim, dtype=torch.float32)
-    return acc, query.new_empty(batch, kv_heads, splits, rep_pad, 2, dtype=torch.float32)
+    return _empty_partials(query, keys.shape[2], splits)
 
 
 def paged_decode_attention(
