@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn.functional import linear
 
+from codeassist.engine.gather import take_rows
 from codeassist.engine.kernels import GEMV_ROWS, use_triton
 
 GROUP = 64
@@ -61,9 +62,8 @@ class Int8Matrix(nn.Module):
     def dequantize(self, rows: torch.Tensor | slice | None, dtype: torch.dtype) -> torch.Tensor:
         """[n, cols] of the rows asked for (ids or a slice; all when None), in dtype."""
         q, s = self.weight8, self.scale
-        if isinstance(rows, torch.Tensor):  # index_select: the CPU's fast path for rows
-            q = q.index_select(0, rows.reshape(-1)).view(*rows.shape, self.cols)
-            s = s.index_select(0, rows.reshape(-1)).view(*rows.shape, -1)
+        if isinstance(rows, torch.Tensor):
+            q, s = take_rows(q, rows), take_rows(s, rows)
         elif rows is not None:
             q, s = q[rows], s[rows]
         w = q.float().view(*q.shape[:-1], -1, GROUP) * s[..., None]

@@ -26,6 +26,7 @@ from codeassist.engine.attention import (
     ring_positions,
     visible,
 )
+from codeassist.engine.gather import take_rows
 from codeassist.engine.kv_cache import BLOCK, KVCache, SequenceKV
 from codeassist.engine.sampler import SamplingRows, sample
 
@@ -291,17 +292,11 @@ class _DecodeContext:
                 )
             return out[:, None]
         if full:
-            # index_select gathers whole blocks by copies (2x faster than keys[tables] here)
-            tables = self.step.tables
-            keys = keys.index_select(0, tables.reshape(-1)).view(*tables.shape, *keys.shape[1:])
-            values = values.index_select(0, tables.reshape(-1)).view(
-                *tables.shape, *values.shape[1:]
-            )
-            keys, values = keys.flatten(1, 2), values.flatten(1, 2)
+            keys = take_rows(keys, self.step.tables).flatten(1, 2)
+            values = take_rows(values, self.step.tables).flatten(1, 2)
             allowed = self.global_visible
         else:
-            keys = keys.index_select(0, self.step.rows)
-            values = values.index_select(0, self.step.rows)
+            keys, values = take_rows(keys, self.step.rows), take_rows(values, self.step.rows)
             allowed = self.ring_visible
         out = decode_attention(
             query[:, 0], keys.transpose(1, 2), values.transpose(1, 2), allowed, scale
