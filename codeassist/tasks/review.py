@@ -75,25 +75,12 @@ def context_window(settings: Settings) -> int:
         running = _daemon_context(settings)
         if running is not None:
             return running
-        try:
-            from codeassist.engine.plan import context_limit
-        except ImportError:
-            context_limit = None
-        if context_limit is not None:
-            try:
-                memory = settings.engine.gpu_memory
-                gpu = parse_size(memory) if memory else None
-                return int(context_limit(settings.model.path, gpu))
-            except Exception:  # a bad path is reported by the model call itself
-                pass
-        try:
-            from codeassist.gemma4.checkpoint import read_checkpoint_config
+        from codeassist.engine.plan import context_limit
 
-            config = read_checkpoint_config(settings.model.path)
-            text = config.get("text_config", config)
-            window = int(text.get("max_position_embeddings", DEFAULT_CONTEXT_TOKENS))
-            return min(window, DEFAULT_CONTEXT_TOKENS)
-        except Exception:
+        memory = settings.engine.gpu_memory
+        try:
+            return int(context_limit(settings.model.path, parse_size(memory) if memory else None))
+        except Exception:  # a bad path or size is reported by the model call itself
             pass
     return DEFAULT_CONTEXT_TOKENS
 
