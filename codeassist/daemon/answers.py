@@ -45,16 +45,35 @@ class Channel:
             self._loop.call_soon_threadsafe(self._queue.put_nowait, update)
 
     async def updates(self, shutdown: Shutdown) -> AsyncIterator[Update]:
-        """Updates up to the finished one; if the daemon stops and the engine says nothing
-        more within STOP_GRACE_S, a finished error update of our own."""
+        """Updates up to the finished one; once the daemon is stopping, if the engine has not
+        finished this request within STOP_GRACE_S, a finished error update of our own."""
+        loop = asyncio.get_running_loop()
         while True:
-            timeout = STOP_GRACE_S if shutdown.event.is_set() else None
+            if shutdown.event.is_set():
+                # One deadline from the moment the stop is seen (waiting on the stop event
+                # again would return at once, forever: a spin that starves the engine thread).
+                deadline = loop.time() + STOP_GRACE_S
+                while True:
+                    try:
+                        update = await asyncio.wait_for(
+                            self._queue.get(), max(0.0, deadline - loop.time())
+                        )
+                    except TimeoutError:
+                        yield Update(
+                            finished=True,
+                            finish_reason="cancelled",
+                            error=f"the daemon stopped ({shutdown.reason}) before this request "
+                            "ended",
+                            status=503,
+                        )
+                        return
+                    yield update
+                    if update.finished:
+                        return
             getter = asyncio.ensure_future(self._queue.get())
             stopper = asyncio.ensure_future(shutdown.event.wait())
             try:
-                done, _ = await asyncio.wait(
-                    {getter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                )
+                done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 stopper.cancel()
                 if not getter.done():
@@ -64,14 +83,6 @@ class Channel:
                 yield update
                 if update.finished:
                     return
-            elif not done:  # stopping, and the engine thread did not answer in time
-                yield Update(
-                    finished=True,
-                    finish_reason="cancelled",
-                    error=f"the daemon stopped ({shutdown.reason}) before this request ended",
-                    status=503,
-                )
-                return
 
 
 async def collect(job: Job, channel: Channel, meta: responses.Meta, shutdown: Shutdown) -> Any:
